@@ -1,0 +1,1 @@
+"""Example source documents shipped with portal-sync (package data for the demo)."""

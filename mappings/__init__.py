@@ -1,0 +1,1 @@
+"""The shipped attribute mappings, one TOML file per directory flavour (package data)."""

@@ -1,0 +1,105 @@
+"""The `portal-sync` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from sync.document import SourceError
+from sync.errors import ConfigurationError, DirectoryError, DirectoryUnavailable
+from sync.mapping import MappingError
+from sync.model import json_schema
+from sync.report import ExitCode
+from sync.settings import Settings, load_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="portal-sync",
+        description="Keep an LDAP directory in step with a print shop's customer structure.",
+        epilog="Exit codes: 0 success, 1 success with record errors, 2 configuration or usage "
+        "error, 3 directory unavailable or refused, 4 source document unreadable.",
+    )
+    parser.add_argument("--config", type=Path, help="TOML settings file (or PORTAL_SYNC_CONFIG)")
+    parser.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default)")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="sync the directory once")
+    run.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    run.add_argument("--json", action="store_true", help="print the report as JSON")
+    run.add_argument("--source", type=Path, help="source document (overrides settings)")
+
+    check = commands.add_parser("check", help="validate settings and source, test the bind")
+    check.add_argument("--source", type=Path, help="source document (overrides settings)")
+
+    commands.add_parser("schema", help="print the JSON Schema of the source document")
+
+    demo = commands.add_parser("demo", help="sync the example into a throwaway local slapd")
+    demo.add_argument("--source", type=Path, help="source document (default: shipped example)")
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {}
+    if getattr(args, "source", None):
+        overrides["source"] = {"path": args.source}
+    return load_settings(args.config, **overrides)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from sync.run import run_sync
+
+    report = run_sync(_settings(args), dry_run=args.dry_run)
+    print(report.to_json() if args.json else report.to_text())
+    return int(report.exit_code)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from sync.directory import Directory
+    from sync.run import prepare
+
+    settings = _settings(args)
+    print(f"settings: ok (directory {settings.ldap.url}, base {settings.ldap.base_dn})")
+    prepared = prepare(settings)
+    print(
+        f"source: ok ({settings.source.path}: {len(prepared.desired.entries)} entries wanted, "
+        f"{len(prepared.errors)} record error(s))"
+    )
+    for error in prepared.errors:
+        print(f"  {error}")
+    print(f"mapping: ok ({prepared.mapping.origin})")
+    with Directory.open(settings.ldap) as directory:
+        directory.require_base(settings.ldap.base_dn)
+    print(f"directory: ok (bound as {settings.ldap.bind_dn or 'anonymous'}, base DN exists)")
+    return int(ExitCode.RECORD_ERRORS if prepared.errors else ExitCode.SUCCESS)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from sync.demo import run_demo
+
+    return run_demo(args.source)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code."""
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        if args.command == "schema":
+            print(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+            return int(ExitCode.SUCCESS)
+        handler = {"run": _run, "check": _check, "demo": _demo}[args.command]
+        return handler(args)
+    except SourceError as exc:
+        print(f"portal-sync: {exc}", file=sys.stderr)
+        return int(ExitCode.SOURCE)
+    except (ConfigurationError, MappingError) as exc:
+        print(f"portal-sync: configuration error: {exc}", file=sys.stderr)
+        return int(ExitCode.CONFIGURATION)
+    except (DirectoryUnavailable, DirectoryError) as exc:
+        print(f"portal-sync: {exc}", file=sys.stderr)
+        return int(ExitCode.UNAVAILABLE)

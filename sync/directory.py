@@ -1,0 +1,194 @@
+"""The one place that talks to the LDAP server through ldap3.
+
+Every ldap3 exception is translated here, once, into `sync.errors`; nothing
+above this module imports ldap3.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from ldap3 import (
+    BASE,
+    MODIFY_ADD,
+    MODIFY_DELETE,
+    MODIFY_REPLACE,
+    NONE,
+    SUBTREE,
+    Connection,
+    Server,
+)
+from ldap3.core import exceptions as ldap_exc
+
+from sync import dn as dnlib
+from sync.entry import Entry
+from sync.errors import (
+    AlreadyExists,
+    BindFailed,
+    ConfigurationError,
+    DirectoryError,
+    DirectoryUnavailable,
+    EntryRejected,
+    InsufficientAccess,
+    NoSuchEntry,
+)
+from sync.plan import Change, Op
+from sync.settings import LdapSettings
+
+_UNAVAILABLE = (
+    ldap_exc.LDAPCommunicationError,
+    ldap_exc.LDAPResponseTimeoutError,
+    ldap_exc.LDAPBusyResult,
+    ldap_exc.LDAPUnavailableResult,
+    ldap_exc.LDAPServerPoolExhaustedError,
+    ldap_exc.LDAPMaximumRetriesError,
+)
+
+
+@contextmanager
+def translated(action: str) -> Iterator[None]:
+    """Translate ldap3's exceptions raised while doing `action` into ours."""
+    try:
+        yield
+    except _UNAVAILABLE as exc:
+        raise DirectoryUnavailable(f"{action}: the directory server is unavailable: {exc}") from exc
+    except (ldap_exc.LDAPInvalidCredentialsResult, ldap_exc.LDAPBindError) as exc:
+        raise BindFailed(f"{action}: the server refused the bind: {exc}") from exc
+    except ldap_exc.LDAPInsufficientAccessRightsResult as exc:
+        raise InsufficientAccess(f"{action}: insufficient access rights: {exc}") from exc
+    except ldap_exc.LDAPNoSuchObjectResult as exc:
+        raise NoSuchEntry(f"{action}: no such entry: {exc}") from exc
+    except ldap_exc.LDAPEntryAlreadyExistsResult as exc:
+        raise AlreadyExists(f"{action}: an entry already exists there") from exc
+    except ldap_exc.LDAPSizeLimitExceededResult as exc:
+        raise ConfigurationError(
+            f"{action}: the server capped the search (size limit): lift the size limit of the "
+            'sync account, e.g. limits dn.exact="<bind DN>" size.prtotal=unlimited'
+        ) from exc
+    except (ldap_exc.LDAPSSLConfigurationError, ldap_exc.LDAPStartTLSError) as exc:
+        raise ConfigurationError(f"{action}: TLS set-up failed: {exc}") from exc
+    except ldap_exc.LDAPOperationResult as exc:
+        raise EntryRejected(f"{action}: {exc.description}: {exc.message}".rstrip(": ")) from exc
+    except ldap_exc.LDAPException as exc:
+        raise DirectoryError(f"{action}: {exc}") from exc
+
+
+class Directory:
+    """A bound connection to the directory, reused for a whole run."""
+
+    def __init__(self, connection: Connection, page_size: int) -> None:
+        self._connection = connection
+        self._page_size = page_size
+
+    @classmethod
+    @contextmanager
+    def open(cls, settings: LdapSettings) -> Iterator[Directory]:
+        """Yield a directory bound with the service account; unbind at the end."""
+        server = Server(settings.url, get_info=NONE, connect_timeout=settings.timeout)
+        with translated(f"connecting to {settings.url} as {settings.bind_dn or 'anonymous'}"):
+            connection = Connection(
+                server,
+                user=settings.bind_dn or None,
+                password=settings.bind_password.get_secret_value() or None,
+                raise_exceptions=True,
+                receive_timeout=math.ceil(settings.timeout),
+                check_names=False,
+            )
+            connection.bind()
+        try:
+            yield cls(connection, settings.page_size)
+        finally:
+            try:
+                connection.unbind()
+            except ldap_exc.LDAPException:
+                pass
+
+    def exists(self, dn: str) -> bool:
+        """Return whether an entry exists at `dn`."""
+        try:
+            with translated(f"reading {dn}"):
+                self._connection.search(dn, "(objectClass=*)", BASE, attributes=["1.1"])
+        except NoSuchEntry:
+            return False
+        return True
+
+    def require_base(self, base_dn: str) -> None:
+        """Raise ConfigurationError when the base DN does not exist."""
+        if not self.exists(base_dn):
+            raise ConfigurationError(
+                f"the base DN {base_dn} does not exist in the directory: "
+                "create it or fix PORTAL_SYNC_LDAP__BASE_DN"
+            )
+
+    def read_managed(
+        self, bases: Iterable[str], identity_attribute: str, prefix: str, attributes: Iterable[str]
+    ) -> Iterator[tuple[str, dict[str, tuple[str, ...]]]]:
+        """Yield (dn, attributes) of every entry below `bases` whose identity has `prefix`."""
+        search_filter = f"({identity_attribute}={dnlib.escape_filter_value(prefix)}*)"
+        wanted = list(attributes)
+        seen: set[str] = set()
+        for base in bases:
+            if not self.exists(base):
+                continue
+            with translated(f"searching {base}"):
+                results: Iterable[dict[str, Any]] = self._connection.extend.standard.paged_search(
+                    base,
+                    search_filter,
+                    SUBTREE,
+                    attributes=wanted,
+                    paged_size=self._page_size,
+                    generator=True,
+                )
+                for item in results:
+                    if item.get("type") != "searchResEntry":
+                        continue
+                    dn = item["dn"]
+                    normalized = dnlib.normalize_dn(dn)
+                    if normalized in seen:
+                        continue
+                    seen.add(normalized)
+                    yield dn, {
+                        name.lower(): tuple(value.decode("utf-8") for value in values)
+                        for name, values in item["raw_attributes"].items()
+                    }
+
+    def apply(self, change: Change) -> None:
+        """Write one change."""
+        connection = self._connection
+        with translated(f"{change.op.value} {change.dn}"):
+            if change.op in (Op.ADD, Op.ADD_CONTAINER):
+                connection.add(
+                    change.dn,
+                    list(change.object_classes),
+                    {name: list(values) for name, values in change.replace.items()},
+                )
+            elif change.op is Op.RENAME:
+                assert change.new_dn is not None
+                new_parent = dnlib.parent_dn(change.new_dn)
+                moves = dnlib.normalize_dn(new_parent) != dnlib.normalize_dn(
+                    dnlib.parent_dn(change.dn)
+                )
+                connection.modify_dn(
+                    change.dn,
+                    dnlib.leaf_rdn(change.new_dn),
+                    delete_old_dn=True,
+                    new_superior=new_parent if moves else None,
+                )
+            elif change.op is Op.MODIFY:
+                connection.modify(change.dn, _modifications(change))
+            elif change.op is Op.DELETE:
+                connection.delete(change.dn)
+
+
+def _modifications(change: Change) -> dict[str, list[tuple[Any, list[str]]]]:
+    modifications: dict[str, list[tuple[Any, list[str]]]] = {}
+    for name, values in change.replace.items():
+        modifications.setdefault(name, []).append((MODIFY_REPLACE, list(values)))
+    for name, values in change.add_values.items():
+        modifications.setdefault(name, []).append((MODIFY_ADD, list(values)))
+    for name, values in change.delete_values.items():
+        modifications.setdefault(name, []).append((MODIFY_DELETE, list(values)))
+    return modifications

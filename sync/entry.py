@@ -1,0 +1,48 @@
+"""Directory entries as the core sees them: a stable key, a DN, attributes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Kind(StrEnum):
+    """The kinds of entry the service manages, each matched by its own source record."""
+
+    INTERNAL = "internal"
+    EXTERNAL = "external"
+    CUSTOMER = "customer"
+    ORDER = "order"
+    ROLE = "role"
+
+    @property
+    def is_group(self) -> bool:
+        """Return whether entries of this kind are groups."""
+        return self in (Kind.CUSTOMER, Kind.ORDER, Kind.ROLE)
+
+
+def entry_key(kind: Kind, source_id: str) -> str:
+    """Return the stable key of the entry for one source record."""
+    return f"{kind.value}:{source_id}"
+
+
+def key_kind(key: str) -> Kind:
+    """Return the kind named in a key."""
+    return Kind(key.split(":", 1)[0])
+
+
+Attributes = dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One managed entry; attribute names are lower case, values in source order."""
+
+    key: str
+    dn: str
+    attributes: Attributes
+
+    @property
+    def kind(self) -> Kind:
+        """Return the kind of this entry."""
+        return key_kind(self.key)

@@ -1,0 +1,106 @@
+"""The source document, format version 1: the print shop's customer structure.
+
+These models are the contract of the source document and the origin of its
+JSON Schema (`portal-sync schema`). Unknown fields are ignored, so a newer
+workflow export with extra fields still reads.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+FORMAT_VERSION = 1
+BUILTIN_CONTACT_TYPE = "customer"
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1024)]
+Identifier = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+Login = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True, coerce_numbers_to_str=True)
+
+
+class Account(Record):
+    """The portal account of a contact person."""
+
+    login: Login
+    enabled: bool = True
+
+
+class ContactType(Record):
+    """An area of a customer's company (purchasing, accounting...)."""
+
+    id: Identifier
+    name: Text = ""
+
+
+class Person(Record):
+    """A contact person of a customer; belongs to at least one contact type."""
+
+    id: Identifier
+    first_name: Text = ""
+    last_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    email: Text = ""
+    phone: Text = ""
+    mobile: Text = ""
+    fax: Text = ""
+    web: Text = ""
+    contact_types: list[Identifier] = Field(min_length=1)
+    account: Account | None = None
+
+
+class Customer(Record):
+    """A customer company; with `remote_access` it is set up for the portal."""
+
+    id: Identifier
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    nickname: Text = ""
+    remote_access: bool = False
+    agency: bool = False
+    contact_types: list[ContactType] = Field(default_factory=list)
+    persons: list[Person] = Field(default_factory=list)
+
+
+class InternalUser(Record):
+    """A member of the print shop's own staff."""
+
+    id: Identifier
+    login: Login
+    first_name: Text = ""
+    last_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    email: Text = ""
+    phone: Text = ""
+    groups: list[Annotated[str, StringConstraints(min_length=1, max_length=256)]] = Field(
+        default_factory=list
+    )
+    enabled: bool = True
+
+
+class Order(Record):
+    """A job; only orders visible on the portal get a group."""
+
+    id: Identifier
+    name: Text = ""
+    customer: Identifier
+    agency: Identifier | None = None
+    portal_visible: bool = False
+
+
+class Document(Record):
+    """A whole source document."""
+
+    format_version: Literal[1]
+    internal_users: list[InternalUser] = Field(default_factory=list)
+    customers: list[Customer] = Field(default_factory=list)
+    orders: list[Order] = Field(default_factory=list)
+
+
+def json_schema() -> dict[str, object]:
+    """Return the JSON Schema of the source document."""
+    schema = Document.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "portal-sync source document, format version 1"
+    return schema

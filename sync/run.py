@@ -1,0 +1,126 @@
+"""One sync run: read, validate, build, read the directory, plan, apply, report.
+
+The CLI one-shot and the daemon both call `run_sync` and get a Report back;
+it never raises for an expected failure, the report says what happened.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+
+from sync import dn as dnlib
+from sync.desired import Desired, build_desired, kind_base
+from sync.directory import Directory
+from sync.document import SourceError, read_document
+from sync.entry import Entry, Kind, key_kind
+from sync.errors import (
+    AlreadyExists,
+    ConfigurationError,
+    DirectoryError,
+    DirectoryUnavailable,
+    EntryRejected,
+    NoSuchEntry,
+)
+from sync.mapping import Mapping, MappingError, load_mapping
+from sync.plan import Op, Plan, make_plan, without_members
+from sync.problems import Quarantine, RecordError
+from sync.report import Outcome, Report
+from sync.rules import apply_rules
+from sync.settings import Settings
+
+log = logging.getLogger("portal_sync")
+
+
+@dataclass
+class Prepared:
+    """The source side of a run: the desired entries and what the source got wrong."""
+
+    mapping: Mapping
+    desired: Desired
+    quarantine: Quarantine
+    errors: list[RecordError]
+
+
+def prepare(settings: Settings) -> Prepared:
+    """Return the desired directory for the configured source; no directory access."""
+    loaded = read_document(settings.source.path)
+    mapping = load_mapping(settings.mapping.path)
+    structure, rule_errors = apply_rules(loaded.document, loaded.quarantine)
+    desired = build_desired(
+        structure, settings.layout, settings.ldap.base_dn, mapping, loaded.quarantine
+    )
+    errors = [*loaded.errors, *rule_errors, *desired.errors]
+    return Prepared(mapping, desired, loaded.quarantine, errors)
+
+
+def read_current(directory: Directory, settings: Settings, mapping: Mapping) -> list[Entry]:
+    """Return every entry in the managed subtrees that carries this service's identity."""
+    bases = [kind_base(settings.layout, settings.ldap.base_dn, kind) for kind in Kind]
+    entries = []
+    for dn, attributes in directory.read_managed(
+        bases, mapping.identity_attribute, mapping.identity_prefix, mapping.attributes_read()
+    ):
+        keys = [k for v in attributes.get(mapping.identity_attribute, ()) if (k := mapping.key_of(v))]
+        if keys:
+            entries.append(Entry(keys[0], dn, attributes))
+    return entries
+
+
+def plan_run(directory: Directory, settings: Settings, prepared: Prepared) -> Plan:
+    """Return the plan that brings the directory to the prepared desired state."""
+    directory.require_base(settings.ldap.base_dn)
+    current = read_current(directory, settings, prepared.mapping)
+    existing = [dn for dn in prepared.desired.containers if directory.exists(dn)]
+    return make_plan(prepared.desired, current, existing, prepared.mapping, prepared.quarantine)
+
+
+def apply_plan(directory: Directory, plan: Plan, mapping: Mapping, report: Report) -> None:
+    """Apply the plan change by change; a refused change is a record error, not the end."""
+    refused: set[str] = set()
+    for planned in plan.changes:
+        change = planned
+        if change.key is not None:
+            members = mapping.kinds[key_kind(change.key)].members
+            if members:
+                change = without_members(change, refused, members)  # type: ignore[assignment]
+                if change is None:
+                    continue
+        try:
+            directory.apply(change)
+        except (AlreadyExists, EntryRejected, NoSuchEntry) as exc:
+            record = change.key or change.dn
+            report.errors.append(RecordError(record, str(exc)))
+            if change.op is Op.ADD:
+                refused.add(dnlib.normalize_dn(change.dn))
+            log.warning("skipped %s: %s", record, exc)
+            continue
+        report.changes.append(change)
+
+
+def run_sync(settings: Settings, *, dry_run: bool = False) -> Report:
+    """Run one sync and return its report."""
+    report = Report(dry_run=dry_run)
+    try:
+        prepared = prepare(settings)
+        report.errors.extend(prepared.errors)
+        with Directory.open(settings.ldap) as directory:
+            plan = plan_run(directory, settings, prepared)
+            report.errors.extend(plan.errors)
+            if dry_run:
+                report.changes.extend(plan.changes)
+            else:
+                apply_plan(directory, plan, prepared.mapping, report)
+        report.managed = dict(Counter(key_kind(k).value for k in prepared.desired.entries))
+    except SourceError as exc:
+        report.fail(Outcome.SOURCE, str(exc))
+    except (MappingError, ConfigurationError) as exc:
+        report.fail(Outcome.CONFIGURATION, str(exc))
+    except DirectoryUnavailable as exc:
+        report.fail(Outcome.UNAVAILABLE, str(exc))
+    except DirectoryError as exc:
+        report.fail(Outcome.DIRECTORY, str(exc))
+    report.finish()
+    log.info("%s", report.to_text(verbose=False))
+    return report
