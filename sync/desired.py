@@ -84,7 +84,9 @@ def build_desired(
     builder = _Builder(layout, base_dn, mapping, quarantine)
     internal = structure.internal_users
     for user in internal:
-        builder.add_user(Kind.INTERNAL, user.id, f"internal user {user.id}", _internal_context(user))
+        builder.add_user(
+            Kind.INTERNAL, user.id, f"internal user {user.id}", _internal_context(user)
+        )
     external = [user for user in structure.external_users if user.customer.remote_access]
     for ext in external:
         builder.add_user(
@@ -178,7 +180,9 @@ def _external_context(ext: ExternalUser) -> dict[str, str]:
         "customer_id": customer.id,
         "customer_name": customer.name,
         "customer_nickname": customer.nickname,
-        "contact_types": ", ".join(type_names.get(t) or t for t in dict.fromkeys(person.contact_types)),
+        "contact_types": ", ".join(
+            type_names.get(t) or t for t in dict.fromkeys(person.contact_types)
+        ),
     }
 
 
@@ -195,9 +199,15 @@ class _Builder:
         self.by_dn: dict[str, list[str]] = {}
         self.errors: list[RecordError] = []
         self.group_names = {
-            Kind.CUSTOMER: Template(layout.customer_group_name, FIELDS[Kind.CUSTOMER], "layout.customer_group_name"),
-            Kind.ORDER: Template(layout.order_group_name, FIELDS[Kind.ORDER], "layout.order_group_name"),
-            Kind.ROLE: Template(layout.role_group_name, FIELDS[Kind.ROLE], "layout.role_group_name"),
+            Kind.CUSTOMER: Template(
+                layout.customer_group_name, FIELDS[Kind.CUSTOMER], "layout.customer_group_name"
+            ),
+            Kind.ORDER: Template(
+                layout.order_group_name, FIELDS[Kind.ORDER], "layout.order_group_name"
+            ),
+            Kind.ROLE: Template(
+                layout.role_group_name, FIELDS[Kind.ROLE], "layout.role_group_name"
+            ),
         }
 
     def add_user(self, kind: Kind, source_id: str, record: str, context: dict[str, str]) -> None:
@@ -243,7 +253,9 @@ class _Builder:
             self.errors.append(RecordError(record, f"its {kind_mapping.rdn} is empty"))
             self.quarantine.keys.add(key)
             return
-        dn = f"{dnlib.rdn(kind_mapping.rdn, naming[0])},{kind_base(self.layout, self.base_dn, kind)}"
+        dn = (
+            f"{dnlib.rdn(kind_mapping.rdn, naming[0])},{kind_base(self.layout, self.base_dn, kind)}"
+        )
         self.entries[key] = Entry(key, dn, attributes)
         self.records[key] = record
         self.by_dn.setdefault(dnlib.normalize_dn(dn), []).append(key)
@@ -255,7 +267,9 @@ class _Builder:
             dn = self.entries[keys[0]].dn
             for key in keys:
                 others = ", ".join(self.records[k] for k in keys if k != key)
-                self.errors.append(RecordError(self.records[key], f"its DN {dn} is also wanted by {others}"))
+                self.errors.append(
+                    RecordError(self.records[key], f"its DN {dn} is also wanted by {others}")
+                )
                 self.quarantine.keys.add(key)
                 del self.entries[key]
             keys.clear()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any
 
 from ldap3 import (
@@ -24,7 +24,6 @@ from ldap3 import (
 from ldap3.core import exceptions as ldap_exc
 
 from sync import dn as dnlib
-from sync.entry import Entry
 from sync.errors import (
     AlreadyExists,
     BindFailed,
@@ -101,10 +100,8 @@ class Directory:
         try:
             yield cls(connection, settings.page_size)
         finally:
-            try:
+            with suppress(ldap_exc.LDAPException):
                 connection.unbind()
-            except ldap_exc.LDAPException:
-                pass
 
     def exists(self, dn: str) -> bool:
         """Return whether an entry exists at `dn`."""
@@ -150,10 +147,13 @@ class Directory:
                     if normalized in seen:
                         continue
                     seen.add(normalized)
-                    yield dn, {
-                        name.lower(): tuple(value.decode("utf-8") for value in values)
-                        for name, values in item["raw_attributes"].items()
-                    }
+                    yield (
+                        dn,
+                        {
+                            name.lower(): tuple(value.decode("utf-8") for value in values)
+                            for name, values in item["raw_attributes"].items()
+                        },
+                    )
 
     def apply(self, change: Change) -> None:
         """Write one change."""

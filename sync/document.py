@@ -44,7 +44,9 @@ def parse_text(text: str, name: str) -> Any:
             return yaml.safe_load(text)
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark
-            where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+            where = (
+                f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+            )
             raise SourceError(f"{name}: not valid YAML at {where}: {exc.problem}") from exc
         except yaml.YAMLError as exc:
             raise SourceError(f"{name}: not valid YAML: {exc}") from exc
@@ -163,9 +165,7 @@ def _quarantine(data: dict[str, Any], path: tuple[Any, ...], quarantine: Quarant
             else:
                 quarantine.kinds.add(Kind.EXTERNAL.value)
     else:
-        quarantine.kinds.update(
-            (Kind.CUSTOMER.value, Kind.EXTERNAL.value, Kind.ORDER.value)
-        )
+        quarantine.kinds.update((Kind.CUSTOMER.value, Kind.EXTERNAL.value, Kind.ORDER.value))
 
 
 def _cut(data: dict[str, Any], bad: dict[tuple[Any, ...], list[str]]) -> None:

@@ -91,7 +91,9 @@ class LocalServer(slapd.Slapd):  # type: ignore[misc]
         self.testrundir = str(self._parent / "run")
         self._slapd_conf = str(self._parent / "run" / "slapd.d")
         self._db_directory = str(self._parent / "run" / "openldap-data")
-        self.ldapi_uri = f"ldapi://{(self._parent / 'run' / 'ldapi').as_posix().replace('/', '%2F')}"
+        self.ldapi_uri = (
+            f"ldapi://{(self._parent / 'run' / 'ldapi').as_posix().replace('/', '%2F')}"
+        )
         self.default_ldap_uri = self.ldapi_uri
 
     @property

@@ -23,14 +23,33 @@ FIELDS: dict[Kind, frozenset[str]] = {
     ),
     Kind.EXTERNAL: frozenset(
         {
-            "id", "login", "first_name", "last_name", "email", "phone", "mobile", "fax", "web",
-            "customer_id", "customer_name", "customer_nickname", "contact_types",
+            "id",
+            "login",
+            "first_name",
+            "last_name",
+            "email",
+            "phone",
+            "mobile",
+            "fax",
+            "web",
+            "customer_id",
+            "customer_name",
+            "customer_nickname",
+            "contact_types",
         }
     ),
     Kind.CUSTOMER: frozenset({"id", "name", "nickname", "group_name"}),
     Kind.ORDER: frozenset(
-        {"id", "name", "customer_id", "customer_name", "agency_id", "agency_name",
-         "agency_note", "group_name"}
+        {
+            "id",
+            "name",
+            "customer_id",
+            "customer_name",
+            "agency_id",
+            "agency_name",
+            "agency_note",
+            "group_name",
+        }
     ),
     Kind.ROLE: frozenset({"name", "group_name"}),
 }

@@ -8,7 +8,8 @@ diffed value by value, so adding one member never rewrites a group.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping as AbstractMapping
+from collections.abc import Iterable
+from collections.abc import Mapping as AbstractMapping
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 
@@ -99,7 +100,9 @@ def make_plan(
         other = by_key.get(entry.key)
         if other is not None:
             errors.append(
-                RecordError(entry.key, f"two entries carry this identity: {other.dn} and {entry.dn}")
+                RecordError(
+                    entry.key, f"two entries carry this identity: {other.dn} and {entry.dn}"
+                )
             )
             quarantine.keys.add(entry.key)
             continue
@@ -140,7 +143,9 @@ def make_plan(
             continue
         if _needs_rename(have.dn, want.dn):
             changes.append(Change(Op.RENAME, have.dn, key, new_dn=want.dn))
-        modify = _modify(have, want, kind_mapping.rdn, kind_mapping.members, mapping, protected_members)
+        modify = _modify(
+            have, want, kind_mapping.rdn, kind_mapping.members, mapping, protected_members
+        )
         if modify is not None:
             changes.append(modify)
 
@@ -217,11 +222,17 @@ def without_members(change: Change, refused: set[str], members: str) -> Change |
         kept = keep(change.replace.get(members, ()))
         if members in change.replace and not kept:
             return None
-        return replace(change, replace={**change.replace, members: kept}) if members in change.replace else change
+        return (
+            replace(change, replace={**change.replace, members: kept})
+            if members in change.replace
+            else change
+        )
     added = keep(change.add_values.get(members, ()))
-    add_values = {**change.add_values, members: added} if added else {
-        name: values for name, values in change.add_values.items() if name != members
-    }
+    add_values = (
+        {**change.add_values, members: added}
+        if added
+        else {name: values for name, values in change.add_values.items() if name != members}
+    )
     if not (change.replace or add_values or change.delete_values):
         return None
     return replace(change, add_values=add_values)

@@ -138,5 +138,8 @@ def _describe(change: Change) -> str:
     for attribute, values in change.delete_values.items():
         details.append(f"-{attribute}: {len(values)}")
     if change.op.value == "modify":
-        details.extend(f"{attribute}={', '.join(values) or '(none)'}" for attribute, values in change.replace.items())
+        details.extend(
+            f"{attribute}={', '.join(values) or '(none)'}"
+            for attribute, values in change.replace.items()
+        )
     return text + (f" ({'; '.join(details)})" if details else "")

@@ -47,9 +47,7 @@ def login_problem(login: str) -> str | None:
     return None
 
 
-def apply_rules(
-    document: Document, quarantine: Quarantine
-) -> tuple[Structure, list[RecordError]]:
+def apply_rules(document: Document, quarantine: Quarantine) -> tuple[Structure, list[RecordError]]:
     """Return the structure of the records that pass every rule, and the violations."""
     errors: list[RecordError] = []
     internal = _unique_by_id(
@@ -94,9 +92,7 @@ def _unique_by_id(
             kept.append(same[0])
             continue
         for record in same:
-            errors.append(
-                RecordError(f"{label} {record.id}", f"{len(same)} records share this id")
-            )
+            errors.append(RecordError(f"{label} {record.id}", f"{len(same)} records share this id"))
             quarantine.keys.add(entry_key(kind, record.id))
     return kept
 

@@ -62,7 +62,9 @@ def read_current(directory: Directory, settings: Settings, mapping: Mapping) -> 
     for dn, attributes in directory.read_managed(
         bases, mapping.identity_attribute, mapping.identity_prefix, mapping.attributes_read()
     ):
-        keys = [k for v in attributes.get(mapping.identity_attribute, ()) if (k := mapping.key_of(v))]
+        keys = [
+            k for v in attributes.get(mapping.identity_attribute, ()) if (k := mapping.key_of(v))
+        ]
         if keys:
             entries.append(Entry(keys[0], dn, attributes))
     return entries

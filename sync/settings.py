@@ -123,9 +123,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings
     try:
         return FileBoundSettings(_secrets_dir=secrets, **overrides)
     except ValidationError as exc:
-        lines = [
-            f"{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in exc.errors()
-        ]
+        lines = [f"{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in exc.errors()]
         raise ConfigurationError("invalid settings:\n  " + "\n  ".join(lines)) from exc
     except (OSError, ValueError) as exc:
         raise ConfigurationError(f"cannot read the settings: {exc}") from exc

@@ -1,0 +1,100 @@
+"""Shared fixtures: the seed scenario, and a real slapd started by the suite itself.
+
+slapd runs once per test session on a free loopback port in a temporary
+directory; each test that uses it gets an emptied tree. When slapd cannot
+start the tests that need it fail with slapd's error: they never skip.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+from collections.abc import Callable, Iterator
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sync.localserver import LocalServer
+from sync.settings import Settings, load_settings
+
+SEED = json.loads(
+    resources.files("sync.examples").joinpath("seed-scenario.json").read_text(encoding="utf-8")
+)
+
+
+@pytest.fixture
+def seed() -> dict[str, Any]:
+    """Return a fresh copy of the seed scenario document."""
+    return copy.deepcopy(SEED)
+
+
+@pytest.fixture(scope="session")
+def slapd_server() -> Iterator[LocalServer]:
+    """Start one slapd for the whole session."""
+    server = LocalServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def empty_tree(server: LocalServer) -> None:
+    """Delete everything under the base DN but the base entry and the admin entry."""
+    found = subprocess.run(
+        [
+            "ldapsearch",
+            "-LLL",
+            "-H",
+            server.ldapi_uri,
+            "-Y",
+            "EXTERNAL",
+            "-Q",
+            "-b",
+            server.suffix,
+            "-s",
+            "one",
+            "(objectClass=*)",
+            "1.1",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    children = [line[4:] for line in found.splitlines() if line.startswith("dn: ")]
+    children = [dn for dn in children if dn != server.root_dn]
+    if children:
+        subprocess.run(
+            ["ldapdelete", "-H", server.ldapi_uri, "-Y", "EXTERNAL", "-Q", "-r", *children],
+            capture_output=True,
+            check=True,
+        )
+
+
+@pytest.fixture
+def slapd(slapd_server: LocalServer) -> LocalServer:
+    """Return the session's slapd with an empty tree."""
+    empty_tree(slapd_server)
+    return slapd_server
+
+
+@pytest.fixture
+def settings_for(slapd: LocalServer, tmp_path: Path) -> Callable[..., Settings]:
+    """Return a factory: settings that sync a given document into the test slapd."""
+
+    def make(document: dict[str, Any], **overrides: Any) -> Settings:
+        path = tmp_path / "source.json"
+        path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+        ldap = {
+            "url": slapd.url,
+            "bind_dn": slapd.root_dn,
+            "bind_password": slapd.root_pw,
+            "base_dn": slapd.suffix,
+            **overrides.pop("ldap", {}),
+        }
+        return load_settings(ldap=ldap, source={"path": path}, **overrides)
+
+    return make
