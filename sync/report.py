@@ -32,6 +32,8 @@ class ExitCode(IntEnum):
     CONFIGURATION = 2
     UNAVAILABLE = 3
     SOURCE = 4
+    DELETION_GUARD = 5
+    LOCKED = 6
 
 
 _EXIT = {

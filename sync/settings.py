@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
-from pydantic_file_secrets import FileSecretsSettingsSource
 from pydantic_settings import (
     BaseSettings,
+    NestedSecretsSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -61,6 +61,12 @@ class MappingSettings(BaseModel):
     """A shipped flavour name (openldap) or the path of a mapping TOML file; default openldap."""
 
 
+def _default_state_dir() -> Path:
+    if os.geteuid() == 0:
+        return Path("/var/lib/portal-sync")
+    return Path.home() / ".local" / "state" / "portal-sync"
+
+
 class Settings(BaseSettings):
     """Every setting of portal-sync."""
 
@@ -84,6 +90,9 @@ class Settings(BaseSettings):
     """Directory layout and group names."""
     mapping: MappingSettings = MappingSettings()
     """Attribute mapping."""
+    state_dir: Path = Field(default_factory=lambda: _default_state_dir())
+    """Directory for run history, locks and caches (PORTAL_SYNC_STATE_DIR);
+    default /var/lib/portal-sync when running as root, else ~/.local/state/portal-sync."""
 
     @classmethod
     def settings_customise_sources(
@@ -98,7 +107,7 @@ class Settings(BaseSettings):
             init_settings,
             env_settings,
             dotenv_settings,
-            FileSecretsSettingsSource(file_secret_settings),
+            NestedSecretsSettingsSource(file_secret_settings),
         ]
         if cls.config_file is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls.config_file))
