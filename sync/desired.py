@@ -197,6 +197,7 @@ class _Builder:
         self.entries: dict[str, Entry] = {}
         self.records: dict[str, str] = {}
         self.by_dn: dict[str, list[str]] = {}
+        self.collisions: set[str] = set()
         self.errors: list[RecordError] = []
         self.group_names = {
             Kind.CUSTOMER: Template(
@@ -258,10 +259,18 @@ class _Builder:
         )
         self.entries[key] = Entry(key, dn, attributes)
         self.records[key] = record
-        self.by_dn.setdefault(dnlib.normalize_dn(dn), []).append(key)
+        normalized = dnlib.normalize_dn(dn)
+        claimants = self.by_dn.setdefault(normalized, [])
+        claimants.append(key)
+        if len(claimants) > 1:
+            self.collisions.add(normalized)
 
     def _resolve_collisions(self) -> None:
-        for keys in list(self.by_dn.values()):
+        """Quarantine every record whose DN another record also wants (only new collisions)."""
+        if not self.collisions:
+            return
+        for normalized in [n for n in self.by_dn if n in self.collisions]:
+            keys = self.by_dn[normalized]
             if len(keys) < 2:
                 continue
             dn = self.entries[keys[0]].dn
@@ -273,6 +282,7 @@ class _Builder:
                 self.quarantine.keys.add(key)
                 del self.entries[key]
             keys.clear()
+        self.collisions.clear()
 
     def finish(self) -> dict[str, Entry]:
         self._resolve_collisions()

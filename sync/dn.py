@@ -8,10 +8,23 @@ them against ldap3's own parser.
 from __future__ import annotations
 
 _DN_SPECIALS = frozenset(',+"\\<>;=')
+_PLAIN_DN_BREAKERS = frozenset('+"\\;')
+
+
+def _is_plain(value: str) -> bool:
+    """Return whether a value needs no escaping at all (the common case, checked fast)."""
+    return (
+        value.isprintable()
+        and _DN_SPECIALS.isdisjoint(value)
+        and not value.startswith(("#", " "))
+        and not value.endswith(" ")
+    )
 
 
 def escape_rdn_value(value: str) -> str:
     """Return an attribute value escaped for use in an RDN (RFC 4514, section 2.4)."""
+    if _is_plain(value):
+        return value
     out: list[str] = []
     last = len(value) - 1
     for position, char in enumerate(value):
@@ -50,6 +63,15 @@ def split_dn(dn: str) -> list[tuple[str, str]]:
     Multi-valued RDNs are returned as consecutive pairs; the service never
     writes them, and for comparison their order is what the server stored.
     """
+    if _PLAIN_DN_BREAKERS.isdisjoint(dn):
+        plain: list[tuple[str, str]] = []
+        for part in dn.split(","):
+            name, equals, text = part.partition("=")
+            if not equals:
+                break
+            plain.append((name.strip(), text))
+        else:
+            return plain
     pairs: list[tuple[str, str]] = []
     attribute: list[str] = []
     value = bytearray()

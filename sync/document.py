@@ -81,7 +81,10 @@ def load_data(data: Any, name: str = "source") -> LoadedDocument:
     for list_name in _RECORD_LISTS:
         if not isinstance(data.get(list_name, []), list):
             raise SourceError(f"{name}: '{list_name}' must be a list")
-    data = copy.deepcopy(data)
+    try:
+        return LoadedDocument(Document.model_validate(data), [], Quarantine())
+    except ValidationError:
+        data = copy.deepcopy(data)
     errors: list[RecordError] = []
     quarantine = Quarantine()
     while True:
