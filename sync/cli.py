@@ -13,7 +13,7 @@ from sync.document import SourceError
 from sync.errors import ConfigurationError, DirectoryError, DirectoryUnavailable
 from sync.mapping import MappingError
 from sync.model import json_schema
-from sync.report import ExitCode
+from sync.report import ExitCode, Report
 from sync.settings import Settings, load_settings
 
 
@@ -32,6 +32,17 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     run.add_argument("--json", action="store_true", help="print the report as JSON")
     run.add_argument("--source", type=Path, help="source document (overrides settings)")
+    run.add_argument(
+        "--full",
+        action="store_true",
+        help="full reconciliation: read every managed entry, not only what changed",
+    )
+    run.add_argument(
+        "--ldif",
+        type=Path,
+        metavar="FILE",
+        help="with --dry-run: write the plan as LDIF change records to FILE ('-' for stdout)",
+    )
 
     check = commands.add_parser("check", help="validate settings and source, test the bind")
     check.add_argument("--source", type=Path, help="source document (overrides settings)")
@@ -53,9 +64,25 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _run(args: argparse.Namespace) -> int:
     from sync.run import run_sync
 
-    report = run_sync(_settings(args), dry_run=args.dry_run)
-    print(report.to_json() if args.json else report.to_text())
+    if args.ldif and not args.dry_run:
+        print("portal-sync: --ldif needs --dry-run", file=sys.stderr)
+        return int(ExitCode.CONFIGURATION)
+    report = run_sync(_settings(args), dry_run=args.dry_run, full=args.full)
+    if args.ldif and report.ok:
+        _write_ldif(args.ldif, report)
+    text = report.to_json() if args.json else report.to_text()
+    print(text, file=sys.stderr if args.ldif == Path("-") else sys.stdout)
     return int(report.exit_code)
+
+
+def _write_ldif(path: Path, report: Report) -> None:
+    from sync.ldif import ldif
+
+    if path == Path("-"):
+        sys.stdout.writelines(ldif(report.changes))
+        return
+    with path.open("w", encoding="utf-8") as stream:
+        stream.writelines(ldif(report.changes))
 
 
 def _check(args: argparse.Namespace) -> int:

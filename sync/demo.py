@@ -25,6 +25,7 @@ def run_demo(source: Path | None = None) -> int:
                 "base_dn": server.suffix,
             },
             source={"path": source or shipped},
+            state_dir=Path(server.testrundir) / "state",
         )
         print(f"Started a throwaway slapd at {server.url} (base {server.suffix}).")
         print(f"Syncing {settings.source.path} ...\n")

@@ -7,11 +7,13 @@ above this module imports ldap3.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
 from ldap3 import (
+    ASYNC,
     BASE,
     MODIFY_ADD,
     MODIFY_DELETE,
@@ -23,6 +25,7 @@ from ldap3 import (
 )
 from ldap3.core import exceptions as ldap_exc
 
+from sync import ber
 from sync import dn as dnlib
 from sync.errors import (
     AlreadyExists,
@@ -75,12 +78,25 @@ def translated(action: str) -> Iterator[None]:
         raise DirectoryError(f"{action}: {exc}") from exc
 
 
+Refusal = AlreadyExists | EntryRejected | NoSuchEntry
+"""A change the server refused for its content: a record error, the run carries on."""
+
+
 class Directory:
     """A bound connection to the directory, reused for a whole run."""
 
-    def __init__(self, connection: Connection, page_size: int) -> None:
+    def __init__(
+        self,
+        connection: Connection,
+        page_size: int,
+        open_writer: Callable[[], Connection] | None = None,
+        timeout: float = 10.0,
+    ) -> None:
         self._connection = connection
         self._page_size = page_size
+        self._open_writer = open_writer
+        self._writer: Connection | None = None
+        self._timeout = timeout
 
     @classmethod
     @contextmanager
@@ -97,11 +113,29 @@ class Directory:
                 check_names=False,
             )
             connection.bind()
+
+        def open_writer() -> Connection:
+            writer = Connection(
+                server,
+                user=settings.bind_dn or None,
+                password=settings.bind_password.get_secret_value() or None,
+                client_strategy=ASYNC,
+                raise_exceptions=True,
+                receive_timeout=math.ceil(settings.timeout),
+                check_names=False,
+            )
+            writer.bind()
+            return writer
+
+        directory = cls(connection, settings.page_size, open_writer, settings.timeout)
         try:
-            yield cls(connection, settings.page_size)
+            yield directory
         finally:
             with suppress(ldap_exc.LDAPException):
                 connection.unbind()
+            if directory._writer is not None:
+                with suppress(ldap_exc.LDAPException):
+                    directory._writer.unbind()
 
     def exists(self, dn: str) -> bool:
         """Return whether an entry exists at `dn`."""
@@ -155,32 +189,168 @@ class Directory:
                         },
                     )
 
+    def read_identities(
+        self,
+        bases: Iterable[str],
+        identity_attribute: str,
+        values: Iterable[str],
+        attributes: Iterable[str],
+        chunk: int = 200,
+    ) -> Iterator[tuple[str, dict[str, tuple[str, ...]]]]:
+        """Yield (dn, attributes) of every entry below `bases` holding one of these identities."""
+        wanted = list(attributes)
+        pending = sorted(set(values))
+        existing = [base for base in bases if self.exists(base)]
+        seen: set[str] = set()
+        for start in range(0, len(pending), chunk):
+            terms = "".join(
+                f"({identity_attribute}={dnlib.escape_filter_value(value)})"
+                for value in pending[start : start + chunk]
+            )
+            for base in existing:
+                with translated(f"searching {base}"):
+                    self._connection.search(base, f"(|{terms})", SUBTREE, attributes=wanted)
+                    for item in self._connection.response or ():
+                        if item.get("type") != "searchResEntry":
+                            continue
+                        normalized = dnlib.normalize_dn(item["dn"])
+                        if normalized in seen:
+                            continue
+                        seen.add(normalized)
+                        yield item["dn"], _decoded(item["raw_attributes"])
+
     def apply(self, change: Change) -> None:
         """Write one change."""
-        connection = self._connection
         with translated(f"{change.op.value} {change.dn}"):
-            if change.op in (Op.ADD, Op.ADD_CONTAINER):
-                connection.add(
-                    change.dn,
-                    list(change.object_classes),
-                    {name: list(values) for name, values in change.replace.items()},
-                )
-            elif change.op is Op.RENAME:
-                assert change.new_dn is not None
-                new_parent = dnlib.parent_dn(change.new_dn)
-                moves = dnlib.normalize_dn(new_parent) != dnlib.normalize_dn(
-                    dnlib.parent_dn(change.dn)
-                )
-                connection.modify_dn(
-                    change.dn,
-                    dnlib.leaf_rdn(change.new_dn),
-                    delete_old_dn=True,
-                    new_superior=new_parent if moves else None,
-                )
-            elif change.op is Op.MODIFY:
-                connection.modify(change.dn, _modifications(change))
-            elif change.op is Op.DELETE:
-                connection.delete(change.dn)
+            _send(self._connection, change)
+
+    def apply_pipelined(
+        self, changes: Iterable[Change], window: int
+    ) -> Iterator[tuple[Change, Refusal | None]]:
+        """Write changes with up to `window` in flight on one connection; yield each answer.
+
+        Answers come in the order the changes were given, each with the
+        server's refusal or None. Two changes to one DN never overlap. When
+        the iterator ends every change has its answer. A transient failure
+        raises DirectoryUnavailable; changes whose answer was not yielded
+        may or may not have been written.
+        """
+        if self._writer is None:
+            assert self._open_writer is not None
+            with translated("opening the write connection"):
+                self._writer = self._open_writer()
+        writer = self._writer
+        in_flight: deque[tuple[Any, Change]] = deque()
+        busy: dict[str, int] = {}
+        for change in changes:
+            targets = [change.dn.lower()]
+            if change.new_dn:
+                targets.append(change.new_dn.lower())
+            while in_flight and (len(in_flight) >= window or any(t in busy for t in targets)):
+                yield self._answer(writer, in_flight, busy)
+            with translated(f"{change.op.value} {change.dn}"):
+                message_id = _post(writer, _encoded(change))
+            in_flight.append((message_id, change))
+            for target in targets:
+                busy[target] = busy.get(target, 0) + 1
+        while in_flight:
+            yield self._answer(writer, in_flight, busy)
+
+    def _answer(
+        self, writer: Connection, in_flight: deque[tuple[Any, Change]], busy: dict[str, int]
+    ) -> tuple[Change, Refusal | None]:
+        """Wait for the oldest change in flight; return it with its refusal, if any."""
+        message_id, change = in_flight.popleft()
+        for target in (change.dn.lower(), change.new_dn.lower() if change.new_dn else None):
+            if target is not None:
+                busy[target] -= 1
+                if not busy[target]:
+                    del busy[target]
+        try:
+            with translated(f"{change.op.value} {change.dn}"):
+                writer.get_response(message_id, timeout=self._timeout)
+        except (AlreadyExists, EntryRejected, NoSuchEntry) as refusal:
+            return change, refusal
+        return change, None
+
+
+def _encoded(change: Change) -> bytes:
+    """Return the BER request of one change."""
+    if change.op in (Op.ADD, Op.ADD_CONTAINER):
+        return ber.add_request(change.dn, {"objectClass": change.object_classes, **change.replace})
+    if change.op is Op.MODIFY:
+        return ber.modify_request(
+            change.dn,
+            [
+                *((ber.REPLACE_OPERATION, n, v) for n, v in change.replace.items()),
+                *((ber.ADD_OPERATION, n, v) for n, v in change.add_values.items()),
+                *((ber.DELETE_OPERATION, n, v) for n, v in change.delete_values.items()),
+            ],
+        )
+    if change.op is Op.DELETE:
+        return ber.delete_request(change.dn)
+    if change.op is Op.RENAME:
+        assert change.new_dn is not None
+        new_parent = dnlib.parent_dn(change.new_dn)
+        moves = dnlib.normalize_dn(new_parent) != dnlib.normalize_dn(dnlib.parent_dn(change.dn))
+        return ber.modify_dn_request(
+            change.dn, dnlib.leaf_rdn(change.new_dn), new_parent if moves else None
+        )
+    raise ValueError(f"unknown operation {change.op}")
+
+
+def _post(writer: Connection, operation: bytes) -> int:
+    """Send one encoded request on the asynchronous connection; return its message id.
+
+    This bypasses ldap3's pyasn1 encoder (see sync.ber) but registers the
+    request the way ldap3's asynchronous strategy does, so get_response
+    and the receiver thread treat the answer as usual.
+    """
+    strategy = writer.strategy
+    with writer.connection_lock:
+        if writer.closed or writer.socket is None:
+            raise ldap_exc.LDAPSocketOpenError("the write connection is closed")
+        message_id: int = writer.server.next_message_id()
+        strategy._outstanding[message_id] = {"type": "writeRequest"}
+        strategy._add_event_for_message(message_id)
+        try:
+            writer.socket.sendall(ber.message(message_id, operation))
+        except OSError as exc:
+            raise ldap_exc.LDAPSocketSendError(f"sending to the directory failed: {exc}") from exc
+    return message_id
+
+
+def _decoded(raw: dict[str, list[bytes]]) -> dict[str, tuple[str, ...]]:
+    """Return raw attribute values as text, attribute names in lower case."""
+    return {
+        name.lower(): tuple(value.decode("utf-8") for value in values)
+        for name, values in raw.items()
+    }
+
+
+def _send(connection: Connection, change: Change) -> Any:
+    """Send one change; return ldap3's answer (a result, or a message id when asynchronous)."""
+    if change.op in (Op.ADD, Op.ADD_CONTAINER):
+        return connection.add(
+            change.dn,
+            list(change.object_classes),
+            {name: list(values) for name, values in change.replace.items()},
+        )
+    if change.op is Op.RENAME:
+        assert change.new_dn is not None
+        new_parent = dnlib.parent_dn(change.new_dn)
+        moves = dnlib.normalize_dn(new_parent) != dnlib.normalize_dn(dnlib.parent_dn(change.dn))
+        return connection.modify_dn(
+            change.dn,
+            dnlib.leaf_rdn(change.new_dn),
+            delete_old_dn=True,
+            new_superior=new_parent if moves else None,
+        )
+    if change.op is Op.MODIFY:
+        return connection.modify(change.dn, _modifications(change))
+    if change.op is Op.DELETE:
+        return connection.delete(change.dn)
+    raise ValueError(f"unknown operation {change.op}")
 
 
 def _modifications(change: Change) -> dict[str, list[tuple[Any, list[str]]]]:

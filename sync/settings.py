@@ -8,6 +8,7 @@ the TOML file (`--config FILE` or PORTAL_SYNC_CONFIG), then the defaults below.
 from __future__ import annotations
 
 import os
+from datetime import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -61,6 +62,21 @@ class MappingSettings(BaseModel):
     """A shipped flavour name (openldap) or the path of a mapping TOML file; default openldap."""
 
 
+class PerformanceSettings(BaseModel):
+    """How a run writes and how much it reads: pipelining and incremental runs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    write_window: int = Field(default=64, ge=1, le=1024)
+    """Changes in flight on the write connection at once; 1 writes one by one; default 64."""
+    incremental: bool = True
+    """Read and write only what changed since the last successful run (state in state_dir);
+    default true. False makes every run a full reconciliation."""
+    full_sync_at: time = time(3, 0)
+    """Local time of day after which the day's first run is a full reconciliation against the
+    directory (catches changes made there by hand); default 03:00, i.e. nightly."""
+
+
 def _default_state_dir() -> Path:
     if os.geteuid() == 0:
         return Path("/var/lib/portal-sync")
@@ -90,6 +106,8 @@ class Settings(BaseSettings):
     """Directory layout and group names."""
     mapping: MappingSettings = MappingSettings()
     """Attribute mapping."""
+    performance: PerformanceSettings = PerformanceSettings()
+    """Pipelined writes and incremental runs."""
     state_dir: Path = Field(default_factory=lambda: _default_state_dir())
     """Directory for run history, locks and caches (PORTAL_SYNC_STATE_DIR);
     default /var/lib/portal-sync when running as root, else ~/.local/state/portal-sync."""

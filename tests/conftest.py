@@ -95,6 +95,7 @@ def settings_for(slapd: LocalServer, tmp_path: Path) -> Callable[..., Settings]:
             "base_dn": slapd.suffix,
             **overrides.pop("ldap", {}),
         }
+        overrides.setdefault("state_dir", tmp_path / "state")
         return load_settings(ldap=ldap, source={"path": path}, **overrides)
 
     return make
