@@ -111,6 +111,7 @@ class Directory:
                 raise_exceptions=True,
                 receive_timeout=math.ceil(settings.timeout),
                 check_names=False,
+                return_empty_attributes=False,
             )
             connection.bind()
 
@@ -177,7 +178,7 @@ class Directory:
                     if item.get("type") != "searchResEntry":
                         continue
                     dn = item["dn"]
-                    normalized = dnlib.normalize_dn(dn)
+                    normalized = dn.lower()
                     if normalized in seen:
                         continue
                     seen.add(normalized)
@@ -213,7 +214,7 @@ class Directory:
                     for item in self._connection.response or ():
                         if item.get("type") != "searchResEntry":
                             continue
-                        normalized = dnlib.normalize_dn(item["dn"])
+                        normalized = item["dn"].lower()
                         if normalized in seen:
                             continue
                         seen.add(normalized)

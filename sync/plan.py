@@ -141,7 +141,7 @@ def make_plan(
                 )
             )
             continue
-        if _needs_rename(have.dn, want.dn):
+        if have.dn != want.dn and _needs_rename(have.dn, want.dn):
             changes.append(Change(Op.RENAME, have.dn, key, new_dn=want.dn))
         modify = _modify(
             have, want, kind_mapping.rdn, kind_mapping.members, mapping, protected_members
@@ -181,6 +181,8 @@ def _modify(
             continue
         current = have.attributes.get(name, ())
         if name == members:
+            if set(current) == set(values):
+                continue
             have_norm = {dnlib.normalize_dn(value): value for value in current}
             want_norm = {dnlib.normalize_dn(value): value for value in values}
             added = tuple(v for n, v in want_norm.items() if n not in have_norm)
