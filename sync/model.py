@@ -7,9 +7,10 @@ workflow export with extra fields still reads.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 FORMAT_VERSION = 1
 BUILTIN_CONTACT_TYPE = "customer"
@@ -17,6 +18,21 @@ BUILTIN_CONTACT_TYPE = "customer"
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1024)]
 Identifier = Annotated[str, StringConstraints(min_length=1, max_length=256)]
 Login = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+_HASH = re.compile(r"\{([A-Za-z0-9.-]+)\}\S+")
+
+
+def _password_hash(value: str) -> str:
+    """Check that a source password is a hash with an LDAP scheme prefix, never cleartext."""
+    match = _HASH.fullmatch(value)
+    if match is None:
+        raise ValueError("must be a hash with a scheme prefix such as {SSHA}, {CRYPT} or {ARGON2}")
+    if match.group(1).upper() == "CLEARTEXT":
+        raise ValueError("must be a hash, not {CLEARTEXT}")
+    return value
+
+
+PasswordHash = Annotated[str, StringConstraints(max_length=1024), AfterValidator(_password_hash)]
 
 
 class Record(BaseModel):
@@ -28,6 +44,8 @@ class Account(Record):
 
     login: Login
     enabled: bool = True
+    password_hash: PasswordHash | None = Field(default=None, repr=False)
+    """The account's password hash, written when passwords.external is source-hash."""
 
 
 class ContactType(Record):
@@ -77,6 +95,8 @@ class InternalUser(Record):
         default_factory=list
     )
     enabled: bool = True
+    password_hash: PasswordHash | None = Field(default=None, repr=False)
+    """The user's password hash, written when passwords.internal is source-hash."""
 
 
 class Order(Record):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sync import dn as dnlib
 from sync.desired import Desired, build_desired, kind_base
@@ -24,6 +24,7 @@ from sync.errors import (
     NoSuchEntry,
 )
 from sync.mapping import Mapping, MappingError, load_mapping
+from sync.passwords import SourceAccount, counted, settle_passwords, source_accounts
 from sync.plan import Op, Plan, make_plan, without_members
 from sync.problems import Quarantine, RecordError
 from sync.report import Outcome, Report
@@ -41,6 +42,7 @@ class Prepared:
     desired: Desired
     quarantine: Quarantine
     errors: list[RecordError]
+    accounts: dict[str, SourceAccount] = field(default_factory=dict)
 
 
 def prepare(settings: Settings) -> Prepared:
@@ -52,7 +54,8 @@ def prepare(settings: Settings) -> Prepared:
         structure, settings.layout, settings.ldap.base_dn, mapping, loaded.quarantine
     )
     errors = [*loaded.errors, *rule_errors, *desired.errors]
-    return Prepared(mapping, desired, loaded.quarantine, errors)
+    accounts = source_accounts(structure)
+    return Prepared(mapping, desired, loaded.quarantine, errors, accounts)
 
 
 def read_current(directory: Directory, settings: Settings, mapping: Mapping) -> list[Entry]:
@@ -101,6 +104,22 @@ def apply_plan(directory: Directory, plan: Plan, mapping: Mapping, report: Repor
         report.changes.append(change)
 
 
+def settle_run_passwords(
+    directory: Directory, settings: Settings, prepared: Prepared, plan: Plan, report: Report
+) -> None:
+    """Set the passwords the settings ask for, after the entries were applied."""
+    steps, errors = settle_passwords(
+        directory,
+        settings,
+        prepared.accounts,
+        prepared.desired.entries,
+        plan.changes,
+        report.changes,
+    )
+    report.passwords = counted(steps)
+    report.errors.extend(errors)
+
+
 def run_sync(settings: Settings, *, dry_run: bool = False) -> Report:
     """Run one sync and return its report."""
     report = Report(dry_run=dry_run)
@@ -114,6 +133,7 @@ def run_sync(settings: Settings, *, dry_run: bool = False) -> Report:
                 report.changes.extend(plan.changes)
             else:
                 apply_plan(directory, plan, prepared.mapping, report)
+                settle_run_passwords(directory, settings, prepared, plan, report)
         report.managed = dict(Counter(key_kind(k).value for k in prepared.desired.entries))
     except SourceError as exc:
         report.fail(Outcome.SOURCE, str(exc))
