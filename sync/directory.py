@@ -39,7 +39,8 @@ from sync.errors import (
 from sync.plan import Change, Op
 from sync.settings import LdapSettings
 
-_UNTRUSTED = ("CERTIFICATE_VERIFY_FAILED", "doesn't match any name")
+_UNKNOWN_CA = "CERTIFICATE_VERIFY_FAILED"
+_OTHER_HOST = "doesn't match any name"
 
 _UNAVAILABLE = (
     ldap_exc.LDAPCommunicationError,
@@ -230,16 +231,20 @@ def bound_connection(settings: LdapSettings, user: str, password: str) -> Connec
                 connection.open()
                 connection.start_tls()
             connection.bind()
-    except DirectoryError as exc:
+    except (DirectoryError, ConfigurationError) as exc:
         with suppress(ldap_exc.LDAPException):
             connection.unbind()
-        if any(marker in str(exc) for marker in _UNTRUSTED):
-            raise ConfigurationError(
-                f"{action}: the server's TLS certificate is not trusted (unknown CA or wrong "
-                "host name): set PORTAL_SYNC_LDAP__CA_FILE to the PEM bundle of the CA that "
-                "signed it, and use the host name the certificate names"
-            ) from exc
-        raise
+        if _UNKNOWN_CA in str(exc):
+            reason = "it is signed by a CA that is not trusted"
+        elif _OTHER_HOST in str(exc):
+            reason = f"it does not name the host {server.host}"
+        else:
+            raise
+        raise ConfigurationError(
+            f"{action}: the server's TLS certificate is refused: {reason}. Set "
+            "PORTAL_SYNC_LDAP__CA_FILE to the PEM bundle of the CA that signed it, and connect "
+            "to a host name that the certificate names"
+        ) from exc
     return connection
 
 
