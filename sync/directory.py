@@ -39,6 +39,7 @@ from sync.errors import (
 from sync.plan import Change, Op
 from sync.settings import LdapSettings
 
+_SIZE_LIMIT_EXCEEDED = 4
 _UNKNOWN_CA = "CERTIFICATE_VERIFY_FAILED"
 _OTHER_HOST = "doesn't match any name"
 
@@ -151,6 +152,7 @@ class Directory:
                             for name, values in item["raw_attributes"].items()
                         },
                     )
+            _require_complete(self._connection, f"searching {base}")
 
     def apply(self, change: Change) -> None:
         """Write one change."""
@@ -302,7 +304,21 @@ def search(
                         },
                     )
                 )
+        _require_complete(directory._connection, f"searching {base}")
     return found
+
+
+def _require_complete(connection: Connection, action: str) -> None:
+    """Raise ConfigurationError when the server cut the last search short (size limit).
+
+    ldap3 does not raise for sizeLimitExceeded: a paged search past the
+    server's limit would otherwise end quietly with only part of the entries.
+    """
+    if (connection.result or {}).get("result") == _SIZE_LIMIT_EXCEEDED:
+        raise ConfigurationError(
+            f"{action}: the server capped the search (size limit): lift the size limit of the "
+            'account, e.g. limits dn.exact="<bind DN>" size=unlimited (config/slapd/acl.ldif)'
+        )
 
 
 def password_accepted(settings: LdapSettings, dn: str, password: str) -> bool:
