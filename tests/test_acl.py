@@ -1,0 +1,239 @@
+"""The shipped ACLs and limits, loaded into a real slapd, checked by binding as each account."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from conftest import PORTAL_DN, PORTAL_PASSWORD, SYNC_DN, SYNC_PASSWORD, shipped_acl
+from hashes import password_of, with_hashes
+from ldap3 import BASE, MODIFY_REPLACE, SUBTREE, Connection, Server
+
+from sync.localserver import LocalServer
+from sync.portal import LoginRefused, Portal, can_open
+from sync.run import run_sync
+
+pytestmark = pytest.mark.slapd
+
+BASE_DN = "dc=example,dc=org"
+ORDERS = (
+    "_20261120_001",
+    "_20261120_002",
+    "_20261121_003",
+    "_20261121_004",
+    "RA_4726",
+    "_20261122_005",
+)
+# The (user, order) pairs of ../shared/examples/README.md: nobody else opens anything.
+ALLOWED = {
+    "_20261120_001": {"cdubois", "mlefevre", "smartin", "jsilva", "acosta"},
+    "_20261120_002": {"jsilva", "acosta"},
+    "_20261121_003": {"pbraun", "jsilva", "acosta"},
+    "RA_4726": {"cdubois", "mlefevre", "smartin"},
+}
+USERS = (
+    "anna.schmidt",
+    "tom.weber",
+    "admin.print",
+    "cdubois",
+    "mlefevre",
+    "smartin",
+    "jsilva",
+    "acosta",
+    "pbraun",
+    "lbernard",
+)
+
+
+def external(login: str) -> str:
+    return f"uid={login},ou=external,{BASE_DN}"
+
+
+def bind(server: LocalServer, dn: str, password: str) -> Connection:
+    connection = Connection(Server(server.url), dn, password, raise_exceptions=False)
+    assert connection.bind(), f"bind as {dn} refused: {connection.result}"
+    return connection
+
+
+def binds(server: LocalServer, dn: str, password: str) -> bool:
+    return bool(Connection(Server(server.url), dn, password, raise_exceptions=False).bind())
+
+
+def visible(
+    connection: Connection, base: str = BASE_DN, query: str = "(objectClass=*)"
+) -> set[str]:
+    connection.search(base, query, SUBTREE, attributes=["*"])
+    return {entry.entry_dn.lower() for entry in connection.entries}
+
+
+@pytest.fixture
+def seeded(sync_settings_for, seed):
+    settings = sync_settings_for(
+        with_hashes(seed), passwords={"internal": "source-hash", "external": "source-hash"}
+    )
+    report = run_sync(settings)
+    assert report.ok and not report.errors, report.to_text()
+    return settings
+
+
+def test_every_user_order_pair_is_granted_exactly_as_the_rules_say(seeded, acl_slapd):
+    granted = set()
+    with Portal.open(seeded) as portal:
+        for login in USERS:
+            try:
+                user = portal.authenticate(login, password_of(login))
+            except LoginRefused:
+                assert login == "lbernard", f"{login} could not log in"
+                continue
+            granted |= {(login, order) for order in ORDERS if can_open(user, order)}
+    expected = {(login, order) for order, logins in ALLOWED.items() for login in logins}
+    assert granted == expected
+
+
+def test_agency_users_open_their_clients_orders_and_their_own_only(seeded):
+    with Portal.open(seeded) as portal:
+        for login in ("jsilva", "acosta"):
+            user = portal.authenticate(login, password_of(login))
+            assert user.orders == {"_20261120_001", "_20261120_002", "_20261121_003"}
+            reasons = {grant.order_id: grant.reason for grant in user.grants}
+            assert reasons == {
+                "_20261120_001": "agency 10002 for customer 10001",
+                "_20261120_002": "own customer 10002",
+                "_20261121_003": "agency 10002 for customer 10003",
+            }
+            assert not can_open(user, "RA_4726")
+            assert not can_open(user, "_20261121_004")
+
+
+def test_a_wrong_password_is_refused(seeded):
+    with Portal.open(seeded) as portal, pytest.raises(LoginRefused):
+        portal.authenticate("cdubois", "not-the-password")
+
+
+def test_an_account_moved_to_ou_disabled_cannot_bind(seeded, acl_slapd):
+    assert binds(acl_slapd, external("pbraun"), password_of("pbraun"))
+    sync = bind(acl_slapd, SYNC_DN, SYNC_PASSWORD)
+    assert sync.add(f"ou=disabled,{BASE_DN}", ["organizationalUnit"], {"ou": "disabled"})
+    assert sync.modify_dn(external("pbraun"), "uid=pbraun", new_superior=f"ou=disabled,{BASE_DN}")
+    assert not binds(acl_slapd, f"uid=pbraun,ou=disabled,{BASE_DN}", password_of("pbraun"))
+
+
+def test_an_external_user_sees_nothing_of_other_customers(seeded, acl_slapd):
+    jsilva = bind(acl_slapd, external("jsilva"), password_of("jsilva"))
+    assert visible(jsilva) == {external("jsilva")}
+    assert visible(jsilva, query="(uid=pbraun)") == set()
+    assert visible(jsilva, query="(member=*)") == set()
+    assert not jsilva.search(f"ou=orders,ou=groups,{BASE_DN}", "(objectClass=*)", SUBTREE)
+    pbraun = bind(acl_slapd, external("pbraun"), password_of("pbraun"))
+    assert visible(pbraun) == {external("pbraun")}
+
+
+def test_anonymous_reads_nothing(seeded, acl_slapd):
+    anonymous = Connection(Server(acl_slapd.url), auto_bind=True)
+    assert visible(anonymous) == set()
+
+
+def test_the_portal_account_searches_users_and_groups_but_reads_no_password(seeded, acl_slapd):
+    portal = bind(acl_slapd, PORTAL_DN, PORTAL_PASSWORD)
+    seen = visible(portal)
+    assert external("cdubois") in seen
+    assert f"cn=order-_20261120_001,ou=orders,ou=groups,{BASE_DN}" in seen
+    portal.search(BASE_DN, "(objectClass=*)", SUBTREE, attributes=["userPassword"])
+    assert all(not entry["raw_attributes"].get("userPassword") for entry in portal.response)
+    assert visible(portal, query="(userPassword=*)") == set()
+    assert not portal.modify(external("cdubois"), {"mail": [(MODIFY_REPLACE, ["x@y.example"])]})
+
+
+def test_the_sync_account_cannot_read_passwords_or_write_outside_its_subtrees(seeded, acl_slapd):
+    sync = bind(acl_slapd, SYNC_DN, SYNC_PASSWORD)
+    sync.search(external("cdubois"), "(objectClass=*)", BASE, attributes=["userPassword"])
+    assert not sync.response[0]["raw_attributes"].get("userPassword")
+    assert not sync.modify(PORTAL_DN, {"userPassword": [(MODIFY_REPLACE, ["{SSHA}x"])]})
+    assert not sync.add(f"ou=elsewhere,{BASE_DN}", ["organizationalUnit"], {"ou": "elsewhere"})
+    assert not sync.modify(BASE_DN, {"description": [(MODIFY_REPLACE, ["taken"])]})
+    assert not sync.delete(f"ou=services,{BASE_DN}")
+
+
+def test_a_user_changes_their_own_password_but_nobody_elses(seeded, acl_slapd):
+    cdubois = bind(acl_slapd, external("cdubois"), password_of("cdubois"))
+    assert cdubois.extend.standard.modify_password(
+        external("cdubois"), password_of("cdubois"), "a-new-one-1"
+    )
+    assert binds(acl_slapd, external("cdubois"), "a-new-one-1")
+    assert not cdubois.modify(external("mlefevre"), {"userPassword": [(MODIFY_REPLACE, ["x"])]})
+    assert binds(acl_slapd, external("mlefevre"), password_of("mlefevre"))
+
+
+def big(seed, persons: int):
+    seed["customers"].append(
+        {
+            "id": "20000",
+            "name": "Big Customer",
+            "remote_access": True,
+            "persons": [
+                {
+                    "id": f"B-{n}",
+                    "last_name": f"Person {n}",
+                    "contact_types": ["customer"] if n == 0 else ["ct"],
+                    "account": {"login": f"big{n}"},
+                }
+                for n in range(persons)
+            ],
+            "contact_types": [{"id": "ct", "name": "Staff"}],
+        }
+    )
+    return seed
+
+
+def test_the_sync_account_reads_past_500_entries_under_the_shipped_limits(sync_settings_for, seed):
+    settings = sync_settings_for(big(seed, 600))
+    first = run_sync(settings)
+    assert first.ok and not first.errors, first.to_text(verbose=False)
+    second = run_sync(settings)
+    assert second.ok, second.failure
+    assert second.changes == []
+
+
+def test_without_the_shipped_limits_the_sync_account_stops_at_500_entries(seed, tmp_path):
+    acl_only = re.sub(r"-\nreplace: olcLimits\n.*", "", shipped_acl(), flags=re.S)
+    with LocalServer(config_changes=(acl_only,)) as server:
+        from conftest import SERVICES
+
+        server.ldapadd(SERVICES)
+        path = tmp_path / "source.json"
+        import json
+
+        path.write_text(json.dumps(big(seed, 600)), encoding="utf-8")
+        from sync.settings import load_settings
+
+        settings = load_settings(
+            ldap={
+                "url": server.url,
+                "bind_dn": SYNC_DN,
+                "bind_password": SYNC_PASSWORD,
+                "base_dn": server.suffix,
+            },
+            source={"path": path},
+            state_dir=tmp_path / "state",
+        )
+        assert run_sync(settings).ok
+        second = run_sync(settings)
+        assert not second.ok and "size limit" in (second.failure or "")
+
+
+def _rules(text: str, start: str, clause: str) -> list[str]:
+    body = re.sub(r"^#.*\n", "", text, flags=re.M)
+    rules = re.findall(rf"^{start}(.*?)(?=^{start}|^\s*$|^-$|\Z)", body, flags=re.M | re.S)
+    return [" ".join(rule.split()) for rule in rules if rule.strip()]
+
+
+def test_the_slapd_conf_snippet_says_what_the_ldif_says():
+    folder = Path(__file__).parent.parent / "config" / "slapd"
+    ldif = (folder / "acl.ldif").read_text(encoding="utf-8")
+    conf = (folder / "acl.conf").read_text(encoding="utf-8")
+    from_ldif = [re.sub(r"^\{\d+\}to ", "", r) for r in _rules(ldif, "olcAccess: ", "")]
+    from_conf = _rules(conf, "access to ", "")
+    assert from_ldif and from_ldif == from_conf
+    limits_ldif = [re.sub(r"^\{\d+\}", "", r) for r in _rules(ldif, "olcLimits: ", "")]
+    assert limits_ldif == _rules(conf, "limits ", "")
