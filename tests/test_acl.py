@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from conftest import PORTAL_DN, PORTAL_PASSWORD, SYNC_DN, SYNC_PASSWORD, shipped_acl
-from hashes import password_of, with_hashes
 from ldap3 import BASE, MODIFY_REPLACE, SUBTREE, Connection, Server
+from portal_helpers import password_of, with_hashes
 
 from sync.localserver import LocalServer
 from sync.portal import LoginRefused, Portal, can_open

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 from conftest import SYNC_DN
-from hashes import password_of, ssha, with_hashes
 from ldap3 import MODIFY_REPLACE, Connection, Server
+from portal_helpers import password_of, ssha, with_hashes, write_config
 
 from sync.cli import main
 from sync.directory import change_own_password, password_accepted
@@ -92,23 +92,6 @@ def test_a_password_changed_by_the_user_survives_the_next_runs(
     assert not password_accepted(settings.ldap, CDUBOIS, "a-new-source-hash")
     if mode == "source-hash":
         assert later.passwords == {"kept (set in the directory)": 1}
-
-
-def write_config(path, settings, options):
-    toml = [
-        f'state_dir = "{settings.state_dir}"',
-        "[ldap]",
-        f'url = "{settings.ldap.url}"',
-        f'bind_dn = "{settings.ldap.bind_dn}"',
-        f'bind_password = "{settings.ldap.bind_password.get_secret_value()}"',
-        f'base_dn = "{settings.ldap.base_dn}"',
-        "[source]",
-        f'path = "{settings.source.path}"',
-        "[passwords]",
-        *(f"{name} = {json.dumps(value)}" for name, value in options.items()),
-    ]
-    path.write_text("\n".join(toml) + "\n")
-    return path
 
 
 def test_initial_passwords_reach_the_file_and_the_command_and_no_log_or_report(

@@ -101,7 +101,10 @@ def test_a_password_file_readable_by_others_is_refused(tmp_path):
 
 def test_the_initial_password_command_reads_it_on_stdin(tmp_path):
     out = tmp_path / "mail.txt"
-    script = f"import os,sys; open({str(out)!r},'w').write(os.environ['PORTAL_SYNC_EMAIL']+' '+sys.stdin.read())"
+    script = (
+        f"import os,sys; open({str(out)!r},'w')"
+        ".write(os.environ['PORTAL_SYNC_EMAIL']+' '+sys.stdin.read())"
+    )
     options = PasswordSettings(external="initial", initial_command=[sys.executable, "-c", script])
     deliver(options, ACCOUNT, "uid=cdubois", "Secret-1")
     assert out.read_text() == "claire@example.org cdubois\tSecret-1\n"

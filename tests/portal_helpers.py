@@ -1,11 +1,15 @@
-"""Password hashes as a source document carries them, made the way slapd checks them."""
+"""Helpers of the portal tests: source password hashes the way slapd checks them, configs."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
+from pathlib import Path
 from typing import Any
+
+from sync.settings import Settings
 
 
 def ssha(password: str) -> str:
@@ -29,3 +33,21 @@ def with_hashes(document: dict[str, Any]) -> dict[str, Any]:
             if person.get("account"):
                 person["account"]["password_hash"] = ssha(password_of(person["account"]["login"]))
     return document
+
+
+def write_config(path: Path, settings: Settings, options: dict[str, Any]) -> Path:
+    """Write a TOML settings file for the CLI with the given password options."""
+    toml = [
+        f'state_dir = "{settings.state_dir}"',
+        "[ldap]",
+        f'url = "{settings.ldap.url}"',
+        f'bind_dn = "{settings.ldap.bind_dn}"',
+        f'bind_password = "{settings.ldap.bind_password.get_secret_value()}"',
+        f'base_dn = "{settings.ldap.base_dn}"',
+        "[source]",
+        f'path = "{settings.source.path}"',
+        "[passwords]",
+        *(f"{name} = {json.dumps(value)}" for name, value in options.items()),
+    ]
+    path.write_text("\n".join(toml) + "\n")
+    return path
