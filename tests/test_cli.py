@@ -39,7 +39,7 @@ def test_run_then_second_run_reports_no_change(slapd, seed, tmp_path):
     source = write(tmp_path, seed)
     first = portal_sync(["run"], slapd, source)
     assert first.returncode == 0, first.stderr
-    assert "applied: 19 add, 6 add-container" in first.stdout
+    assert "applied: 19 add, 7 add-container" in first.stdout
     second = portal_sync(["run"], slapd, source)
     assert second.returncode == 0 and "no change" in second.stdout
 
@@ -50,7 +50,7 @@ def test_json_report_counts_operations_and_lists_record_errors(slapd, seed, tmp_
     assert result.returncode == 1
     report = json.loads(result.stdout)
     assert report["outcome"] == "success-with-record-errors"
-    assert report["counts"] == {"add": 18, "add-container": 6}
+    assert report["counts"] == {"add": 18, "add-container": 7}
     assert report["errors"] == [
         {"record": "order _20261120_001", "problem": "customer 10003 is not flagged as an agency"}
     ]
@@ -60,7 +60,7 @@ def test_dry_run_prints_the_plan_and_changes_nothing(slapd, seed, tmp_path):
     before = write_stamps(slapd)
     result = portal_sync(["run", "--dry-run"], slapd, write(tmp_path, seed))
     assert result.returncode == 0
-    assert "would apply: 19 add, 6 add-container" in result.stdout
+    assert "would apply: 19 add, 7 add-container" in result.stdout
     assert "uid=cdubois,ou=external,dc=example,dc=org" in result.stdout
     assert write_stamps(slapd) == before
 

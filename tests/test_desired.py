@@ -67,7 +67,7 @@ def test_containers_come_parents_first(seed):
     assert desired.containers.index(f"ou=groups,{BASE}") < desired.containers.index(
         f"ou=orders,ou=groups,{BASE}"
     )
-    assert len(desired.containers) == 6
+    assert len(desired.containers) == 7
 
 
 def test_group_names_follow_the_layout_templates(seed):

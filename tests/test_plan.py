@@ -43,9 +43,12 @@ def group(key, name, *member_dns):
     )
 
 
-def plan(desired, current, quarantine=None, containers=CONTAINERS):
-    wanted = Desired({e.key: e for e in desired}, containers)
-    return make_plan(wanted, current, containers, MAPPING, quarantine or Quarantine())
+DISABLED = f"ou=disabled,{BASE}"
+
+
+def plan(desired, current, quarantine=None, containers=CONTAINERS, **lifecycle):
+    wanted = Desired({e.key: e for e in desired}, containers, disabled_base=DISABLED)
+    return make_plan(wanted, current, containers, MAPPING, quarantine or Quarantine(), **lifecycle)
 
 
 def ops(result):
@@ -60,7 +63,8 @@ G = group("order:7", "order-7", ALICE)
 CASES = {
     "nothing changed": ([A, G], [A, G], []),
     "add user": ([A, B], [A], [(Op.ADD, BOB)]),
-    "entry removed": ([A], [A, B], [(Op.DELETE, BOB)]),
+    "user removed is disabled": ([A], [A, B], [(Op.MODIFY, BOB), (Op.RENAME, BOB)]),
+    "group removed": ([A], [A, G], [(Op.DELETE, G.dn)]),
     "modify one attribute": (
         [user("external:1", "alice", mail=["a@x"])],
         [A],
@@ -126,17 +130,23 @@ def test_login_changing_only_in_case_is_still_a_rename():
 
 def test_missing_containers_are_added_first():
     result = plan([A], [], containers=CONTAINERS)
-    wanted = Desired({A.key: A}, CONTAINERS)
+    wanted = Desired({A.key: A}, CONTAINERS, disabled_base=DISABLED)
     result = make_plan(wanted, [], [CONTAINERS[0]], MAPPING, Quarantine())
     assert [c.op for c in result.changes] == [Op.ADD_CONTAINER, Op.ADD_CONTAINER, Op.ADD]
     assert result.changes[0].replace == {"ou": ("groups",)}
 
 
-def test_changes_are_ordered_users_before_groups_and_group_deletes_before_user_deletes():
+def test_changes_are_ordered_disable_renames_users_groups_then_deletes():
     old_group = group("order:8", "order-8", BOB)
     result = plan([A, G], [B, old_group])
-    assert [c.op for c in result.changes] == [Op.ADD, Op.ADD, Op.DELETE, Op.DELETE]
-    assert [c.key for c in result.changes] == ["external:1", "order:7", "order:8", "external:2"]
+    assert [c.op for c in result.changes] == [Op.MODIFY, Op.RENAME, Op.ADD, Op.ADD, Op.DELETE]
+    assert [c.key for c in result.changes] == [
+        "external:2",
+        "external:2",
+        "external:1",
+        "order:7",
+        "order:8",
+    ]
 
 
 def test_quarantined_entries_are_not_modified_deleted_or_dropped_from_groups():
@@ -172,7 +182,7 @@ def test_without_members_drops_refused_dns_from_group_writes():
 def test_seed_into_an_empty_directory_is_containers_users_then_groups(seed):
     desired, quarantine = desired_of(seed)
     result = make_plan(desired, [], [], MAPPING, quarantine)
-    assert result.counts() == {"add-container": 6, "add": 19}
+    assert result.counts() == {"add-container": 7, "add": 19}
     kinds = [c.key.split(":")[0] for c in result.changes if c.key]
     assert kinds.index("customer") > max(
         i for i, k in enumerate(kinds) if k in ("internal", "external")
