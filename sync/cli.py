@@ -24,7 +24,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="portal-sync",
         description="Keep an LDAP directory in step with a print shop's customer structure.",
         epilog="Exit codes: 0 success, 1 success with record errors, 2 configuration or usage "
-        "error, 3 directory unavailable or refused, 4 source document unreadable.",
+        "error, 3 directory unavailable or refused, 4 source document unreadable, 5 held by the "
+        "deletion guard, 6 another run holds the lock.",
     )
     parser.add_argument("--config", type=Path, help="TOML settings file (or PORTAL_SYNC_CONFIG)")
     parser.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default)")
@@ -34,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     run.add_argument("--json", action="store_true", help="print the report as JSON")
     run.add_argument("--source", type=Path, help="source document (overrides settings)")
+    run.add_argument(
+        "--allow-deletions",
+        type=int,
+        metavar="N",
+        help="approve up to N deletions/disables past the deletion guard",
+    )
 
     check = commands.add_parser("check", help="validate settings and source, test the bind")
     check.add_argument("--source", type=Path, help="source document (overrides settings)")
@@ -68,7 +75,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def _run(args: argparse.Namespace) -> int:
     from sync.run import run_sync
 
-    report = run_sync(_settings(args), dry_run=args.dry_run)
+    report = run_sync(_settings(args), dry_run=args.dry_run, allow_deletions=args.allow_deletions)
     print(report.to_json() if args.json else report.to_text())
     return int(report.exit_code)
 

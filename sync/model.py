@@ -8,6 +8,7 @@ workflow export with extra fields still reads.
 from __future__ import annotations
 
 import re
+import unicodedata
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
@@ -15,9 +16,36 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 FORMAT_VERSION = 1
 BUILTIN_CONTACT_TYPE = "customer"
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1024)]
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=256)]
-Login = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+def _printable(value: str) -> str:
+    """Refuse control characters (NUL, line breaks...) and lone surrogates."""
+    if any(unicodedata.category(char) in ("Cc", "Cs") for char in value):
+        raise ValueError("the value contains control characters")
+    return value
+
+
+def _trimmed(value: str) -> str:
+    """Refuse surrounding spaces in ids and logins: the directory would match them loosely."""
+    if value != value.strip():
+        raise ValueError("the value has leading or trailing spaces")
+    return value
+
+
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=1024), AfterValidator(_printable)
+]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=1024),
+    AfterValidator(_printable),
+]
+Identifier = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=256),
+    AfterValidator(_printable),
+    AfterValidator(_trimmed),
+]
+Login = Identifier
 
 _HASH = re.compile(r"\{([A-Za-z0-9.-]+)\}\S+")
 
@@ -60,7 +88,7 @@ class Person(Record):
 
     id: Identifier
     first_name: Text = ""
-    last_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    last_name: Name
     email: Text = ""
     phone: Text = ""
     mobile: Text = ""
@@ -74,7 +102,7 @@ class Customer(Record):
     """A customer company; with `remote_access` it is set up for the portal."""
 
     id: Identifier
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    name: Name
     nickname: Text = ""
     remote_access: bool = False
     agency: bool = False
@@ -88,12 +116,10 @@ class InternalUser(Record):
     id: Identifier
     login: Login
     first_name: Text = ""
-    last_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    last_name: Name
     email: Text = ""
     phone: Text = ""
-    groups: list[Annotated[str, StringConstraints(min_length=1, max_length=256)]] = Field(
-        default_factory=list
-    )
+    groups: list[Name] = Field(default_factory=list)
     enabled: bool = True
     password_hash: PasswordHash | None = Field(default=None, repr=False)
     """The user's password hash, written when passwords.internal is source-hash."""

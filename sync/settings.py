@@ -23,6 +23,7 @@ from pydantic_settings import (
 
 from sync.desired import Layout
 from sync.errors import ConfigurationError
+from sync.guard import SafetySettings
 
 
 class LdapSettings(BaseModel):
@@ -157,6 +158,8 @@ class Settings(BaseSettings):
     """Directory layout and group names."""
     mapping: MappingSettings = MappingSettings()
     """Attribute mapping."""
+    safety: SafetySettings = SafetySettings()
+    """Deletion guard and retention of disabled users."""
     passwords: PasswordSettings = PasswordSettings()
     """User passwords."""
     portal: PortalSettings = PortalSettings()

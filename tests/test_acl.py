@@ -67,11 +67,20 @@ def visible(
     return {entry.entry_dn.lower() for entry in connection.entries}
 
 
+MODES = {"internal": "source-hash", "external": "source-hash"}
+
+
+def seed_person(document, login):
+    for customer in document["customers"]:
+        for person in customer["persons"]:
+            if (person.get("account") or {}).get("login") == login:
+                return person
+    raise KeyError(login)
+
+
 @pytest.fixture
 def seeded(sync_settings_for, seed):
-    settings = sync_settings_for(
-        with_hashes(seed), passwords={"internal": "source-hash", "external": "source-hash"}
-    )
+    settings = sync_settings_for(with_hashes(seed), passwords=MODES)
     report = run_sync(settings)
     assert report.ok and not report.errors, report.to_text()
     return settings
@@ -111,12 +120,28 @@ def test_a_wrong_password_is_refused(seeded):
         portal.authenticate("cdubois", "not-the-password")
 
 
-def test_an_account_moved_to_ou_disabled_cannot_bind(seeded, acl_slapd):
+def test_a_disabled_account_cannot_bind_and_binds_again_once_restored(
+    sync_settings_for, seed, acl_slapd
+):
+    document = with_hashes(seed)
+    settings = sync_settings_for(document, passwords=MODES)
+    assert run_sync(settings).ok
     assert binds(acl_slapd, external("pbraun"), password_of("pbraun"))
-    sync = bind(acl_slapd, SYNC_DN, SYNC_PASSWORD)
-    assert sync.add(f"ou=disabled,{BASE_DN}", ["organizationalUnit"], {"ou": "disabled"})
-    assert sync.modify_dn(external("pbraun"), "uid=pbraun", new_superior=f"ou=disabled,{BASE_DN}")
-    assert not binds(acl_slapd, f"uid=pbraun,ou=disabled,{BASE_DN}", password_of("pbraun"))
+
+    seed_person(document, "pbraun")["account"]["enabled"] = False
+    disabled = run_sync(sync_settings_for(document, passwords=MODES))
+    assert disabled.ok, disabled.to_text()
+    moved = f"uid=pbraun,ou=disabled,{BASE_DN}"
+    admin = Connection(Server(acl_slapd.url), acl_slapd.root_dn, acl_slapd.root_pw, auto_bind=True)
+    assert admin.search(moved, "(objectClass=*)", BASE, attributes=["userPassword"])
+    assert admin.entries[0]["userPassword"].value, "the password is kept while disabled"
+    assert not binds(acl_slapd, moved, password_of("pbraun"))
+    with Portal.open(settings) as portal, pytest.raises(LoginRefused):
+        portal.authenticate("pbraun", password_of("pbraun"))
+
+    seed_person(document, "pbraun")["account"]["enabled"] = True
+    assert run_sync(sync_settings_for(document, passwords=MODES)).ok
+    assert binds(acl_slapd, external("pbraun"), password_of("pbraun"))
 
 
 def test_an_external_user_sees_nothing_of_other_customers(seeded, acl_slapd):
