@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 
 from sync import dn as dnlib
 from sync.desired import kind_base
@@ -26,6 +27,14 @@ ORDER_AGENCY = "ou"
 """Attribute of an order group that holds the assigned agency's ID, if any."""
 
 
+class Relation(StrEnum):
+    """How a member of an order group relates to the order."""
+
+    CUSTOMER = "customer"
+    AGENCY = "agency"
+    OTHER = "other"
+
+
 class LoginRefused(SyncError):
     """Unknown login, ambiguous login or wrong password; the message never says which."""
 
@@ -38,14 +47,23 @@ class Grant:
     group_dn: str
     customer_id: str
     agency_id: str | None
-    via_agency: bool
+    relation: Relation
+
+    @property
+    def via_agency(self) -> bool:
+        """Return whether the user may open the order as a user of its agency."""
+        return self.relation is Relation.AGENCY
 
     @property
     def reason(self) -> str:
         """Return why the user may open the order, in words."""
-        if self.via_agency:
+        if self.relation is Relation.AGENCY:
             return f"agency {self.agency_id} for customer {self.customer_id}"
-        return f"own customer {self.customer_id}"
+        if self.relation is Relation.CUSTOMER:
+            return f"own customer {self.customer_id}"
+        return (
+            f"member of the group, but a user of neither customer {self.customer_id} nor its agency"
+        )
 
 
 @dataclass(frozen=True)
@@ -181,8 +199,13 @@ def _grant(
 ) -> Grant:
     customer = next(iter(attributes.get(ORDER_CUSTOMER, ())), "")
     agency = next(iter(attributes.get(ORDER_AGENCY, ())), None)
-    via_agency = customer not in customers and agency is not None and agency in customers
-    return Grant(order_id, group_dn, customer, agency, via_agency)
+    if customer in customers:
+        relation = Relation.CUSTOMER
+    elif agency is not None and agency in customers:
+        relation = Relation.AGENCY
+    else:
+        relation = Relation.OTHER
+    return Grant(order_id, group_dn, customer, agency, relation)
 
 
 def authenticate(settings: Settings, login: str, password: str) -> PortalUser:

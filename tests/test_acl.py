@@ -262,3 +262,13 @@ def test_the_slapd_conf_snippet_says_what_the_ldif_says():
     assert from_ldif and from_ldif == from_conf
     limits_ldif = [re.sub(r"^\{\d+\}", "", r) for r in _rules(ldif, "olcLimits: ", "")]
     assert limits_ldif == _rules(conf, "limits ", "")
+
+
+def test_the_sync_account_may_keep_its_run_lease_below_the_base(acl_slapd):
+    lease = f"cn=portal-sync-lock,{BASE_DN}"
+    sync = bind(acl_slapd, SYNC_DN, SYNC_PASSWORD)
+    assert sync.add(lease, ["applicationProcess"], {"cn": "portal-sync-lock", "description": "a"})
+    assert sync.modify(lease, {"description": [(MODIFY_REPLACE, ["b"])]})
+    portal = bind(acl_slapd, PORTAL_DN, PORTAL_PASSWORD)
+    assert not portal.modify(lease, {"description": [(MODIFY_REPLACE, ["c"])]})
+    assert sync.delete(lease)

@@ -72,6 +72,7 @@ def test_compare_reports_a_member_added_in_the_directory_as_drift(config, acl_sl
     code, out = run(capsys, "--config", config, "access", "order", "RA_4726", "--compare")
     assert code == 1
     assert "DRIFT" in out and "granted by the directory, not by the rules: pbraun" in out
+    assert "pbraun (external): member of the group, but a user of neither customer 10001" in out
     code, out = run(capsys, "--config", config, "access", "user", "pbraun", "--compare")
     assert code == 1
     assert "granted by the directory, not by the rules: RA_4726" in out
