@@ -146,12 +146,19 @@ class State:
 
     def save(self) -> None:
         """Write the state atomically, readable by the service user only."""
-        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         temporary = self.path.with_suffix(".tmp")
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump({"version": 1, "written": self.written}, handle, indent=1, sort_keys=True)
-        os.replace(temporary, self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                data = {"version": 1, "written": self.written}
+                json.dump(data, handle, indent=1, sort_keys=True)
+            os.replace(temporary, self.path)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"{self.path}: cannot write the password state: {exc.strerror}; "
+                "fix PORTAL_SYNC_STATE_DIR (the passwords were written; the next run adopts them)"
+            ) from exc
 
 
 def deliver(settings: PasswordSettings, account: SourceAccount, dn: str, password: str) -> None:

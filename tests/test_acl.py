@@ -115,9 +115,10 @@ def test_agency_users_open_their_clients_orders_and_their_own_only(seeded):
             assert not can_open(user, "_20261121_004")
 
 
-def test_a_wrong_password_is_refused(seeded):
+@pytest.mark.parametrize("password", ["not-the-password", ""])
+def test_a_wrong_or_empty_password_is_refused(seeded, password):
     with Portal.open(seeded) as portal, pytest.raises(LoginRefused):
-        portal.authenticate("cdubois", "not-the-password")
+        portal.authenticate("cdubois", password)
 
 
 def test_a_disabled_account_cannot_bind_and_binds_again_once_restored(
@@ -144,14 +145,15 @@ def test_a_disabled_account_cannot_bind_and_binds_again_once_restored(
     assert binds(acl_slapd, external("pbraun"), password_of("pbraun"))
 
 
-def test_an_external_user_sees_nothing_of_other_customers(seeded, acl_slapd):
-    jsilva = bind(acl_slapd, external("jsilva"), password_of("jsilva"))
-    assert visible(jsilva) == {external("jsilva")}
-    assert visible(jsilva, query="(uid=pbraun)") == set()
-    assert visible(jsilva, query="(member=*)") == set()
-    assert not jsilva.search(f"ou=orders,ou=groups,{BASE_DN}", "(objectClass=*)", SUBTREE)
-    pbraun = bind(acl_slapd, external("pbraun"), password_of("pbraun"))
-    assert visible(pbraun) == {external("pbraun")}
+@pytest.mark.parametrize("login", ["cdubois", "mlefevre", "smartin", "jsilva", "acosta", "pbraun"])
+def test_an_external_user_sees_nothing_of_other_customers(seeded, acl_slapd, login):
+    user = bind(acl_slapd, external(login), password_of(login))
+    assert visible(user) == {external(login)}
+    assert visible(user, query="(|(uid=*)(cn=*)(o=*)(businessCategory=*))") == {external(login)}
+    assert visible(user, query="(member=*)") == set()
+    assert not user.search(f"ou=orders,ou=groups,{BASE_DN}", "(objectClass=*)", SUBTREE)
+    assert not user.search(f"ou=customers,ou=groups,{BASE_DN}", "(objectClass=*)", SUBTREE)
+    assert not user.compare(external("pbraun" if login != "pbraun" else "jsilva"), "uid", "x")
 
 
 def test_anonymous_reads_nothing(seeded, acl_slapd):

@@ -9,6 +9,7 @@ import sys
 import pytest
 
 from sync.document import load_data
+from sync.errors import ConfigurationError
 from sync.passwords import (
     ALPHABET,
     DeliveryFailed,
@@ -66,6 +67,13 @@ def test_generated_passwords_are_long_random_and_from_the_alphabet():
     passwords = {generate_password(20) for _ in range(50)}
     assert len(passwords) == 50
     assert all(len(p) == 20 and set(p) <= set(ALPHABET) for p in passwords)
+
+
+def test_an_unwritable_state_directory_is_a_configuration_error(tmp_path):
+    (tmp_path / "file").write_text("")
+    state = State(tmp_path / "file" / "state" / "passwords.json", {"external:P-1": OLD})
+    with pytest.raises(ConfigurationError, match="cannot write the password state"):
+        state.save()
 
 
 def test_the_state_file_is_private_and_reads_back(tmp_path):

@@ -85,6 +85,11 @@ def test_a_certificate_from_an_unknown_ca_is_refused_with_a_clear_message(tls_se
         assert "PORTAL_SYNC_LDAP__CA_FILE" in message
 
 
+def test_validation_can_be_switched_off_to_diagnose(tls_server, pki):
+    ldap = settings(tls_server, url=tls_server.ldaps_url, ca_file=pki["stranger"], tls_verify=False)
+    assert reaches_base(ldap)
+
+
 def test_a_certificate_for_another_host_is_refused(pki, tmp_path):
     ca = trustme.CA()
     other = ca.issue_cert("ldap.elsewhere.example")
