@@ -245,30 +245,40 @@ def settle_passwords(
         entry = entries.get(key)
         if entry is None or key in refused:
             continue
-        last = state.written.get(key)
-        step = first_step(mode_of(options, key), key in created, account.password_hash, last)
         try:
-            if step is None:
-                assert account.password_hash is not None
-                holds_last = last is not None and bool(password_matches(directory, entry.dn, last))
-                step = hash_step(
-                    password_matches(directory, entry.dn, account.password_hash), holds_last
-                )
-            if step is Step.WRITE_HASH:
-                assert account.password_hash is not None
-                write_password_hash(directory, entry.dn, account.password_hash)
-            if step in (Step.WRITE_HASH, Step.ADOPT):
-                assert account.password_hash is not None
-                state.written[key] = account.password_hash
-            if step is Step.GENERATE:
-                password = generate_password(options.initial_length)
-                set_password(directory, entry.dn, password)
-                deliver(options, account, entry.dn, password)
+            steps[key] = _settle(directory, options, state, account, entry.dn, key in created)
         except (DeliveryFailed, EntryRejected, NoSuchEntry) as exc:
             errors.append(RecordError(key, f"password not set: {exc}"))
             log.warning("password of %s not set: %s", key, exc)
-            continue
-        steps[key] = step
     if state.written != before:
         state.save()
     return steps, errors
+
+
+def _settle(
+    directory: Directory,
+    options: PasswordSettings,
+    state: State,
+    account: SourceAccount,
+    dn: str,
+    created: bool,
+) -> Step:
+    """Decide and carry out the password step of one account; return it."""
+    last = state.written.get(account.key)
+    source = account.password_hash
+    step = first_step(mode_of(options, account.key), created, source, last)
+    if step is Step.GENERATE:
+        password = generate_password(options.initial_length)
+        set_password(directory, dn, password)
+        deliver(options, account, dn, password)
+        return step
+    if source is None or step is Step.NOTHING:
+        return Step.NOTHING
+    if step is None:
+        holds_last = last is not None and bool(password_matches(directory, dn, last))
+        step = hash_step(password_matches(directory, dn, source), holds_last)
+    if step is Step.WRITE_HASH:
+        write_password_hash(directory, dn, source)
+    if step in (Step.WRITE_HASH, Step.ADOPT):
+        state.written[account.key] = source
+    return step
