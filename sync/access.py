@@ -80,9 +80,10 @@ def describe_user(user: PortalUser) -> list[str]:
         f"customer:  {', '.join(user.customers) or '(none)'}",
         f"groups:    {len(user.groups)}",
     ]
-    lines += [f"  {group}" for group in user.groups]
+    lines += [f"  {group}" for group in sorted(user.groups)]
     lines.append(f"orders:    {len(user.grants)}")
-    lines += [f"  {grant.order_id}: {grant.reason}" for grant in user.grants]
+    grants = sorted(user.grants, key=lambda grant: grant.order_id)
+    lines += [f"  {grant.order_id}: {grant.reason}" for grant in grants]
     return lines
 
 
