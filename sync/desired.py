@@ -58,6 +58,8 @@ class Desired:
     containers: tuple[str, ...]
     errors: list[RecordError] = field(default_factory=list)
     disabled_base: str = ""
+    records: dict[str, str] = field(default_factory=dict)
+    """The source record behind each key, as reports name it ("person P-1 of customer 10001")."""
 
 
 def kind_base(layout: Layout, base_dn: str, kind: Kind) -> str:
@@ -158,6 +160,7 @@ def build_desired(
         containers(layout, base_dn),
         builder.errors,
         disabled_base=f"{layout.disabled_ou},{base_dn}",
+        records=builder.records,
     )
 
 

@@ -39,6 +39,18 @@ Name = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=1024),
     AfterValidator(_printable),
 ]
+
+
+def _email(value: str) -> str:
+    """Refuse an e-mail address the directory's mail attribute (IA5 string) cannot hold."""
+    if value and (not value.isascii() or " " in value or "@" not in value):
+        raise ValueError("not an e-mail address the directory can hold (ASCII, with @, no spaces)")
+    return value
+
+
+Email = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=256), AfterValidator(_email)
+]
 Identifier = Annotated[
     str,
     StringConstraints(min_length=1, max_length=256),
@@ -89,7 +101,7 @@ class Person(Record):
     id: Identifier
     first_name: Text = ""
     last_name: Name
-    email: Text = ""
+    email: Email = ""
     phone: Text = ""
     mobile: Text = ""
     fax: Text = ""
@@ -117,7 +129,7 @@ class InternalUser(Record):
     login: Login
     first_name: Text = ""
     last_name: Name
-    email: Text = ""
+    email: Email = ""
     phone: Text = ""
     groups: list[Name] = Field(default_factory=list)
     enabled: bool = True

@@ -104,8 +104,9 @@ def plan_run(
     )
 
 
-def apply_plan(directory: Directory, plan: Plan, mapping: Mapping, report: Report) -> None:
+def apply_plan(directory: Directory, plan: Plan, prepared: Prepared, report: Report) -> None:
     """Apply the plan change by change; a refused change is a record error, not the end."""
+    mapping = prepared.mapping
     refused: set[str] = set()
     for planned in plan.changes:
         change = planned
@@ -118,7 +119,7 @@ def apply_plan(directory: Directory, plan: Plan, mapping: Mapping, report: Repor
         try:
             directory.apply(change)
         except (AlreadyExists, EntryRejected, NoSuchEntry) as exc:
-            record = change.key or change.dn
+            record = prepared.desired.records.get(change.key or "", change.key or change.dn)
             problem = str(exc)
             if isinstance(exc, AlreadyExists):
                 problem = (
@@ -181,7 +182,7 @@ def run_sync(
             elif dry_run:
                 report.changes.extend(plan.changes)
             else:
-                apply_plan(directory, plan, prepared.mapping, report)
+                apply_plan(directory, plan, prepared, report)
                 settle_run_passwords(directory, settings, prepared, plan, report)
         report.managed = dict(Counter(key_kind(k).value for k in prepared.desired.entries))
     except SourceError as exc:
