@@ -19,7 +19,7 @@ import secrets
 import string
 import subprocess
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
@@ -44,7 +44,7 @@ class SourceAccount:
     key: str
     login: str
     email: str
-    password_hash: str | None
+    password_hash: str | None = field(repr=False)
 
 
 class Step(StrEnum):
