@@ -66,7 +66,7 @@ def test_unmanaged_entry_holding_a_wanted_dn_is_a_collision_and_gets_no_access(
         conn.add(ext(slapd, "jsilva"), ["inetOrgPerson"], {"sn": "Impostor", "cn": "Impostor"})
     report = run_sync(settings_for(seed))
     [error] = report.errors
-    assert error.record == "external:P-10" and error.problem.startswith("collision")
+    assert error.record == "person P-10 of customer 10002" and error.problem.startswith("collision")
     assert entries(slapd)[ext(slapd, "jsilva")]["sn"] == ["Impostor"]
     every_member = set().union(*groups(slapd, "ou=orders,ou=groups").values())
     assert "jsilva" not in every_member and "acosta" in every_member
