@@ -3,13 +3,13 @@ and the (user, order) pairs the directory grants are exactly the rules' pairs.""
 
 from __future__ import annotations
 
-from conftest import empty_tree
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sync.dn import normalize_dn, split_dn
 from sync.run import run_sync
 
+from conftest import empty_tree
 from directory_view import entries
 
 CUSTOMER_IDS = ["10", "11", "12", "13"]

@@ -84,3 +84,11 @@ def test_numeric_ids_read_as_text(seed):
 def test_unknown_fields_are_ignored(seed):
     seed["customers"][0]["quota_mb"] = 500
     assert load_data(seed).errors == []
+
+
+def test_record_errors_print_control_characters_escaped_and_long_values_cut():
+    from sync.problems import RecordError
+
+    text = str(RecordError("order a\x00b\nc", "y" * 500))
+    assert "\x00" not in text and "\n" not in text and "a\\x00b\\nc" in text
+    assert len(text) < 400

@@ -6,24 +6,8 @@ import pytest
 
 from sync.run import run_sync
 
+import seed_table
 from directory_view import entries, groups, users, write_stamps
-
-EXPECTED_ORDERS = {
-    "order-_20261120_001": {"cdubois", "mlefevre", "smartin", "jsilva", "acosta"},
-    "order-_20261120_002": {"jsilva", "acosta"},
-    "order-_20261121_003": {"pbraun", "jsilva", "acosta"},
-    "order-RA_4726": {"cdubois", "mlefevre", "smartin"},
-}
-EXPECTED_CUSTOMERS = {
-    "X10001-Éditions Lumière": {"cdubois", "mlefevre", "smartin"},
-    "X10002-Agência Criativa Lda": {"jsilva", "acosta"},
-    "X10003-Weingut Sonnenhang GmbH": {"pbraun"},
-}
-EXPECTED_ROLES = {
-    "Prepress": {"anna.schmidt", "admin.print"},
-    "Administrators": {"admin.print"},
-    "Customer Sales Representatives": {"tom.weber"},
-}
 
 
 def sync(settings):
@@ -41,18 +25,11 @@ def synced(settings_for, seed, slapd):
 
 def test_seed_scenario_gives_exactly_the_documented_tree(synced):
     _, _, server = synced
-    assert users(server, "ou=internal") == {"anna.schmidt", "tom.weber", "admin.print"}
-    assert users(server, "ou=external") == {
-        "cdubois",
-        "mlefevre",
-        "smartin",
-        "jsilva",
-        "acosta",
-        "pbraun",
-    }
-    assert groups(server, "ou=customers,ou=groups") == EXPECTED_CUSTOMERS
-    assert groups(server, "ou=orders,ou=groups") == EXPECTED_ORDERS
-    assert groups(server, "ou=roles,ou=groups") == EXPECTED_ROLES
+    assert users(server, "ou=internal") == seed_table.INTERNAL_USERS
+    assert users(server, "ou=external") == seed_table.EXTERNAL_USERS
+    assert groups(server, "ou=customers,ou=groups") == seed_table.CUSTOMER_GROUPS
+    assert groups(server, "ou=orders,ou=groups") == seed_table.ORDER_GROUPS
+    assert groups(server, "ou=roles,ou=groups") == seed_table.ROLE_GROUPS
 
 
 def test_sophie_martin_in_two_contact_types_has_one_entry(synced):
