@@ -9,16 +9,11 @@ from sync.problems import Quarantine
 from sync.rules import apply_rules
 
 from core_helpers import desired_of
+from seed_table import EXTERNAL_USERS, INTERNAL_USERS, ORDER_GROUPS
 
 SEED_ORDERS = {
-    "cdubois": {"_20261120_001", "RA_4726"},
-    "mlefevre": {"_20261120_001", "RA_4726"},
-    "smartin": {"_20261120_001", "RA_4726"},
-    "jsilva": {"_20261120_001", "_20261120_002", "_20261121_003"},
-    "acosta": {"_20261120_001", "_20261120_002", "_20261121_003"},
-    "pbraun": {"_20261121_003"},
-    "lbernard": set(),
-    "anna.schmidt": set(),
+    login: {name.removeprefix("order-") for name, logins in ORDER_GROUPS.items() if login in logins}
+    for login in INTERNAL_USERS | EXTERNAL_USERS | {"lbernard"}
 }
 
 

@@ -6,13 +6,15 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import PORTAL_DN, PORTAL_PASSWORD, SYNC_DN, SYNC_PASSWORD, shipped_acl
 from ldap3 import BASE, MODIFY_REPLACE, SUBTREE, Connection, Server
 from portal_helpers import password_of, with_hashes
 
 from sync.localserver import LocalServer
 from sync.portal import LoginRefused, Portal, can_open
 from sync.run import run_sync
+
+from conftest import PORTAL_DN, PORTAL_PASSWORD, SYNC_DN, SYNC_PASSWORD, shipped_acl
+from seed_table import EXTERNAL_USERS, INTERNAL_USERS, ORDER_GROUPS
 
 pytestmark = pytest.mark.slapd
 
@@ -26,24 +28,8 @@ ORDERS = (
     "_20261122_005",
 )
 # The (user, order) pairs of ../shared/examples/README.md: nobody else opens anything.
-ALLOWED = {
-    "_20261120_001": {"cdubois", "mlefevre", "smartin", "jsilva", "acosta"},
-    "_20261120_002": {"jsilva", "acosta"},
-    "_20261121_003": {"pbraun", "jsilva", "acosta"},
-    "RA_4726": {"cdubois", "mlefevre", "smartin"},
-}
-USERS = (
-    "anna.schmidt",
-    "tom.weber",
-    "admin.print",
-    "cdubois",
-    "mlefevre",
-    "smartin",
-    "jsilva",
-    "acosta",
-    "pbraun",
-    "lbernard",
-)
+ALLOWED = {name.removeprefix("order-"): logins for name, logins in ORDER_GROUPS.items()}
+USERS = sorted(INTERNAL_USERS | EXTERNAL_USERS | {"lbernard"})
 
 
 def external(login: str) -> str:

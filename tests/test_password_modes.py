@@ -7,13 +7,14 @@ import logging
 import sys
 
 import pytest
-from conftest import SYNC_DN
 from ldap3 import MODIFY_REPLACE, Connection, Server
 from portal_helpers import password_of, ssha, with_hashes, write_config
 
 from sync.cli import main
 from sync.directory import change_own_password, password_accepted
 from sync.run import run_sync
+
+from conftest import SYNC_DN
 
 pytestmark = pytest.mark.slapd
 
