@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -235,28 +236,42 @@ def test_without_the_shipped_limits_the_sync_account_stops_at_500_entries(seed, 
         assert not second.ok and "size limit" in (second.failure or "")
 
 
-def _rules(text: str, start: str, clause: str) -> list[str]:
-    body = re.sub(r"^#.*\n", "", text, flags=re.M)
-    rules = re.findall(rf"^{start}(.*?)(?=^{start}|^\s*$|^-$|\Z)", body, flags=re.M | re.S)
-    return [" ".join(rule.split()) for rule in rules if rule.strip()]
+def _unfolded(ldif: str) -> list[str]:
+    return ldif.replace("\n ", "").splitlines()
 
 
-def test_the_slapd_conf_snippet_says_what_the_ldif_says():
+def _normalized_by_slapd(server: LocalServer, rules: str, folder: Path) -> list[str]:
+    """Return the olcAccess and olcLimits values slapd makes of slapd.conf-style rules."""
+    folder.mkdir()
+    (folder / "db").mkdir()
+    (folder / "slapd.d").mkdir()
+    schemas = Path(server.SCHEMADIR)
+    includes = "".join(
+        f"include {schemas / n}.schema\n" for n in ("core", "cosine", "inetorgperson")
+    )
+    conf = folder / "slapd.conf"
+    conf.write_text(
+        f'{includes}database ldif\nsuffix "{BASE_DN}"\ndirectory {folder / "db"}\n{rules}\n'
+    )
+    subprocess.run(
+        [server.PATH_SLAPD, "-Ttest", "-f", str(conf), "-F", str(folder / "slapd.d")],
+        check=True,
+        capture_output=True,
+    )
+    converted = (folder / "slapd.d" / "cn=config" / "olcDatabase={1}ldif.ldif").read_text()
+    return [line for line in _unfolded(converted) if line.startswith(("olcAccess:", "olcLimits:"))]
+
+
+def test_the_slapd_conf_snippet_says_what_the_ldif_says(acl_server, tmp_path):
     folder = Path(__file__).parent.parent / "config" / "slapd"
-    ldif = (folder / "acl.ldif").read_text(encoding="utf-8")
-    conf = (folder / "acl.conf").read_text(encoding="utf-8")
-    from_ldif = [re.sub(r"^\{\d+\}to ", "", r) for r in _rules(ldif, "olcAccess: ", "")]
-    from_conf = _rules(conf, "access to ", "")
-    assert from_ldif and from_ldif == from_conf
-    limits_ldif = [re.sub(r"^\{\d+\}", "", r) for r in _rules(ldif, "olcLimits: ", "")]
-    assert limits_ldif == _rules(conf, "limits ", "")
-
-
-def test_the_sync_account_may_keep_its_run_lease_below_the_base(acl_slapd):
-    lease = f"cn=portal-sync-lock,{BASE_DN}"
-    sync = bind(acl_slapd, SYNC_DN, SYNC_PASSWORD)
-    assert sync.add(lease, ["applicationProcess"], {"cn": "portal-sync-lock", "description": "a"})
-    assert sync.modify(lease, {"description": [(MODIFY_REPLACE, ["b"])]})
-    portal = bind(acl_slapd, PORTAL_DN, PORTAL_PASSWORD)
-    assert not portal.modify(lease, {"description": [(MODIFY_REPLACE, ["c"])]})
-    assert sync.delete(lease)
+    ldif = "\n".join(
+        line for line in _unfolded(shipped_acl()) if line.startswith(("olcAccess:", "olcLimits:"))
+    )
+    as_conf = re.sub(r"^olcAccess: \{\d+\}to ", "access to ", ldif, flags=re.M)
+    as_conf = re.sub(r"^olcLimits: \{\d+\}", "limits ", as_conf, flags=re.M)
+    from_ldif = _normalized_by_slapd(acl_server, as_conf, tmp_path / "ldif")
+    from_conf = _normalized_by_slapd(
+        acl_server, (folder / "acl.conf").read_text(encoding="utf-8"), tmp_path / "conf"
+    )
+    assert len(from_conf) == 13
+    assert from_conf == from_ldif
