@@ -275,3 +275,13 @@ def test_the_slapd_conf_snippet_says_what_the_ldif_says(acl_server, tmp_path):
     )
     assert len(from_conf) == 13
     assert from_conf == from_ldif
+
+
+def test_the_sync_account_may_keep_its_run_lease_below_the_base(acl_slapd):
+    lease = f"cn=portal-sync-lock,{BASE_DN}"
+    sync = bind(acl_slapd, SYNC_DN, SYNC_PASSWORD)
+    assert sync.add(lease, ["applicationProcess"], {"cn": "portal-sync-lock", "description": "a"})
+    assert sync.modify(lease, {"description": [(MODIFY_REPLACE, ["b"])]})
+    portal = bind(acl_slapd, PORTAL_DN, PORTAL_PASSWORD)
+    assert not portal.modify(lease, {"description": [(MODIFY_REPLACE, ["c"])]})
+    assert sync.delete(lease)
