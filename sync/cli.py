@@ -97,7 +97,25 @@ def _check(args: argparse.Namespace) -> int:
     with Directory.open(settings.ldap) as directory:
         directory.require_base(settings.ldap.base_dn)
     print(f"directory: ok (bound as {settings.ldap.bind_dn or 'anonymous'}, base DN exists)")
+    _check_portal(settings)
     return int(ExitCode.RECORD_ERRORS if prepared.errors else ExitCode.SUCCESS)
+
+
+def _check_portal(settings: Settings) -> None:
+    """Print how the connection is protected, and bind as the portal account when set."""
+    from sync.directory import Directory
+    from sync.portal import portal_ldap
+
+    ldap = settings.ldap
+    if ldap.uses_tls:
+        how = "StartTLS" if ldap.start_tls else "ldaps"
+        checked = "certificate checked" if ldap.tls_verify else "certificate NOT checked"
+        print(f"tls: {how}, {checked} ({ldap.ca_file or 'system CAs'})")
+    else:
+        print("tls: none: passwords cross the network in clear; use ldaps:// or start_tls")
+    if settings.portal.bind_dn:
+        with Directory.open(portal_ldap(settings)):
+            print(f"portal account: ok (bound as {settings.portal.bind_dn})")
 
 
 def _access(args: argparse.Namespace) -> int:

@@ -18,9 +18,7 @@ class RecordError:
 
 def printable(text: str, limit: int = 160) -> str:
     """Return text safe for a terminal or a log line: control characters escaped, length capped."""
-    safe = "".join(
-        char if char.isprintable() or char == " " else repr(char)[1:-1] for char in text
-    )
+    safe = "".join(char if char.isprintable() or char == " " else repr(char)[1:-1] for char in text)
     return safe if len(safe) <= limit else f"{safe[: limit - 1]}…"
 
 

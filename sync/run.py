@@ -147,7 +147,8 @@ def settle_run_passwords(
         report.changes,
     )
     report.passwords = counted(steps)
-    report.errors.extend(errors)
+    records = prepared.desired.records
+    report.errors.extend(RecordError(records.get(e.record, e.record), e.problem) for e in errors)
 
 
 def run_sync(

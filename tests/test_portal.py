@@ -105,3 +105,10 @@ def test_the_report_json_has_password_counts_but_no_values(config, capsys):
     assert code == 0
     assert json.loads(out)["passwords"] == {}
     assert "{SSHA}" not in out
+
+
+def test_check_binds_the_portal_account_and_says_the_connection_is_not_encrypted(config, capsys):
+    code, out = run(capsys, "--config", config, "check")
+    assert code == 0, out
+    assert "tls: none" in out
+    assert "portal account: ok (bound as cn=portal,ou=services,dc=example,dc=org)" in out
