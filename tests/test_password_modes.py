@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import sys
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from ldap3 import MODIFY_REPLACE, Connection, Server
 from portal_helpers import password_of, ssha, with_hashes, write_config
 
 from sync.cli import main
 from sync.directory import change_own_password, password_accepted
 from sync.run import run_sync
+from sync.settings import load_settings
 
-from conftest import SYNC_DN
+from conftest import SERVICES, SYNC_DN, SYNC_PASSWORD, empty_tree
 
 pytestmark = pytest.mark.slapd
 
@@ -159,3 +163,71 @@ def test_the_sync_account_never_reads_a_password(sync_settings_for, seed):
     )
     sync.search(CDUBOIS, "(objectClass=*)", attributes=["userPassword"])
     assert sync.response[0]["raw_attributes"].get("userPassword") in (None, [])
+
+
+TINY = {
+    "format_version": 1,
+    "customers": [
+        {
+            "id": "1",
+            "name": "One",
+            "remote_access": True,
+            "persons": [
+                {
+                    "id": "P",
+                    "last_name": "Person",
+                    "contact_types": ["customer"],
+                    "account": {"login": "person"},
+                }
+            ],
+        }
+    ],
+}
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(steps=st.lists(st.sampled_from(["source", "user", "run"]), max_size=8))
+def test_after_any_sequence_the_user_keeps_a_password_they_chose(
+    steps, acl_server, tmp_path_factory
+):
+    empty_tree(acl_server)
+    acl_server.ldapadd(SERVICES)
+    folder = tmp_path_factory.mktemp("sequence")
+    document = copy.deepcopy(TINY)
+    account = document["customers"][0]["persons"][0]["account"]
+    source_password = "source-0"
+    account["password_hash"] = ssha(source_password)
+    path = folder / "source.json"
+    config = load_settings(
+        ldap={
+            "url": acl_server.url,
+            "bind_dn": SYNC_DN,
+            "bind_password": SYNC_PASSWORD,
+            "base_dn": acl_server.suffix,
+        },
+        source={"path": path},
+        state_dir=folder / "state",
+        passwords={"external": "source-hash"},
+    )
+    dn = f"uid=person,ou=external,{acl_server.suffix}"
+
+    def run() -> None:
+        path.write_text(json.dumps(document), encoding="utf-8")
+        assert ok(run_sync(config))
+
+    run()
+    current, chosen_by_user = source_password, False
+    for number, step in enumerate(steps, start=1):
+        if step == "source":
+            source_password = f"source-{number}"
+            account["password_hash"] = ssha(source_password)
+        elif step == "user":
+            change_own_password(config.ldap, dn, current, f"user-{number}")
+            current, chosen_by_user = f"user-{number}", True
+        else:
+            run()
+            if not chosen_by_user:
+                current = source_password
+        assert password_accepted(config.ldap, dn, current), (steps, number)
