@@ -5,7 +5,9 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -15,10 +17,11 @@ from portal_helpers import password_of, ssha, with_hashes, write_config
 
 from sync.cli import main
 from sync.directory import change_own_password, password_accepted
+from sync.localserver import LocalServer
 from sync.run import run_sync
 from sync.settings import load_settings
 
-from conftest import SERVICES, SYNC_DN, SYNC_PASSWORD, empty_tree
+from conftest import SERVICES, SYNC_DN, SYNC_PASSWORD, empty_tree, shipped_acl
 
 pytestmark = pytest.mark.slapd
 
@@ -231,3 +234,60 @@ def test_after_any_sequence_the_user_keeps_a_password_they_chose(
             if not chosen_by_user:
                 current = source_password
         assert password_accepted(config.ldap, dn, current), (steps, number)
+
+
+@pytest.fixture(scope="module")
+def hashing_server():
+    """A slapd with the shipped ACLs and the argon2 and pw-sha2 password modules loaded."""
+    server = LocalServer(
+        modules_extra="olcModuleLoad: argon2\nolcModuleLoad: pw-sha2\n",
+        config_changes=(shipped_acl(),),
+    )
+    server.start()
+    try:
+        server.ldapadd(SERVICES)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    ("scheme", "options"),
+    [
+        ("{SSHA}", ["-h", "{SSHA}"]),
+        ("{CRYPT}", ["-c", "$6$%.16s"]),
+        ("{SSHA512}", ["-o", "module-load=pw-sha2", "-h", "{SSHA512}"]),
+        ("{ARGON2}", ["-o", "module-load=argon2", "-h", "{ARGON2}"]),
+    ],
+)
+def test_source_hash_logins_work_with_each_scheme(scheme, options, hashing_server, tmp_path):
+    hashed = subprocess.run(
+        [str(Path(hashing_server.PATH_SLAPD).with_name("slappasswd")), *options, "-s", "secret-1"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert hashed.startswith(scheme)
+    document = copy.deepcopy(TINY)
+    document["customers"][0]["persons"][0]["account"]["password_hash"] = hashed
+    login = f"person-{scheme.strip('{}').lower()}"
+    document["customers"][0]["persons"][0]["account"]["login"] = login
+    document["customers"][0]["persons"][0]["id"] = login
+    path = tmp_path / "source.json"
+    path.write_text(json.dumps(document), encoding="utf-8")
+    config = load_settings(
+        ldap={
+            "url": hashing_server.url,
+            "bind_dn": SYNC_DN,
+            "bind_password": SYNC_PASSWORD,
+            "base_dn": hashing_server.suffix,
+        },
+        source={"path": path},
+        state_dir=tmp_path / "state",
+        passwords={"external": "source-hash"},
+    )
+    report = ok(run_sync(config))
+    assert report.passwords == {"source hash written": 1}
+    dn = f"uid={login},ou=external,{hashing_server.suffix}"
+    assert password_accepted(config.ldap, dn, "secret-1")
+    assert not password_accepted(config.ldap, dn, "something-else")
