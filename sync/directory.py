@@ -205,10 +205,13 @@ def _tls(settings: LdapSettings) -> Tls:
     )
 
 
-def bound_connection(settings: LdapSettings, user: str, password: str) -> Connection:
+def bound_connection(
+    settings: LdapSettings, user: str, password: str, **options: Any
+) -> Connection:
     """Return a connection bound as `user` (anonymous when empty), over TLS when configured.
 
-    A server certificate that the configured CAs do not vouch for, or that
+    `options` go to ldap3's Connection (e.g. another client strategy). A
+    server certificate that the configured CAs do not vouch for, or that
     names another host, is a ConfigurationError saying which setting to fix.
     """
     action = f"connecting to {settings.url} as {user or 'anonymous'}"
@@ -226,6 +229,7 @@ def bound_connection(settings: LdapSettings, user: str, password: str) -> Connec
         raise_exceptions=True,
         receive_timeout=math.ceil(settings.timeout),
         check_names=False,
+        **options,
     )
     try:
         with translated(action):
