@@ -13,12 +13,16 @@ the nightly reconciliation is for.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
-from dataclasses import dataclass
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
 
 from sync.desired import Desired
-from sync.mapping import Mapping, load_mapping
-from sync.plan import Op, Plan
+from sync.directory import Directory
+from sync.entry import Entry
+from sync.mapping import Mapping as Mapping_
+from sync.mapping import load_mapping
+from sync.plan import Op, Plan, Reason, disabled_since
 from sync.problems import Quarantine
 from sync.report import Report
 from sync.settings import Settings
@@ -39,7 +43,7 @@ from sync.state import (
 log = logging.getLogger("portal_sync")
 
 
-def fingerprint(settings: Settings, mapping: Mapping) -> str:
+def fingerprint(settings: Settings, mapping: Mapping_) -> str:
     """Return a digest of everything besides the source that shapes the directory's content."""
     parts = [
         "portal-sync state 1",
@@ -62,36 +66,51 @@ def fingerprint(settings: Settings, mapping: Mapping) -> str:
 def narrowed(desired: Desired, keys: Collection[str]) -> Desired:
     """Return the desired state limited to some keys (every container stays)."""
     entries = {key: desired.entries[key] for key in keys if key in desired.entries}
-    return Desired(entries, desired.containers, desired.errors)
+    return replace(desired, entries=entries)
 
 
-def next_entries(
-    previous: dict[str, str],
+def after_run(
+    previous: State | None,
     digests: dict[str, str],
+    seen: Mapping[str, Entry],
     quarantine: Quarantine,
-    plan: Plan,
     report: Report,
     unsettled: Collection[str],
-) -> dict[str, str]:
-    """Return the digests the directory holds after a run (pure).
+    retention: tuple[datetime, timedelta],
+    mapping: Mapping_,
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Return the digests the directory holds after a run, and the retained users (pure).
 
-    `previous` is empty after a full run. Entries of bad records, refused
-    changes and entries not yet deleted are stored as PENDING.
+    `seen` holds the entries this run read that the source no longer wants.
+    Entries of bad records and refused changes are stored as PENDING; so
+    is any entry the source no longer wants that is neither deleted nor a
+    disabled user waiting for the end of its retention.
     """
+    clock, period = retention
     entries = {
         key: PENDING if quarantine.protects(key) or key in unsettled else digest
         for key, digest in digests.items()
     }
     deleted = {change.key for change in report.changes if change.op is Op.DELETE}
-    for change in plan.changes:
-        if change.op is Op.DELETE and change.key and change.key not in deleted:
-            entries[change.key] = PENDING
-    for key in previous:
-        if key not in entries and key not in deleted and quarantine.blocks_deletion(key):
+    disabled_now = {c.key for c in report.changes if c.reason is Reason.DISABLE}
+    retained = {
+        key: ends
+        for key, ends in (previous.retained if previous else {}).items()
+        if key not in seen and key not in digests
+    }
+    for key, entry in seen.items():
+        if key in digests or key in deleted:
+            continue
+        since = disabled_since(entry, mapping)
+        if since is None and key in disabled_now:
+            since = clock
+        if since is not None and key not in unsettled:
+            retained[key] = (since + period).astimezone(UTC).isoformat()
+        else:
             entries[key] = PENDING
     for key in quarantine.keys:
         entries.setdefault(key, PENDING)
-    return entries
+    return entries, retained
 
 
 @dataclass
@@ -104,11 +123,18 @@ class Incremental:
     reason: str
     fingerprint: str
     source_digest: str
+    clock: datetime
     digests: dict[str, str] | None = None
 
     @classmethod
-    def start(cls, settings: Settings, *, full: bool = False) -> Incremental:
-        """Return the decision for this run: full or incremental, and why."""
+    def start(
+        cls, settings: Settings, *, full: bool = False, clock: datetime | None = None
+    ) -> Incremental:
+        """Return the decision for this run: full or incremental, and why.
+
+        `clock` is the run's time (the schedule of full runs follows it).
+        """
+        at = clock or now()
         mapping = load_mapping(settings.mapping.path)
         printed = fingerprint(settings, mapping)
         try:
@@ -127,12 +153,22 @@ class Incremental:
             reason = "no incremental state yet"
         elif previous.fingerprint != printed:
             reason = "the directory, layout or mapping changed since the last run"
-        elif full_due(previous.last_full, now(), settings.performance.full_sync_at):
+        elif full_due(previous.last_full, at, settings.performance.full_sync_at):
             reason = f"the daily reconciliation after {settings.performance.full_sync_at} is due"
         if reason:
             log.info("full reconciliation: %s", reason)
             previous = None
-        return cls(settings, previous, bool(reason), reason, printed, source_digest)
+        return cls(settings, previous, bool(reason), reason, printed, source_digest, at)
+
+    def check_containers(self, directory: Directory, wanted: Iterable[str]) -> None:
+        """Turn this run into a full one when a managed OU is missing (the tree was emptied)."""
+        if self.previous is not None and not all(directory.exists(dn) for dn in wanted):
+            self.full_because("a managed OU is missing: the directory was emptied or replaced")
+
+    def full_because(self, reason: str) -> None:
+        """Make this run a full reconciliation."""
+        log.info("full reconciliation: %s", reason)
+        self.previous, self.full, self.reason = None, True, reason
 
     def source_unchanged(self) -> bool:
         """Return whether the last clean run applied exactly this source: nothing to do."""
@@ -141,6 +177,7 @@ class Incremental:
             and self.previous.clean
             and bool(self.source_digest)
             and self.previous.source_digest == self.source_digest
+            and not self.previous.due(self.clock)
         )
 
     def managed(self) -> dict[str, int]:
@@ -153,19 +190,45 @@ class Incremental:
         if self.previous is None:
             return None
         keys = stale_keys(self.previous.entries, self.digests, quarantine.keys)
+        keys |= self.previous.due(self.clock)
         log.info("incremental run: %d of %d entries to read", len(keys), len(self.digests))
         return keys
 
+    def with_managed(self, plan: Plan) -> Plan:
+        """Return the plan counting every managed entry the state knows, not only those read.
+
+        The deletion guard weighs destructive changes against the managed
+        entries; an incremental run reads only a few of them.
+        """
+        if self.previous is None:
+            return plan
+        known = len(self.previous.entries) + len(self.previous.retained)
+        return replace(plan, managed=max(plan.managed, known))
+
     def save(
-        self, quarantine: Quarantine, plan: Plan, report: Report, unsettled: Collection[str]
+        self,
+        prepared_mapping: Mapping_,
+        quarantine: Quarantine,
+        seen: Mapping[str, Entry],
+        report: Report,
+        unsettled: Collection[str],
     ) -> None:
         """Record what this successful run left in the directory."""
         if quarantine.kinds or self.digests is None:
             forget_state(self.settings.state_dir)
             return
-        previous = self.previous.entries if self.previous else {}
-        entries = next_entries(previous, self.digests, quarantine, plan, report, unsettled)
-        last_full = now() if self.previous is None else self.previous.last_full
+        period = timedelta(days=self.settings.safety.retention_days)
+        entries, retained = after_run(
+            self.previous,
+            self.digests,
+            seen,
+            quarantine,
+            report,
+            unsettled,
+            (self.clock, period),
+            prepared_mapping,
+        )
+        last_full = self.clock if self.previous is None else self.previous.last_full
         state = State(
             fingerprint=self.fingerprint,
             last_full=last_full,
@@ -173,5 +236,6 @@ class Incremental:
             clean=not report.errors and PENDING not in entries.values(),
             managed=dict(report.managed),
             entries=entries,
+            retained=retained,
         )
         save_state(self.settings.state_dir, state)

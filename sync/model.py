@@ -7,16 +7,72 @@ workflow export with extra fields still reads.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 FORMAT_VERSION = 1
 BUILTIN_CONTACT_TYPE = "customer"
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1024)]
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=256)]
-Login = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+def _printable(value: str) -> str:
+    """Refuse control characters (NUL, line breaks...) and lone surrogates."""
+    if any(unicodedata.category(char) in ("Cc", "Cs") for char in value):
+        raise ValueError("the value contains control characters")
+    return value
+
+
+def _trimmed(value: str) -> str:
+    """Refuse surrounding spaces in ids and logins: the directory would match them loosely."""
+    if value != value.strip():
+        raise ValueError("the value has leading or trailing spaces")
+    return value
+
+
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=1024), AfterValidator(_printable)
+]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=1024),
+    AfterValidator(_printable),
+]
+
+
+def _email(value: str) -> str:
+    """Refuse an e-mail address the directory's mail attribute (IA5 string) cannot hold."""
+    if value and (not value.isascii() or " " in value or "@" not in value):
+        raise ValueError("not an e-mail address the directory can hold (ASCII, with @, no spaces)")
+    return value
+
+
+Email = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=256), AfterValidator(_email)
+]
+Identifier = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=256),
+    AfterValidator(_printable),
+    AfterValidator(_trimmed),
+]
+Login = Identifier
+
+_HASH = re.compile(r"\{([A-Za-z0-9.-]+)\}\S+")
+
+
+def _password_hash(value: str) -> str:
+    """Check that a source password is a hash with an LDAP scheme prefix, never cleartext."""
+    match = _HASH.fullmatch(value)
+    if match is None:
+        raise ValueError("must be a hash with a scheme prefix such as {SSHA}, {CRYPT} or {ARGON2}")
+    if match.group(1).upper() == "CLEARTEXT":
+        raise ValueError("must be a hash, not {CLEARTEXT}")
+    return value
+
+
+PasswordHash = Annotated[str, StringConstraints(max_length=1024), AfterValidator(_password_hash)]
 
 
 class Record(BaseModel):
@@ -28,6 +84,8 @@ class Account(Record):
 
     login: Login
     enabled: bool = True
+    password_hash: PasswordHash | None = Field(default=None, repr=False)
+    """The account's password hash, written when passwords.external is source-hash."""
 
 
 class ContactType(Record):
@@ -42,8 +100,8 @@ class Person(Record):
 
     id: Identifier
     first_name: Text = ""
-    last_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-    email: Text = ""
+    last_name: Name
+    email: Email = ""
     phone: Text = ""
     mobile: Text = ""
     fax: Text = ""
@@ -56,7 +114,7 @@ class Customer(Record):
     """A customer company; with `remote_access` it is set up for the portal."""
 
     id: Identifier
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    name: Name
     nickname: Text = ""
     remote_access: bool = False
     agency: bool = False
@@ -70,13 +128,13 @@ class InternalUser(Record):
     id: Identifier
     login: Login
     first_name: Text = ""
-    last_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-    email: Text = ""
+    last_name: Name
+    email: Email = ""
     phone: Text = ""
-    groups: list[Annotated[str, StringConstraints(min_length=1, max_length=256)]] = Field(
-        default_factory=list
-    )
+    groups: list[Name] = Field(default_factory=list)
     enabled: bool = True
+    password_hash: PasswordHash | None = Field(default=None, repr=False)
+    """The user's password hash, written when passwords.internal is source-hash."""
 
 
 class Order(Record):

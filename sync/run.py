@@ -9,21 +9,25 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from itertools import groupby
 
 from sync import dn as dnlib
-from sync.desired import Desired, build_desired, kind_base
+from sync.desired import Desired, build_desired, containers, kind_base
 from sync.directory import Directory
 from sync.document import SourceError, read_document
 from sync.entry import Entry, Kind, key_kind
 from sync.errors import (
+    AlreadyExists,
     ConfigurationError,
     DirectoryError,
     DirectoryUnavailable,
 )
+from sync.guard import guard_reason
 from sync.incremental import Incremental, narrowed
 from sync.mapping import Mapping, MappingError, load_mapping
+from sync.passwords import SourceAccount, counted, settle_passwords, source_accounts
 from sync.plan import Change, Op, Plan, make_plan, without_members
 from sync.problems import Quarantine, RecordError
 from sync.report import Outcome, Report
@@ -41,6 +45,7 @@ class Prepared:
     desired: Desired
     quarantine: Quarantine
     errors: list[RecordError]
+    accounts: dict[str, SourceAccount] = field(default_factory=dict)
 
 
 def prepare(settings: Settings) -> Prepared:
@@ -52,7 +57,18 @@ def prepare(settings: Settings) -> Prepared:
         structure, settings.layout, settings.ldap.base_dn, mapping, loaded.quarantine
     )
     errors = [*loaded.errors, *rule_errors, *desired.errors]
-    return Prepared(mapping, desired, loaded.quarantine, errors)
+    document = loaded.document
+    if not document.customers and not document.internal_users:
+        loaded.quarantine.kinds.update(kind.value for kind in Kind)
+        errors.append(
+            RecordError(
+                "source document",
+                "it holds no customer and no internal user; treated as a broken export, "
+                "nothing is deleted or disabled",
+            )
+        )
+    accounts = source_accounts(structure)
+    return Prepared(mapping, desired, loaded.quarantine, errors, accounts)
 
 
 def read_current(
@@ -63,6 +79,7 @@ def read_current(
     With `keys`, return only the entries carrying one of these keys.
     """
     bases = [kind_base(settings.layout, settings.ldap.base_dn, kind) for kind in Kind]
+    bases.append(f"{settings.layout.disabled_ou},{settings.ldap.base_dn}")
     entries = []
     found = (
         directory.read_managed(
@@ -77,11 +94,11 @@ def read_current(
         )
     )
     for dn, attributes in found:
-        keys = [
+        carried = [
             k for v in attributes.get(mapping.identity_attribute, ()) if (k := mapping.key_of(v))
         ]
-        if keys:
-            entries.append(Entry(keys[0], dn, attributes))
+        if carried:
+            entries.append(Entry(carried[0], dn, attributes))
     return entries
 
 
@@ -89,28 +106,41 @@ def plan_run(
     directory: Directory,
     settings: Settings,
     prepared: Prepared,
+    now: datetime | None = None,
     keys: Collection[str] | None = None,
+    gone: dict[str, Entry] | None = None,
 ) -> Plan:
     """Return the plan that brings the directory to the prepared desired state.
 
     With `keys` (an incremental run), read and plan only the entries with these keys.
+    `gone` receives the entries read that the source no longer wants.
     """
     directory.require_base(settings.ldap.base_dn)
     current = read_current(directory, settings, prepared.mapping, keys)
+    if gone is not None:
+        wanted = prepared.desired.entries
+        gone.update((entry.key, entry) for entry in current if entry.key not in wanted)
     existing = [dn for dn in prepared.desired.containers if directory.exists(dn)]
-    desired = prepared.desired if keys is None else narrowed(prepared.desired, keys)
-    return make_plan(desired, current, existing, prepared.mapping, prepared.quarantine)
+    return make_plan(
+        prepared.desired if keys is None else narrowed(prepared.desired, keys),
+        current,
+        existing,
+        prepared.mapping,
+        prepared.quarantine,
+        now=now,
+        retention=timedelta(days=settings.safety.retention_days),
+    )
 
 
-def _stage(change: Change) -> tuple[str, bool]:
+def _stage(change: Change) -> tuple[str, bool, str]:
     """Return the stage of a change: every change of a stage may be in flight at once."""
     is_group = change.key is not None and key_kind(change.key).is_group
     op = "write" if change.op in (Op.ADD, Op.MODIFY) else change.op.value
-    return op, is_group
+    return op, is_group, change.reason.value
 
 
 def apply_plan(
-    directory: Directory, plan: Plan, mapping: Mapping, report: Report, window: int = 1
+    directory: Directory, plan: Plan, prepared: Prepared, report: Report, window: int = 1
 ) -> set[str]:
     """Apply the plan stage by stage, pipelined within a stage; return the keys left unsettled.
 
@@ -120,6 +150,7 @@ def apply_plan(
     error, not the end; its key, and those of groups that had to leave out
     a refused user, are returned as not in their desired state.
     """
+    mapping = prepared.mapping
     refused: set[str] = set()
     unsettled: set[str] = set()
     for _, stage in groupby(plan.changes, key=_stage):
@@ -141,8 +172,14 @@ def apply_plan(
             if refusal is None:
                 report.changes.append(change)
                 continue
-            record = change.key or change.dn
-            report.errors.append(RecordError(record, str(refusal)))
+            record = prepared.desired.records.get(change.key or "", change.key or change.dn)
+            problem = str(refusal)
+            if isinstance(refusal, AlreadyExists):
+                problem = (
+                    f"collision: {refusal} (an entry portal-sync does not own, or one of a "
+                    "record in error); skipped, the existing entry is left untouched"
+                )
+            report.errors.append(RecordError(record, problem))
             if change.key:
                 unsettled.add(change.key)
             if change.op is Op.ADD:
@@ -151,29 +188,73 @@ def apply_plan(
     return unsettled
 
 
-def run_sync(settings: Settings, *, dry_run: bool = False, full: bool = False) -> Report:
-    """Run one sync and return its report; `full` reads every managed entry."""
+def settle_run_passwords(
+    directory: Directory, settings: Settings, prepared: Prepared, plan: Plan, report: Report
+) -> None:
+    """Set the passwords the settings ask for, after the entries were applied."""
+    steps, errors = settle_passwords(
+        directory,
+        settings,
+        prepared.accounts,
+        prepared.desired.entries,
+        plan.changes,
+        report.changes,
+    )
+    report.passwords = counted(steps)
+    records = prepared.desired.records
+    report.errors.extend(RecordError(records.get(e.record, e.record), e.problem) for e in errors)
+
+
+def run_sync(
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    allow_deletions: int | None = None,
+    now: datetime | None = None,
+    full: bool = False,
+) -> Report:
+    """Run one sync and return its report.
+
+    `allow_deletions` approves up to that many deletions and disables past
+    the deletion guard; `now` is the clock for the retention of disabled users;
+    `full` reads every managed entry, not only those that changed since the last run.
+    """
     report = Report(dry_run=dry_run)
     try:
-        cache = Incremental.start(settings, full=full)
-        if cache.source_unchanged():
-            log.info("the source is the one the last clean run applied: nothing to do")
-            report.managed = cache.managed()
-        else:
-            prepared = prepare(settings)
-            report.errors.extend(prepared.errors)
-            report.managed = dict(Counter(key_kind(k).value for k in prepared.desired.entries))
-            keys = cache.keys_to_read(prepared.desired, prepared.quarantine)
-            with Directory.open(settings.ldap) as directory:
-                plan = plan_run(directory, settings, prepared, keys)
+        cache = Incremental.start(settings, full=full, clock=now)
+        prepared = None if cache.source_unchanged() else prepare(settings)
+        with Directory.open(settings.ldap) as directory:
+            directory.require_base(settings.ldap.base_dn)
+            cache.check_containers(directory, containers(settings.layout, settings.ldap.base_dn))
+            if prepared is None and cache.source_unchanged():
+                log.info("the source is the one the last clean run applied: nothing to do")
+                report.managed = cache.managed()
+            else:
+                prepared = prepared or prepare(settings)
+                report.errors.extend(prepared.errors)
+                report.managed = dict(Counter(key_kind(k).value for k in prepared.desired.entries))
+                keys = cache.keys_to_read(prepared.desired, prepared.quarantine)
+                gone: dict[str, Entry] = {}
+                plan = plan_run(directory, settings, prepared, now, keys, gone)
+                plan = cache.with_managed(plan)
                 report.errors.extend(plan.errors)
-                if dry_run:
+                held = guard_reason(plan, settings.safety, allow_deletions)
+                if held:
+                    report.pending.extend(plan.destructive())
+                    report.fail(
+                        Outcome.DELETION_GUARD,
+                        f"{held}; nothing was applied. Review the pending changes, then approve "
+                        f"with: portal-sync run --allow-deletions {len(report.pending)}",
+                    )
+                    if dry_run:
+                        report.changes.extend(plan.changes)
+                elif dry_run:
                     report.changes.extend(plan.changes)
                 else:
                     window = settings.performance.write_window
-                    unsettled = apply_plan(directory, plan, prepared.mapping, report, window)
-            if not dry_run:
-                cache.save(prepared.quarantine, plan, report, unsettled)
+                    unsettled = apply_plan(directory, plan, prepared, report, window)
+                    settle_run_passwords(directory, settings, prepared, plan, report)
+                    cache.save(prepared.mapping, prepared.quarantine, gone, report, unsettled)
     except SourceError as exc:
         report.fail(Outcome.SOURCE, str(exc))
     except (MappingError, ConfigurationError) as exc:

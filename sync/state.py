@@ -65,6 +65,12 @@ class State:
     """Whether the last run left the directory exactly as the source wanted (no record error)."""
     managed: dict[str, int] = field(default_factory=dict)
     entries: dict[str, str] = field(default_factory=dict)
+    retained: dict[str, str] = field(default_factory=dict)
+    """Disabled users kept for their retention period, with the time it ends (ISO 8601)."""
+
+    def due(self, clock: datetime) -> set[str]:
+        """Return the retained users whose retention has ended by `clock`."""
+        return {key for key, ends in self.retained.items() if datetime.fromisoformat(ends) <= clock}
 
     def to_json(self) -> str:
         """Return the state as JSON text."""
@@ -77,6 +83,7 @@ class State:
                 "clean": self.clean,
                 "managed": self.managed,
                 "entries": self.entries,
+                "retained": self.retained,
             },
             separators=(",", ":"),
         )
@@ -94,6 +101,14 @@ def _parse(text: str) -> State:
         raise ValueError("entries must map keys to digests")
     if not isinstance(managed, dict):
         raise ValueError("managed must be an object")
+    retained = data.get("retained", {})
+    if not isinstance(retained, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in retained.items()
+    ):
+        raise ValueError("retained must map keys to times")
+    for ends in retained.values():
+        if datetime.fromisoformat(ends).tzinfo is None:
+            raise ValueError("a retention end has no time zone")
     last_full = datetime.fromisoformat(data["last_full"])
     if last_full.tzinfo is None:
         raise ValueError("last_full has no time zone")
@@ -104,6 +119,7 @@ def _parse(text: str) -> State:
         clean=data["clean"] is True,
         managed={str(k): int(v) for k, v in managed.items()},
         entries=entries,
+        retained=retained,
     )
 
 

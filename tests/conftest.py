@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
 from collections.abc import Callable, Iterator
 from importlib import resources
@@ -16,9 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from sync.localserver import LocalServer
 from sync.settings import Settings, load_settings
+
+hypothesis_settings.register_profile("default", max_examples=40)
+hypothesis_settings.register_profile("thorough", max_examples=500)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 SEED = json.loads(
     resources.files("sync.examples").joinpath("seed-scenario.json").read_text(encoding="utf-8")
@@ -96,6 +102,74 @@ def settings_for(slapd: LocalServer, tmp_path: Path) -> Callable[..., Settings]:
             **overrides.pop("ldap", {}),
         }
         overrides.setdefault("state_dir", tmp_path / "state")
+        return load_settings(ldap=ldap, source={"path": path}, **overrides)
+
+    return make
+
+
+ACL_LDIF = Path(__file__).parent.parent / "config" / "slapd" / "acl.ldif"
+SYNC_DN = "cn=portal-sync,ou=services,dc=example,dc=org"
+SYNC_PASSWORD = "sync-secret"
+PORTAL_DN = "cn=portal,ou=services,dc=example,dc=org"
+PORTAL_PASSWORD = "portal-secret"
+SERVICES = f"""dn: ou=services,dc=example,dc=org
+objectClass: organizationalUnit
+ou: services
+
+dn: {SYNC_DN}
+objectClass: organizationalRole
+objectClass: simpleSecurityObject
+cn: portal-sync
+userPassword: {SYNC_PASSWORD}
+
+dn: {PORTAL_DN}
+objectClass: organizationalRole
+objectClass: simpleSecurityObject
+cn: portal
+userPassword: {PORTAL_PASSWORD}
+"""
+
+
+def shipped_acl(suffix: str = "dc=example,dc=org") -> str:
+    """Return the shipped cn=config ACL LDIF for a server with this suffix."""
+    return ACL_LDIF.read_text(encoding="utf-8").replace("dc=example,dc=org", suffix)
+
+
+@pytest.fixture(scope="session")
+def acl_server() -> Iterator[LocalServer]:
+    """Start one slapd with exactly the shipped ACLs and limits loaded."""
+    server = LocalServer(config_changes=(shipped_acl(),))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def acl_slapd(acl_server: LocalServer) -> LocalServer:
+    """Return the ACL server with an empty tree and the two service accounts."""
+    empty_tree(acl_server)
+    acl_server.ldapadd(SERVICES)
+    return acl_server
+
+
+@pytest.fixture
+def sync_settings_for(acl_slapd: LocalServer, tmp_path: Path) -> Callable[..., Settings]:
+    """Return a factory: settings that sync a document as the sync account, not as rootdn."""
+
+    def make(document: dict[str, Any], **overrides: Any) -> Settings:
+        path = tmp_path / "source.json"
+        path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+        ldap = {
+            "url": acl_slapd.url,
+            "bind_dn": SYNC_DN,
+            "bind_password": SYNC_PASSWORD,
+            "base_dn": acl_slapd.suffix,
+            **overrides.pop("ldap", {}),
+        }
+        overrides.setdefault("state_dir", tmp_path / "state")
+        overrides.setdefault("portal", {"bind_dn": PORTAL_DN, "bind_password": PORTAL_PASSWORD})
         return load_settings(ldap=ldap, source={"path": path}, **overrides)
 
     return make

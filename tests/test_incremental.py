@@ -12,9 +12,9 @@ import pytest
 from benchmarks.generate import add_one_person, change_one_person, generate, mutate
 from sync.directory import Directory
 from sync.entry import Entry
-from sync.incremental import next_entries
+from sync.incremental import after_run
 from sync.mapping import load_mapping
-from sync.plan import Change, Op, Plan
+from sync.plan import Change, Op, Reason
 from sync.problems import Quarantine
 from sync.report import Report
 from sync.run import read_current, run_sync
@@ -98,30 +98,62 @@ def test_stale_keys_are_changed_new_gone_and_quarantined_entries():
     }
 
 
-def test_refused_changes_and_undeleted_entries_stay_pending():
-    digests = {"external:ok": "1", "external:refused": "2", "customer:trimmed": "3"}
-    plan = Plan(
-        (
-            Change(Op.DELETE, "uid=d,dc=x", "external:deleted"),
-            Change(Op.DELETE, "uid=r,dc=x", "external:delete-refused"),
+def test_after_a_run_refused_and_undeleted_entries_are_pending_and_disabled_users_retained():
+    clock = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+    since = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+    mapping = load_mapping("openldap")
+    marker = f"portal-sync:disabled-since:{since.isoformat()}"
+
+    def gone(key, *identity):
+        return Entry(
+            key, f"uid={key},dc=x", {"businesscategory": (f"portal-sync:{key}", *identity)}
         )
+
+    digests = {
+        "external:ok": "1",
+        "external:refused": "2",
+        "customer:trimmed": "3",
+        "external:back": "4",
+    }
+    seen = {
+        key: gone(key)
+        for key in ("external:deleted", "group:left", "external:now", "external:refused-disable")
+    }
+    seen["external:old"] = gone("external:old", marker)
+    report = Report(
+        changes=[
+            Change(Op.DELETE, "uid=d,dc=x", "external:deleted"),
+            Change(Op.MODIFY, "uid=n,dc=x", "external:now", reason=Reason.DISABLE),
+        ]
     )
-    report = Report(changes=[plan.changes[0]])
-    quarantine = Quarantine(keys={"external:bad"})
-    entries = next_entries(
-        {"external:deleted": "9", "external:bad": "8", "external:gone": "7"},
+    previous = State(
+        "f",
+        clock,
+        retained={"external:waiting": "2026-12-01T00:00:00+00:00", "external:back": "x"},
+    )
+    entries, retained = after_run(
+        previous,
         digests,
-        quarantine,
-        plan,
+        seen,
+        Quarantine(keys={"external:bad"}),
         report,
-        {"external:refused", "customer:trimmed"},
+        {"external:refused", "customer:trimmed", "external:refused-disable"},
+        (clock, timedelta(days=30)),
+        mapping,
     )
     assert entries == {
         "external:ok": "1",
         "external:refused": PENDING,
         "customer:trimmed": PENDING,
-        "external:delete-refused": PENDING,
+        "external:back": "4",
+        "group:left": PENDING,
+        "external:refused-disable": PENDING,
         "external:bad": PENDING,
+    }
+    assert retained == {
+        "external:waiting": "2026-12-01T00:00:00+00:00",
+        "external:old": (since + timedelta(days=30)).isoformat(),
+        "external:now": (clock + timedelta(days=30)).isoformat(),
     }
 
 
@@ -233,21 +265,22 @@ def test_deleting_the_state_changes_nothing_but_time(settings_for, slapd, tmp_pa
     after = copy.deepcopy(before)
     mutate(after, 0.1, seed=5)
     change_one_person(after, 3)
+    first, second = datetime.now(UTC), datetime.now(UTC) + timedelta(minutes=5)
 
     kept = settings_for(before, state_dir=tmp_path / "kept")
-    run_sync(kept)
-    with_state = run_sync(settings_for(after, state_dir=tmp_path / "kept"))
+    run_sync(kept, now=first)
+    with_state = run_sync(settings_for(after, state_dir=tmp_path / "kept"), now=second)
     tree_with_state = tree(kept)
 
     empty_tree(slapd)
     lost = settings_for(before, state_dir=tmp_path / "lost")
-    run_sync(lost)
+    run_sync(lost, now=first)
     subprocess.run(["rm", "-rf", str(tmp_path / "lost")], check=True)
-    without_state = run_sync(settings_for(after, state_dir=tmp_path / "lost"))
+    without_state = run_sync(settings_for(after, state_dir=tmp_path / "lost"), now=second)
 
     assert with_state.ok and without_state.ok
     assert with_state.counts() == without_state.counts()
-    assert with_state.counts().get("modify")
+    assert with_state.counts().get("modify") and with_state.counts().get("rename")
     assert tree(lost) == tree_with_state
 
 
@@ -273,3 +306,75 @@ def test_a_dry_run_leaves_the_state_alone(settings_for):
     assert run_sync(settings, dry_run=True).counts()
     assert not (settings.state_dir / FILE_NAME).exists()
     assert run_sync(settings).counts()["add"]
+
+
+@pytest.mark.slapd
+def test_the_deletion_guard_weighs_an_incremental_run_against_every_managed_entry(
+    settings_for,
+):
+    document = generate("S", seed=29)
+    assert run_sync(settings_for(document)).ok
+    leaving = [
+        p
+        for c in document["customers"]
+        if c["remote_access"]
+        for p in c["persons"]
+        if p.get("account", {}).get("enabled")
+    ][:15]
+    for person in leaving:
+        del person["account"]
+    report = run_sync(settings_for(document))
+    assert report.ok, report.to_text()
+    disabled = [c for c in report.changes if c.op is Op.RENAME]
+    assert len(disabled) == len(leaving)
+
+
+@pytest.mark.slapd
+def test_a_person_who_leaves_is_disabled_and_comes_back_in_incremental_runs(settings_for):
+    document = generate("XS", seed=30)
+    settings = settings_for(document)
+    assert run_sync(settings).ok
+    person = next(
+        p
+        for c in document["customers"]
+        if c["remote_access"]
+        for p in c["persons"]
+        if p.get("account")
+    )
+    account = person.pop("account")
+    gone = run_sync(settings_for(document))
+    assert gone.ok and not gone.errors
+    moved = [c.new_dn for c in gone.changes if c.op is Op.RENAME]
+    assert len(moved) == 1 and ",ou=disabled," in moved[0]
+    person["account"] = account
+    back = run_sync(settings_for(document))
+    assert back.ok and not back.errors
+    assert any(c.op is Op.RENAME and ",ou=external," in (c.new_dn or "") for c in back.changes)
+    assert run_sync(settings_for(document), full=True).counts() == {}
+
+
+@pytest.mark.slapd
+def test_a_disabled_user_is_deleted_by_the_first_incremental_run_after_its_retention(
+    settings_for, monkeypatch
+):
+    document = generate("XS", seed=31)
+    noon = datetime.now().astimezone().replace(hour=12, minute=0, second=0, microsecond=0)
+    retention = {"retention_days": 0.01}
+    assert run_sync(settings_for(document, safety=retention), now=noon).ok
+    person = next(
+        p
+        for c in document["customers"]
+        if c["remote_access"]
+        for p in c["persons"]
+        if p.get("account")
+    )
+    del person["account"]
+    settings = settings_for(document, safety=retention)
+    disabled = run_sync(settings, now=noon + timedelta(minutes=1))
+    assert [c.reason for c in disabled.changes if c.op is Op.RENAME] == [Reason.DISABLE]
+    calls = Calls(monkeypatch)
+    waiting = run_sync(settings, now=noon + timedelta(minutes=5))
+    assert waiting.counts() == {} and calls.keys_read == [] and calls.full_reads == 0
+    expired = run_sync(settings, now=noon + timedelta(minutes=20))
+    assert [(c.op, c.reason) for c in expired.changes] == [(Op.DELETE, Reason.RETENTION_EXPIRED)]
+    assert calls.full_reads == 0 and calls.keys_read == [f"portal-sync:external:{person['id']}"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from conftest import empty_tree
 
 from benchmarks.generate import generate
 from sync.directory import Directory
@@ -13,6 +12,8 @@ from sync.mapping import load_mapping
 from sync.plan import Change, Op
 from sync.run import prepare, read_current, run_sync
 from sync.settings import load_settings
+
+from conftest import empty_tree
 
 
 def tree(settings) -> dict[str, dict[str, list[str]]]:
@@ -92,14 +93,20 @@ def test_refused_adds_are_record_errors_each_and_groups_leave_those_users_out(
     settings = settings_for(seed, performance={"write_window": 16})
     report = run_sync(settings)
     assert report.ok
-    assert sorted(error.record for error in report.errors) == ["external:P-1", "external:P-10"]
+    assert sorted(error.record for error in report.errors) == [
+        "person P-1 of customer 10001",
+        "person P-10 of customer 10002",
+    ]
     entries = tree(settings)
     foreign = {f"uid=cdubois,ou=external,{base}".lower(), f"uid=jsilva,ou=external,{base}".lower()}
     members = {m for e in entries.values() for m in e.get("member", [])}
     assert members and not members & foreign
     assert "uid=smartin,ou=external," + base.lower() in members
     again = run_sync(settings)
-    assert sorted(error.record for error in again.errors) == ["external:P-1", "external:P-10"]
+    assert sorted(error.record for error in again.errors) == [
+        "person P-1 of customer 10001",
+        "person P-10 of customer 10002",
+    ]
     assert again.counts() == {}
 
 
@@ -134,3 +141,25 @@ def test_a_server_gone_while_writing_stops_with_directory_unavailable():
                 list(directory.apply_pipelined(changes[10:], 8))
     finally:
         server.stop()
+
+
+@pytest.mark.slapd
+def test_closing_the_directory_ends_the_write_connection_s_thread(settings_for, seed, slapd):
+    import threading
+    import time
+
+    settings = settings_for(seed)
+    before = threading.active_count()
+    for n in range(12):
+        with Directory.open(settings.ldap) as directory:
+            change = Change(
+                Op.ADD_CONTAINER,
+                f"ou=t{n},{slapd.suffix}",
+                object_classes=("organizationalUnit",),
+                replace={"ou": (f"t{n}",)},
+            )
+            assert [r for _, r in directory.apply_pipelined([change], 4)] == [None]
+    deadline = time.monotonic() + 5
+    while threading.active_count() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert threading.active_count() == before

@@ -12,14 +12,14 @@ VALUES = st.text(ALPHABET, min_size=1, max_size=12)
 
 
 def escape_slowly(value: str) -> str:
-    """The general escaping, char by char (RFC 4514, section 2.4)."""
+    """The general escaping, char by char (RFC 4514, section 2.4, and '#' everywhere)."""
     out = []
     for position, char in enumerate(value):
-        if char in ',+"\\<>;=':
+        if char in ',+"\\<>;=#':
             out.append("\\" + char)
         elif char == "\x00":
             out.append("\\00")
-        elif (char == "#" and position == 0) or (char == " " and position in (0, len(value) - 1)):
+        elif char == " " and position in (0, len(value) - 1):
             out.append("\\" + char)
         elif ord(char) < 0x20 or ord(char) == 0x7F:
             out.append("".join(f"\\{byte:02x}" for byte in char.encode()))
