@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from sync.document import SourceError
-from sync.errors import ConfigurationError, DirectoryError, DirectoryUnavailable
+from sync.errors import ConfigurationError, DirectoryError, DirectoryUnavailable, LockBusy
+from sync.logs import configure_logging
 from sync.mapping import MappingError
 from sync.model import json_schema
 from sync.report import ExitCode
@@ -22,21 +22,33 @@ def _parser() -> argparse.ArgumentParser:
         prog="portal-sync",
         description="Keep an LDAP directory in step with a print shop's customer structure.",
         epilog="Exit codes: 0 success, 1 success with record errors, 2 configuration or usage "
-        "error, 3 directory unavailable or refused, 4 source document unreadable.",
+        "error, 3 directory unavailable or refused, 4 source document unreadable, "
+        "6 another run holds the run lock.",
     )
     parser.add_argument("--config", type=Path, help="TOML settings file (or PORTAL_SYNC_CONFIG)")
-    parser.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default)")
+    parser.add_argument(
+        "--log-level", help="DEBUG, INFO, WARNING, ERROR (default: settings, else WARNING)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="sync the directory once")
     run.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     run.add_argument("--json", action="store_true", help="print the report as JSON")
     run.add_argument("--source", type=Path, help="source document (overrides settings)")
+    run.add_argument(
+        "--wait", type=float, help="seconds to wait for the run lock (default: lock.wait)"
+    )
 
     check = commands.add_parser("check", help="validate settings and source, test the bind")
     check.add_argument("--source", type=Path, help="source document (overrides settings)")
 
     commands.add_parser("schema", help="print the JSON Schema of the source document")
+
+    commands.add_parser("daemon", help="sync on a schedule, on change and on request; serve HTTP")
+
+    status = commands.add_parser("status", help="print the last run reports")
+    status.add_argument("--json", action="store_true", help="print them as JSON")
+    status.add_argument("--limit", type=int, default=10, help="how many (default 10)")
 
     demo = commands.add_parser("demo", help="sync the example into a throwaway local slapd")
     demo.add_argument("--source", type=Path, help="source document (default: shipped example)")
@@ -50,12 +62,60 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(args.config, **overrides)
 
 
+def _logging(args: argparse.Namespace, settings: Settings, default: str = "WARNING") -> None:
+    level = args.log_level or settings.logging.level or default
+    secrets = [
+        settings.ldap.bind_password.get_secret_value(),
+        settings.http.token.get_secret_value(),
+    ]
+    try:
+        configure_logging(level, settings.logging.format, secrets)
+    except ValueError as exc:
+        raise ConfigurationError(f"unknown log level {level!r}: use DEBUG, INFO, WARNING") from exc
+
+
 def _run(args: argparse.Namespace) -> int:
+    from sync.history import History
+    from sync.lock import RunLock
     from sync.run import run_sync
 
-    report = run_sync(_settings(args), dry_run=args.dry_run)
+    settings = _settings(args)
+    _logging(args, settings)
+    if args.dry_run:
+        report = run_sync(settings, dry_run=True)
+    else:
+        wait = settings.lock.wait if args.wait is None else args.wait
+        try:
+            with RunLock(settings).held(wait):
+                report = run_sync(settings)
+        except LockBusy as exc:
+            print(f"portal-sync: not started: {exc}", file=sys.stderr)
+            return int(ExitCode.LOCKED)
+        History(settings.state_dir, settings.history.keep).record(report)
     print(report.to_json() if args.json else report.to_text())
     return int(report.exit_code)
+
+
+def _daemon(args: argparse.Namespace) -> int:
+    from sync.daemon import run_daemon
+
+    settings = _settings(args)
+    _logging(args, settings, default="INFO")
+    return run_daemon(settings)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from sync.history import History, describe
+
+    settings = _settings(args)
+    reports = History(settings.state_dir, settings.history.keep).reports(args.limit)
+    if args.json:
+        print(json.dumps(reports, indent=2, ensure_ascii=False))
+    elif not reports:
+        print(f"no run recorded in {settings.state_dir / 'history'}")
+    else:
+        print("\n".join(describe(report) for report in reports))
+    return int(ExitCode.SUCCESS)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -87,12 +147,22 @@ def _demo(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        configure_logging(args.log_level or "WARNING")
+    except ValueError:
+        print(f"portal-sync: unknown log level {args.log_level!r}", file=sys.stderr)
+        return int(ExitCode.CONFIGURATION)
     try:
         if args.command == "schema":
             print(json.dumps(json_schema(), indent=2, ensure_ascii=False))
             return int(ExitCode.SUCCESS)
-        handler = {"run": _run, "check": _check, "demo": _demo}[args.command]
+        handler = {
+            "run": _run,
+            "check": _check,
+            "demo": _demo,
+            "daemon": _daemon,
+            "status": _status,
+        }[args.command]
         return handler(args)
     except SourceError as exc:
         print(f"portal-sync: {exc}", file=sys.stderr)
