@@ -8,7 +8,6 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
-    disable_created_metrics,
     generate_latest,
 )
 
@@ -23,7 +22,6 @@ class Metrics:
     """Counters and gauges of the runs, in a registry of their own."""
 
     def __init__(self) -> None:
-        disable_created_metrics()
         self.registry = CollectorRegistry()
         self.runs = Counter(
             "portal_sync_runs", "Runs by outcome.", ["outcome"], registry=self.registry
