@@ -40,6 +40,7 @@ from sync.settings import LdapSettings, Settings
 log = logging.getLogger("portal_sync.lock")
 
 _POLL = 0.1
+_LEASE_POLL = 0.2
 
 
 def _now() -> datetime:
@@ -63,10 +64,14 @@ class FileLock:
                 f"cannot open the lock file {self.path}: {exc.strerror}; "
                 "fix PORTAL_SYNC_STATE_DIR or its permissions"
             ) from exc
+        waiting = False
         while True:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
+                if not waiting and time.monotonic() < deadline:
+                    waiting = True
+                    log.info("waiting for the run lock %s: %s", self.path, self.holder())
                 if time.monotonic() >= deadline or cancel.wait(_POLL):
                     handle.close()
                     return False
@@ -107,6 +112,7 @@ class DirectoryLease:
 
     def acquire(self, deadline: float, cancel: threading.Event) -> None:
         """Take the lease, waiting until the monotonic `deadline`, or raise LockBusy."""
+        waiting = False
         while True:
             try:
                 blocker = self._try()
@@ -117,7 +123,10 @@ class DirectoryLease:
                 self.lost.clear()
                 self._start_renewing()
                 return
-            if time.monotonic() >= deadline or cancel.wait(min(1.0, self.seconds / 4)):
+            if not waiting and time.monotonic() < deadline:
+                waiting = True
+                log.info("waiting for the lease %s: %s", self.dn, blocker.describe(_now()))
+            if time.monotonic() >= deadline or cancel.wait(_LEASE_POLL):
                 raise LockBusy(
                     f"another portal-sync run holds the lease {self.dn}: {blocker.describe(_now())}"
                 )

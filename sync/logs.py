@@ -64,6 +64,16 @@ def configure_logging(level: str, form: str = "text", secrets: Iterable[str] = (
     root.addHandler(handler)
     root.setLevel(level.upper())
     logging.getLogger("apscheduler").setLevel(max(root.level, logging.WARNING))
+    logging.getLogger("apscheduler.scheduler").addFilter(_expected_skip)
+
+
+def _expected_skip(record: logging.LogRecord) -> bool:
+    """Drop APScheduler's warning that a scheduled run was skipped because one is running.
+
+    With max_instances=1 that is the intended behaviour, not a problem: the
+    run in progress reads the newest source anyway.
+    """
+    return "maximum number of running instances reached" not in record.getMessage()
 
 
 class Quiet(logging.Filter):
