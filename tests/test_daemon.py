@@ -144,6 +144,26 @@ def test_an_outage_of_the_directory_is_survived_and_healed(start_daemon, tmp_pat
         daemon.signal()
 
 
+def test_an_unreadable_source_makes_the_daemon_unhealthy_until_it_is_fixed(
+    start_daemon, slapd, tmp_path, seed
+):
+    daemon = start_daemon(schedule__retry_initial=0.2, schedule__retry_max=1)
+    wait_for(daemon.healthy, "the start-up run")
+    source = tmp_path / "source.json"
+
+    source.write_text('{"format_version": 1, "customers": [', encoding="utf-8")
+    _, health = wait_for(lambda: (h := daemon.health())[0] == 503 and h, "unhealthy")
+    assert "source-error" in health["reason"] and "not valid JSON" in health["reason"]
+    assert len(uids(slapd)) >= len(SEED_LOGINS)
+
+    add_person(seed, "afterfix")
+    write_source(source, seed)
+    wait_for(daemon.healthy, "healthy again")
+    assert "afterfix" in uids(slapd)
+    assert daemon.log.count("outage: source-error") == 1
+    assert daemon.log.count("recovered:") == 1
+
+
 @pytest.mark.parametrize("number", [signal.SIGTERM, signal.SIGINT])
 def test_a_stop_signal_ends_the_daemon_cleanly(start_daemon, number):
     daemon = start_daemon()
