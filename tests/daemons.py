@@ -156,7 +156,8 @@ class Daemon:
     def __init__(self, env: dict[str, str], workdir: Path, name: str = "daemon") -> None:
         self.port = free_port()
         self.env = {**env, "PORTAL_SYNC_HTTP__PORT": str(self.port)}
-        self.env.setdefault("PORTAL_SYNC_HTTP__TOKEN", TOKEN)
+        if "CREDENTIALS_DIRECTORY" not in env:
+            self.env.setdefault("PORTAL_SYNC_HTTP__TOKEN", TOKEN)
         self.log_path = workdir / f"{name}.log"
         self.workdir = workdir
         self.process: subprocess.Popen[bytes] | None = None

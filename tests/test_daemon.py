@@ -174,6 +174,22 @@ def test_a_stop_signal_ends_the_daemon_cleanly(start_daemon, number):
     assert "Traceback" not in daemon.log
 
 
+def test_secrets_come_from_systemd_credentials(slapd, tmp_path, seed):
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    (credentials / "ldap__bind_password").write_text(slapd.root_pw, encoding="utf-8")
+    (credentials / "http__token").write_text("from-credentials", encoding="utf-8")
+    write_source(tmp_path / "source.json", seed)
+    env = environment(slapd, tmp_path / "source.json", tmp_path / "state")
+    del env["PORTAL_SYNC_LDAP__BIND_PASSWORD"]
+    env["CREDENTIALS_DIRECTORY"] = str(credentials)
+    with Daemon(env, tmp_path) as daemon:
+        wait_for(daemon.healthy, "the start-up run, bound with the credential")
+        status, _, _ = daemon.request("POST", "/sync", {"Authorization": "Bearer from-credentials"})
+        assert status == 202
+        assert daemon.signal() == 0
+
+
 def test_secrets_never_appear_in_the_log(start_daemon, slapd):
     daemon = start_daemon(logging__level="DEBUG", logging__format="json")
     wait_for(daemon.healthy, "the start-up run")
