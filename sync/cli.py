@@ -55,11 +55,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: argparse.Namespace, log_level: str = "WARNING") -> Settings:
     overrides = {}
     if getattr(args, "source", None):
         overrides["source"] = {"path": args.source}
-    return load_settings(args.config, **overrides)
+    settings = load_settings(args.config, **overrides)
+    _logging(args, settings, log_level)
+    return settings
 
 
 def _logging(args: argparse.Namespace, settings: Settings, default: str = "WARNING") -> None:
@@ -80,7 +82,6 @@ def _run(args: argparse.Namespace) -> int:
     from sync.run import run_sync
 
     settings = _settings(args)
-    _logging(args, settings)
     if args.dry_run:
         report = run_sync(settings, dry_run=True)
     else:
@@ -99,9 +100,7 @@ def _run(args: argparse.Namespace) -> int:
 def _daemon(args: argparse.Namespace) -> int:
     from sync.daemon import run_daemon
 
-    settings = _settings(args)
-    _logging(args, settings, default="INFO")
-    return run_daemon(settings)
+    return run_daemon(_settings(args, log_level="INFO"))
 
 
 def _status(args: argparse.Namespace) -> int:

@@ -15,7 +15,6 @@ import os
 import signal
 import threading
 from datetime import UTC, datetime, timedelta
-from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -238,20 +237,18 @@ def _failed(outcome: Outcome, message: str) -> Report:
 
 
 def run_daemon(settings: Settings) -> int:
-    """Run the daemon until SIGTERM or SIGINT; return the exit code."""
-    stop = threading.Event()
-    received: list[int] = []
+    """Run the daemon until SIGTERM or SIGINT; return the exit code.
 
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        received.append(signum)
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
+    The stop signals are blocked before any thread starts, so every thread
+    inherits the block, and the main thread takes them with sigwait: a signal
+    the kernel would hand to a busy worker thread cannot go unnoticed.
+    """
+    stop_signals = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop_signals)
     daemon = Daemon(settings)
     daemon.start()
-    stop.wait()
-    log.info("received %s", signal.Signals(received[0]).name)
+    received = signal.sigwait(stop_signals)
+    log.info("received %s", signal.Signals(received).name)
     if not daemon.stop():
         logging.shutdown()
         os._exit(0)
