@@ -22,8 +22,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="portal-sync",
         description="Keep an LDAP directory in step with a print shop's customer structure.",
         epilog="Exit codes: 0 success, 1 success with record errors, 2 configuration or usage "
-        "error, 3 directory unavailable or refused, 4 source document unreadable, "
-        "6 another run holds the run lock.",
+        "error, 3 directory unavailable or refused, 4 source document unreadable, 5 held by the "
+        "deletion guard, 6 another run holds the run lock.",
     )
     parser.add_argument("--config", type=Path, help="TOML settings file (or PORTAL_SYNC_CONFIG)")
     parser.add_argument(
@@ -35,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     run.add_argument("--json", action="store_true", help="print the report as JSON")
     run.add_argument("--source", type=Path, help="source document (overrides settings)")
+    run.add_argument(
+        "--allow-deletions",
+        type=int,
+        metavar="N",
+        help="approve up to N deletions/disables past the deletion guard",
+    )
     run.add_argument(
         "--wait", type=float, help="seconds to wait for the run lock (default: lock.wait)"
     )
@@ -78,17 +84,18 @@ def _logging(args: argparse.Namespace, settings: Settings, default: str = "WARNI
 
 def _run(args: argparse.Namespace) -> int:
     from sync.history import History
-    from sync.lock import RunLock
+    from sync.lock import RunLock, locked_run
     from sync.run import run_sync
 
     settings = _settings(args)
     if args.dry_run:
-        report = run_sync(settings, dry_run=True)
+        report = run_sync(settings, dry_run=True, allow_deletions=args.allow_deletions)
     else:
         wait = settings.lock.wait if args.wait is None else args.wait
         try:
-            with RunLock(settings).held(wait):
-                report = run_sync(settings)
+            report = locked_run(
+                RunLock(settings), settings, wait, allow_deletions=args.allow_deletions
+            )
         except LockBusy as exc:
             print(f"portal-sync: not started: {exc}", file=sys.stderr)
             return int(ExitCode.LOCKED)

@@ -19,14 +19,13 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from sync.errors import ConfigurationError, DirectoryError, DirectoryUnavailable, LockBusy
+from sync.errors import ConfigurationError, LockBusy
 from sync.health import Health, assess
 from sync.history import History
-from sync.lock import RunLock
+from sync.lock import RunLock, locked_run
 from sync.logs import Quiet
 from sync.metrics import Metrics
 from sync.report import Outcome, Report
-from sync.run import run_sync
 from sync.schedule import Backoff, describe, sync_trigger
 from sync.settings import Settings
 from sync.watch import SourceWatch
@@ -182,19 +181,12 @@ class Daemon:
     def _run_once(self) -> float | None:
         """Run once under the run lock; return the delay before a retry, or None."""
         try:
-            with self.lock.held(self.settings.lock.wait):
-                report = run_sync(self.settings)
+            report = locked_run(self.lock, self.settings, self.settings.lock.wait)
         except LockBusy as exc:
             if self.stopping.is_set():
                 return None
             log.info("%s; trying again later", exc)
             return self.settings.schedule.retry_initial
-        except DirectoryUnavailable as exc:
-            report = _failed(Outcome.UNAVAILABLE, str(exc))
-        except ConfigurationError as exc:
-            report = _failed(Outcome.CONFIGURATION, str(exc))
-        except DirectoryError as exc:
-            report = _failed(Outcome.DIRECTORY, str(exc))
         return self._finished(report)
 
     def _finished(self, report: Report) -> float | None:
@@ -228,12 +220,6 @@ class Daemon:
             self._outage = (report.outcome, self._outage[1] if self._outage else _now())
         self.quiet.quiet = True
         return delay
-
-
-def _failed(outcome: Outcome, message: str) -> Report:
-    report = Report()
-    report.fail(outcome, message)
-    return report.finish()
 
 
 def run_daemon(settings: Settings) -> int:

@@ -30,6 +30,8 @@ class Layout(BaseModel):
     """One group per order visible on the portal, relative to the base DN."""
     role_groups_ou: str = "ou=roles,ou=groups"
     """One group per internal user group (Prepress, Administrators...), relative to the base DN."""
+    disabled_ou: str = "ou=disabled"
+    """Users who left the source or were disabled, kept for the retention period; relative."""
     customer_group_name: str = "X{id}-{name}"
     """Name of a customer group; fields {id}, {name}, {nickname} (the vendor's default)."""
     order_group_name: str = "order-{id}"
@@ -55,6 +57,9 @@ class Desired:
     entries: dict[str, Entry]
     containers: tuple[str, ...]
     errors: list[RecordError] = field(default_factory=list)
+    disabled_base: str = ""
+    records: dict[str, str] = field(default_factory=dict)
+    """The source record behind each key, as reports name it ("person P-1 of customer 10001")."""
 
 
 def kind_base(layout: Layout, base_dn: str, kind: Kind) -> str:
@@ -65,8 +70,8 @@ def kind_base(layout: Layout, base_dn: str, kind: Kind) -> str:
 def containers(layout: Layout, base_dn: str) -> tuple[str, ...]:
     """Return the DNs of every OU the layout needs, parents before children."""
     found: dict[str, int] = {}
-    for kind in Kind:
-        pairs = dnlib.split_dn(layout.ou_of(kind))
+    for relative_ou in [*(layout.ou_of(kind) for kind in Kind), layout.disabled_ou]:
+        pairs = dnlib.split_dn(relative_ou)
         for depth in range(len(pairs)):
             relative = dnlib.join_dn(pairs[depth:])
             found.setdefault(f"{relative},{base_dn}", len(pairs) - depth)
@@ -82,12 +87,14 @@ def build_desired(
 ) -> Desired:
     """Return the entries the directory should hold for this structure."""
     builder = _Builder(layout, base_dn, mapping, quarantine)
-    internal = structure.internal_users
+    internal = [user for user in structure.internal_users if user.enabled]
     for user in internal:
         builder.add_user(
             Kind.INTERNAL, user.id, f"internal user {user.id}", _internal_context(user)
         )
-    external = [user for user in structure.external_users if user.customer.remote_access]
+    external = [
+        user for user in structure.external_users if user.customer.remote_access and user.enabled
+    ]
     for ext in external:
         builder.add_user(
             Kind.EXTERNAL,
@@ -98,10 +105,9 @@ def build_desired(
 
     members_of_customer: dict[str, list[str]] = {}
     for ext in external:
-        if ext.enabled:
-            member = builder.member_dn(Kind.EXTERNAL, ext.person.id)
-            if member:
-                members_of_customer.setdefault(ext.customer.id, []).append(member)
+        member = builder.member_dn(Kind.EXTERNAL, ext.person.id)
+        if member:
+            members_of_customer.setdefault(ext.customer.id, []).append(member)
 
     for customer in structure.customers.values():
         if not customer.remote_access:
@@ -140,7 +146,7 @@ def build_desired(
     roles: dict[str, tuple[str, list[str]]] = {}
     for user in internal:
         member = builder.member_dn(Kind.INTERNAL, user.id)
-        if not user.enabled or member is None:
+        if member is None:
             continue
         for name in user.groups:
             roles.setdefault(name.casefold(), (name, []))[1].append(member)
@@ -149,7 +155,13 @@ def build_desired(
             Kind.ROLE, role_id, f"role {name}", layout.role_group_name, {"name": name}, members
         )
 
-    return Desired(builder.finish(), containers(layout, base_dn), builder.errors)
+    return Desired(
+        builder.finish(),
+        containers(layout, base_dn),
+        builder.errors,
+        disabled_base=f"{layout.disabled_ou},{base_dn}",
+        records=builder.records,
+    )
 
 
 def _internal_context(user: InternalUser) -> dict[str, str]:

@@ -7,7 +7,9 @@ them against ldap3's own parser.
 
 from __future__ import annotations
 
-_DN_SPECIALS = frozenset(',+"\\<>;=')
+# RFC 4514 needs '#' escaped only in first position; ldap3's parser wants it
+# escaped everywhere, and escaping more than needed is always allowed.
+_DN_SPECIALS = frozenset(',+"\\<>;=#')
 
 
 def escape_rdn_value(value: str) -> str:
@@ -19,7 +21,7 @@ def escape_rdn_value(value: str) -> str:
             out.append("\\" + char)
         elif char == "\x00":
             out.append("\\00")
-        elif (char == "#" and position == 0) or (char == " " and position in (0, last)):
+        elif char == " " and position in (0, last):
             out.append("\\" + char)
         elif ord(char) < 0x20 or ord(char) == 0x7F:
             out.append("".join(f"\\{byte:02x}" for byte in char.encode()))

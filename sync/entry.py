@@ -20,6 +20,11 @@ class Kind(StrEnum):
         """Return whether entries of this kind are groups."""
         return self in (Kind.CUSTOMER, Kind.ORDER, Kind.ROLE)
 
+    @property
+    def is_user(self) -> bool:
+        """Return whether entries of this kind are user accounts (disabled before deleted)."""
+        return not self.is_group
+
 
 def entry_key(kind: Kind, source_id: str) -> str:
     """Return the stable key of the entry for one source record."""

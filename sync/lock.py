@@ -23,18 +23,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
+from sync import dn as dnlib
 from sync.directory import Directory
 from sync.errors import (
     AlreadyExists,
     ConfigurationError,
     DirectoryError,
+    DirectoryUnavailable,
     LeaseConflict,
     LockBusy,
-    NoSuchEntry,
 )
 from sync.lease import Lease, blocking, granted, new_holder, released
+from sync.report import Outcome, Report
+from sync.run import run_sync
 from sync.settings import LdapSettings, Settings
 
 log = logging.getLogger("portal_sync.lock")
@@ -142,16 +145,11 @@ class DirectoryLease:
             values = directory.read_lease(self.dn)
             if values is not None and (blocker := blocking(values, self.holder, now)):
                 return blocker
-            try:
-                if values is None:
-                    directory.create_lease(self.dn, mine)
-                else:
-                    directory.swap_lease(self.dn, values, mine)
-            except NoSuchEntry as exc:
-                raise ConfigurationError(
-                    f"cannot create the lease entry {self.dn}: its parent does not exist; "
-                    "fix PORTAL_SYNC_LOCK__LEASE_DN or PORTAL_SYNC_LDAP__BASE_DN"
-                ) from exc
+            if values is None:
+                directory.require_base(dnlib.parent_dn(self.dn))
+                directory.create_lease(self.dn, mine)
+            else:
+                directory.swap_lease(self.dn, values, mine)
         self._held = mine
         return None
 
@@ -240,3 +238,26 @@ class RunLock:
         if self.lease is not None:
             with suppress(Exception):
                 self.lease.release()
+
+
+def locked_run(lock: RunLock, settings: Settings, wait: float, **options: Any) -> Report:
+    """Run one sync holding `lock`; raise LockBusy when another run keeps it past `wait` seconds.
+
+    The lease needs the directory: when taking it fails, the run's report says
+    so with the outcome the run itself would have had.
+    """
+    try:
+        with lock.held(wait):
+            return run_sync(settings, **options)
+    except DirectoryUnavailable as exc:
+        return _failed(Outcome.UNAVAILABLE, str(exc))
+    except ConfigurationError as exc:
+        return _failed(Outcome.CONFIGURATION, str(exc))
+    except DirectoryError as exc:
+        return _failed(Outcome.DIRECTORY, str(exc))
+
+
+def _failed(outcome: Outcome, message: str) -> Report:
+    report = Report()
+    report.fail(outcome, message)
+    return report.finish()

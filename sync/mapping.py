@@ -96,6 +96,7 @@ class _KindSpec(BaseModel):
     rdn: str
     members: str | None = None
     attributes: dict[str, str | list[str]]
+    disabled: dict[str, str | list[str]] = Field(default_factory=dict)
 
     @field_validator("attributes")
     @classmethod
@@ -127,10 +128,26 @@ class KindMapping:
             texts = [value] if isinstance(value, str) else value
             where = f"kinds.{kind.value}.attributes.{name}"
             self.templates[name.lower()] = tuple(Template(t, fields, where) for t in texts)
+        self.disabled: dict[str, tuple[str, ...]] = {}
+        for name, value in spec.disabled.items():
+            if name.lower() not in self.templates or name.lower() == self.rdn:
+                raise MappingError(
+                    f"kinds.{kind.value}.disabled.{name}: only a mapped, non-naming attribute "
+                    "can take another value while disabled (it is restored from the mapping)"
+                )
+            texts = [value] if isinstance(value, str) else value
+            where = f"kinds.{kind.value}.disabled.{name}"
+            self.disabled[name.lower()] = tuple(Template(t, frozenset(), where).text for t in texts)
+        if kind.is_group and self.disabled:
+            raise MappingError(f"kinds.{kind.value}: groups are deleted, never disabled")
         if self.rdn not in self.templates:
             raise MappingError(f"kinds.{kind.value}: the naming attribute {spec.rdn} is not mapped")
         if kind.is_group and not self.members:
             raise MappingError(f"kinds.{kind.value}: a group kind names its members attribute")
+
+    def render_disabled(self) -> Attributes:
+        """Return the attribute values a disabled user takes (e.g. userAccountControl 514)."""
+        return dict(self.disabled)
 
     def render(self, context: AbstractMapping[str, str]) -> Attributes:
         """Return every mapped attribute for one record; unset ones hold no value."""

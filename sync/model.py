@@ -7,16 +7,56 @@ workflow export with extra fields still reads.
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 FORMAT_VERSION = 1
 BUILTIN_CONTACT_TYPE = "customer"
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=1024)]
-Identifier = Annotated[str, StringConstraints(min_length=1, max_length=256)]
-Login = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+
+def _printable(value: str) -> str:
+    """Refuse control characters (NUL, line breaks...) and lone surrogates."""
+    if any(unicodedata.category(char) in ("Cc", "Cs") for char in value):
+        raise ValueError("the value contains control characters")
+    return value
+
+
+def _trimmed(value: str) -> str:
+    """Refuse surrounding spaces in ids and logins: the directory would match them loosely."""
+    if value != value.strip():
+        raise ValueError("the value has leading or trailing spaces")
+    return value
+
+
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=1024), AfterValidator(_printable)
+]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=1024),
+    AfterValidator(_printable),
+]
+
+
+def _email(value: str) -> str:
+    """Refuse an e-mail address the directory's mail attribute (IA5 string) cannot hold."""
+    if value and (not value.isascii() or " " in value or "@" not in value):
+        raise ValueError("not an e-mail address the directory can hold (ASCII, with @, no spaces)")
+    return value
+
+
+Email = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=256), AfterValidator(_email)
+]
+Identifier = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=256),
+    AfterValidator(_printable),
+    AfterValidator(_trimmed),
+]
+Login = Identifier
 
 
 class Record(BaseModel):
@@ -42,8 +82,8 @@ class Person(Record):
 
     id: Identifier
     first_name: Text = ""
-    last_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-    email: Text = ""
+    last_name: Name
+    email: Email = ""
     phone: Text = ""
     mobile: Text = ""
     fax: Text = ""
@@ -56,7 +96,7 @@ class Customer(Record):
     """A customer company; with `remote_access` it is set up for the portal."""
 
     id: Identifier
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
+    name: Name
     nickname: Text = ""
     remote_access: bool = False
     agency: bool = False
@@ -70,12 +110,10 @@ class InternalUser(Record):
     id: Identifier
     login: Login
     first_name: Text = ""
-    last_name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
-    email: Text = ""
+    last_name: Name
+    email: Email = ""
     phone: Text = ""
-    groups: list[Annotated[str, StringConstraints(min_length=1, max_length=256)]] = Field(
-        default_factory=list
-    )
+    groups: list[Name] = Field(default_factory=list)
     enabled: bool = True
 
 

@@ -13,7 +13,13 @@ class RecordError:
     problem: str
 
     def __str__(self) -> str:
-        return f"{self.record}: {self.problem}"
+        return f"{printable(self.record)}: {printable(self.problem)}"
+
+
+def printable(text: str, limit: int = 160) -> str:
+    """Return text safe for a terminal or a log line: control characters escaped, length capped."""
+    safe = "".join(char if char.isprintable() or char == " " else repr(char)[1:-1] for char in text)
+    return safe if len(safe) <= limit else f"{safe[: limit - 1]}…"
 
 
 @dataclass

@@ -22,6 +22,7 @@ class Outcome(StrEnum):
     SOURCE = "source-error"
     UNAVAILABLE = "directory-unavailable"
     DIRECTORY = "directory-error"
+    DELETION_GUARD = "held-by-deletion-guard"
 
 
 class ExitCode(IntEnum):
@@ -43,6 +44,7 @@ _EXIT = {
     Outcome.SOURCE: ExitCode.SOURCE,
     Outcome.UNAVAILABLE: ExitCode.UNAVAILABLE,
     Outcome.DIRECTORY: ExitCode.UNAVAILABLE,
+    Outcome.DELETION_GUARD: ExitCode.DELETION_GUARD,
 }
 
 
@@ -62,6 +64,7 @@ class Report:
     changes: list[Change] = field(default_factory=list)
     errors: list[RecordError] = field(default_factory=list)
     managed: dict[str, int] = field(default_factory=dict)
+    pending: list[Change] = field(default_factory=list)
 
     def fail(self, outcome: Outcome, message: str) -> None:
         """Record that the run stopped, and why."""
@@ -107,6 +110,7 @@ class Report:
             "counts": self.counts(),
             "managed": self.managed,
             "changes": [change.to_dict() for change in self.changes],
+            "pending_destructive": [change.to_dict() for change in self.pending],
             "errors": [{"record": e.record, "problem": e.problem} for e in self.errors],
         }
 
@@ -122,6 +126,11 @@ class Report:
         lines = [f"portal-sync: {self.outcome.value} in {self.duration():.2f}s; {verb}: {summary}"]
         if self.failure:
             lines.append(f"stopped: {self.failure}")
+        if self.pending:
+            lines.append(f"{len(self.pending)} destructive change(s) held back, nothing applied:")
+            lines.extend(f"  {_describe(change)}" for change in self.pending[:50])
+            if len(self.pending) > 50:
+                lines.append(f"  ... and {len(self.pending) - 50} more (see --json)")
         if verbose:
             lines.extend(f"  {_describe(change)}" for change in self.changes)
         if self.errors:
@@ -134,11 +143,15 @@ def _describe(change: Change) -> str:
     text = f"{change.op.value:<13} {change.dn}"
     if change.new_dn:
         text += f" -> {change.new_dn}"
+    if change.reason:
+        text += f" [{change.reason.value}]"
     details = []
     for attribute, values in change.add_values.items():
         details.append(f"+{attribute}: {len(values)}")
     for attribute, values in change.delete_values.items():
-        details.append(f"-{attribute}: {len(values)}")
+        shown = "; ".join(values[:5])
+        more = f" +{len(values) - 5} more" if len(values) > 5 else ""
+        details.append(f"-{attribute}: {shown}{more}")
     if change.op.value == "modify":
         details.extend(
             f"{attribute}={', '.join(values) or '(none)'}"

@@ -7,7 +7,6 @@ carries on.
 
 from __future__ import annotations
 
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -36,15 +35,6 @@ class Structure:
     customers: dict[str, Customer]
     external_users: tuple[ExternalUser, ...]
     orders: tuple[Order, ...]
-
-
-def login_problem(login: str) -> str | None:
-    """Return why a login cannot name a directory entry, or None when it can."""
-    if login != login.strip():
-        return "the login has leading or trailing spaces"
-    if any(unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co", "Cn") for char in login):
-        return "the login contains control or unassigned characters"
-    return None
 
 
 def apply_rules(document: Document, quarantine: Quarantine) -> tuple[Structure, list[RecordError]]:
@@ -147,8 +137,6 @@ def _person_problem(person: Person, customer: Customer) -> str | None:
                 f"the built-in contact type '{BUILTIN_CONTACT_TYPE}' holds {len(holders)} persons "
                 f"({', '.join(holders)}); it holds at most one"
             )
-    if person.account is not None:
-        return login_problem(person.account.login)
     return None
 
 
@@ -160,14 +148,7 @@ def _unique_logins(
 ) -> tuple[list[InternalUser], list[tuple[Person, Customer]]]:
     """Drop every claimant of a login used twice (case-insensitive) and report each."""
     owners: dict[str, list[str]] = defaultdict(list)
-    valid_internal: list[InternalUser] = []
     for user in internal:
-        problem = login_problem(user.login)
-        if problem:
-            errors.append(RecordError(f"internal user {user.id}", problem))
-            quarantine.keys.add(entry_key(Kind.INTERNAL, user.id))
-            continue
-        valid_internal.append(user)
         owners[user.login.casefold()].append(f"internal user {user.id}")
     for person, customer in persons:
         if person.account is not None:
@@ -184,7 +165,7 @@ def _unique_logins(
         return True
 
     kept_internal = []
-    for user in valid_internal:
+    for user in internal:
         if claims(user.login, f"internal user {user.id}"):
             quarantine.keys.add(entry_key(Kind.INTERNAL, user.id))
         else:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sync import dn as dnlib
 from sync.desired import Desired, build_desired, kind_base
@@ -23,6 +24,7 @@ from sync.errors import (
     EntryRejected,
     NoSuchEntry,
 )
+from sync.guard import guard_reason
 from sync.mapping import Mapping, MappingError, load_mapping
 from sync.plan import Op, Plan, make_plan, without_members
 from sync.problems import Quarantine, RecordError
@@ -52,12 +54,23 @@ def prepare(settings: Settings) -> Prepared:
         structure, settings.layout, settings.ldap.base_dn, mapping, loaded.quarantine
     )
     errors = [*loaded.errors, *rule_errors, *desired.errors]
+    document = loaded.document
+    if not document.customers and not document.internal_users:
+        loaded.quarantine.kinds.update(kind.value for kind in Kind)
+        errors.append(
+            RecordError(
+                "source document",
+                "it holds no customer and no internal user; treated as a broken export, "
+                "nothing is deleted or disabled",
+            )
+        )
     return Prepared(mapping, desired, loaded.quarantine, errors)
 
 
 def read_current(directory: Directory, settings: Settings, mapping: Mapping) -> list[Entry]:
     """Return every entry in the managed subtrees that carries this service's identity."""
     bases = [kind_base(settings.layout, settings.ldap.base_dn, kind) for kind in Kind]
+    bases.append(f"{settings.layout.disabled_ou},{settings.ldap.base_dn}")
     entries = []
     for dn, attributes in directory.read_managed(
         bases, mapping.identity_attribute, mapping.identity_prefix, mapping.attributes_read()
@@ -70,16 +83,27 @@ def read_current(directory: Directory, settings: Settings, mapping: Mapping) -> 
     return entries
 
 
-def plan_run(directory: Directory, settings: Settings, prepared: Prepared) -> Plan:
+def plan_run(
+    directory: Directory, settings: Settings, prepared: Prepared, now: datetime | None = None
+) -> Plan:
     """Return the plan that brings the directory to the prepared desired state."""
     directory.require_base(settings.ldap.base_dn)
     current = read_current(directory, settings, prepared.mapping)
     existing = [dn for dn in prepared.desired.containers if directory.exists(dn)]
-    return make_plan(prepared.desired, current, existing, prepared.mapping, prepared.quarantine)
+    return make_plan(
+        prepared.desired,
+        current,
+        existing,
+        prepared.mapping,
+        prepared.quarantine,
+        now=now,
+        retention=timedelta(days=settings.safety.retention_days),
+    )
 
 
-def apply_plan(directory: Directory, plan: Plan, mapping: Mapping, report: Report) -> None:
+def apply_plan(directory: Directory, plan: Plan, prepared: Prepared, report: Report) -> None:
     """Apply the plan change by change; a refused change is a record error, not the end."""
+    mapping = prepared.mapping
     refused: set[str] = set()
     for planned in plan.changes:
         change = planned
@@ -92,8 +116,14 @@ def apply_plan(directory: Directory, plan: Plan, mapping: Mapping, report: Repor
         try:
             directory.apply(change)
         except (AlreadyExists, EntryRejected, NoSuchEntry) as exc:
-            record = change.key or change.dn
-            report.errors.append(RecordError(record, str(exc)))
+            record = prepared.desired.records.get(change.key or "", change.key or change.dn)
+            problem = str(exc)
+            if isinstance(exc, AlreadyExists):
+                problem = (
+                    f"collision: {exc} (an entry portal-sync does not own, or one of a record "
+                    "in error); skipped, the existing entry is left untouched"
+                )
+            report.errors.append(RecordError(record, problem))
             if change.op is Op.ADD:
                 refused.add(dnlib.normalize_dn(change.dn))
             log.warning("skipped %s: %s", record, exc)
@@ -101,19 +131,39 @@ def apply_plan(directory: Directory, plan: Plan, mapping: Mapping, report: Repor
         report.changes.append(change)
 
 
-def run_sync(settings: Settings, *, dry_run: bool = False) -> Report:
-    """Run one sync and return its report."""
+def run_sync(
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    allow_deletions: int | None = None,
+    now: datetime | None = None,
+) -> Report:
+    """Run one sync and return its report.
+
+    `allow_deletions` approves up to that many deletions and disables past
+    the deletion guard; `now` is the clock for the retention of disabled users.
+    """
     report = Report(dry_run=dry_run)
     try:
         prepared = prepare(settings)
         report.errors.extend(prepared.errors)
         with Directory.open(settings.ldap) as directory:
-            plan = plan_run(directory, settings, prepared)
+            plan = plan_run(directory, settings, prepared, now)
             report.errors.extend(plan.errors)
-            if dry_run:
+            held = guard_reason(plan, settings.safety, allow_deletions)
+            if held:
+                report.pending.extend(plan.destructive())
+                report.fail(
+                    Outcome.DELETION_GUARD,
+                    f"{held}; nothing was applied. Review the pending changes, then approve "
+                    f"with: portal-sync run --allow-deletions {len(report.pending)}",
+                )
+                if dry_run:
+                    report.changes.extend(plan.changes)
+            elif dry_run:
                 report.changes.extend(plan.changes)
             else:
-                apply_plan(directory, plan, prepared.mapping, report)
+                apply_plan(directory, plan, prepared, report)
         report.managed = dict(Counter(key_kind(k).value for k in prepared.desired.entries))
     except SourceError as exc:
         report.fail(Outcome.SOURCE, str(exc))

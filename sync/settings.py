@@ -22,6 +22,7 @@ from pydantic_settings import (
 
 from sync.desired import Layout
 from sync.errors import ConfigurationError
+from sync.guard import SafetySettings
 
 
 class LdapSettings(BaseModel):
@@ -163,6 +164,8 @@ class Settings(BaseSettings):
     """Directory layout and group names."""
     mapping: MappingSettings = MappingSettings()
     """Attribute mapping."""
+    safety: SafetySettings = SafetySettings()
+    """Deletion guard and retention of disabled users."""
     state_dir: Path = Field(default_factory=lambda: _default_state_dir())
     """Directory for run history, locks and caches (PORTAL_SYNC_STATE_DIR);
     default /var/lib/portal-sync when running as root, else ~/.local/state/portal-sync."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
 from collections.abc import Callable, Iterator
 from importlib import resources
@@ -16,13 +17,24 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 
 from sync.localserver import LocalServer
 from sync.settings import Settings, load_settings
 
+hypothesis_settings.register_profile("default", max_examples=40)
+hypothesis_settings.register_profile("thorough", max_examples=500)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
 SEED = json.loads(
     resources.files("sync.examples").joinpath("seed-scenario.json").read_text(encoding="utf-8")
 )
+
+
+@pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: Any) -> None:
+    """Keep every run's lock file and history out of the real state directory."""
+    monkeypatch.setenv("PORTAL_SYNC_STATE_DIR", str(tmp_path_factory.mktemp("state")))
 
 
 @pytest.fixture

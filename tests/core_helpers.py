@@ -1,0 +1,29 @@
+"""Build the pure core's inputs from a document, without any directory."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sync.desired import Desired, Layout, build_desired
+from sync.document import load_data
+from sync.mapping import Mapping, load_mapping
+from sync.problems import Quarantine
+from sync.rules import apply_rules
+
+BASE = "dc=example,dc=org"
+MAPPING = load_mapping("openldap")
+
+
+def desired_of(
+    document: dict[str, Any], layout: Layout | None = None, mapping: Mapping = MAPPING
+) -> tuple[Desired, Quarantine]:
+    """Return the desired entries of a document and the quarantine it produced."""
+    loaded = load_data(document)
+    structure, _ = apply_rules(loaded.document, loaded.quarantine)
+    desired = build_desired(structure, layout or Layout(), BASE, mapping, loaded.quarantine)
+    return desired, loaded.quarantine
+
+
+def uid_of(dn: str) -> str:
+    """Return the RDN value of a user DN."""
+    return dn.split(",", 1)[0].split("=", 1)[1]

@@ -1,0 +1,62 @@
+"""Read the test slapd with plain ldap3, independently of the code under test."""
+
+from __future__ import annotations
+
+from ldap3 import ALL_ATTRIBUTES, NONE, SUBTREE, Connection, Server
+
+from sync.localserver import LocalServer
+
+
+def connect(server: LocalServer) -> Connection:
+    """Return a connection bound as the rootdn."""
+    return Connection(
+        Server(server.url, get_info=NONE), server.root_dn, server.root_pw, auto_bind=True
+    )
+
+
+def entries(server: LocalServer, base: str | None = None) -> dict[str, dict[str, list[str]]]:
+    """Return every entry below `base` (default: the suffix) with all its attributes."""
+    with connect(server) as conn:
+        conn.search(
+            base or server.suffix,
+            "(objectClass=*)",
+            SUBTREE,
+            attributes=[ALL_ATTRIBUTES, "entryCSN", "entryUUID"],
+        )
+        return {
+            entry.entry_dn: {
+                k.lower(): [str(v) for v in vs] for k, vs in entry.entry_attributes_as_dict.items()
+            }
+            for entry in conn.entries
+        }
+
+
+def write_stamps(server: LocalServer) -> dict[str, str]:
+    """Return the entryCSN of every entry: it changes on every write to the entry.
+
+    The run lock's lease entry is left out: every writing run takes the lease,
+    even one that then changes nothing (docs/daemon.md).
+    """
+    return {
+        dn: attrs["entrycsn"][0]
+        for dn, attrs in entries(server).items()
+        if not dn.startswith("cn=portal-sync-lock,")
+    }
+
+
+def users(server: LocalServer, ou: str) -> set[str]:
+    """Return the uids of the users directly in one OU (e.g. "ou=external")."""
+    found = entries(server, f"{ou},{server.suffix}")
+    return {attrs["uid"][0] for attrs in found.values() if "uid" in attrs}
+
+
+def groups(server: LocalServer, ou: str) -> dict[str, set[str]]:
+    """Return {group cn: member uids} for the groups in one OU (e.g. "ou=orders,ou=groups")."""
+    found = entries(server, f"{ou},{server.suffix}")
+    result = {}
+    for attrs in found.values():
+        if "member" not in attrs:
+            continue
+        uids = {member.split(",", 1)[0].split("=", 1)[1] for member in attrs["member"]}
+        result[attrs["cn"][0]] = uids
+    return result
