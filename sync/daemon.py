@@ -200,10 +200,11 @@ class Daemon:
             if self._outage is not None:
                 outcome, since = self._outage
                 log.warning(
-                    "recovered: runs succeed again after %s for %.0f s (%d failed runs)",
+                    "recovered: runs succeed again after %s for %.0f s (%d failed runs); %s",
                     outcome.value,
                     (_now() - since).total_seconds(),
                     self.backoff.failures,
+                    report.to_text(verbose=False).splitlines()[0],
                 )
             self._outage = None
             self.quiet.quiet = False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Callable
@@ -201,3 +202,28 @@ def test_secrets_never_appear_in_the_log(start_daemon, slapd):
     assert lines and all({"time", "level", "logger", "message"} <= set(line) for line in lines)
     assert slapd.root_pw not in daemon.log
     assert TOKEN not in daemon.log
+
+
+def test_settings_the_daemon_cannot_start_with_end_it_with_exit_2(slapd, tmp_path, seed):
+    write_source(tmp_path / "source.json", seed)
+    env = environment(slapd, tmp_path / "source.json", tmp_path / "state")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        results = [
+            subprocess.run(
+                [sys.executable, "-m", "sync", "daemon"],
+                env={**env, **extra},
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            for extra in (
+                {"PORTAL_SYNC_SCHEDULE__CRON": "every tuesday"},
+                {"PORTAL_SYNC_HTTP__PORT": str(port)},
+            )
+        ]
+    assert [r.returncode for r in results] == [2, 2]
+    assert "not a crontab expression" in results[0].stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in results[1].stderr
