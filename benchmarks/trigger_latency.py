@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from sync.directory import Directory
+from sync.history import History
 from sync.localserver import LocalServer
 from sync.settings import LdapSettings
 
@@ -120,12 +121,14 @@ def main() -> None:
         finally:
             daemon.send_signal(signal.SIGTERM)
             code = daemon.wait(60)
+    runs = [r["duration_seconds"] for r in History(work / "state", 1000).reports()[1:]]
     print(
         f"persons in document: {len(document['internal_users'])} internal + "
         f"{sum(len(c['persons']) for c in document['customers'])} contact persons; "
         f"samples: {len(latencies)}; latency min {min(latencies):.2f} s, "
         f"median {statistics.median(latencies):.2f} s, max {max(latencies):.2f} s; "
-        f"daemon exit code {code}"
+        f"of which the run itself (median of {len(runs)} runs): "
+        f"{statistics.median(runs):.2f} s; daemon exit code {code}"
     )
 
 
