@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from sync.document import SourceError
+from sync.entry import Kind
 from sync.errors import ConfigurationError, DirectoryError, DirectoryUnavailable, LockBusy
 from sync.logs import configure_logging
 from sync.mapping import MappingError
@@ -58,6 +60,19 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", help="sync the example into a throwaway local slapd")
     demo.add_argument("--source", type=Path, help="source document (default: shipped example)")
+
+    access = commands.add_parser("access", help="who may open what, as the directory says")
+    access.add_argument("what", choices=["user", "order"], help="ask about a user or an order")
+    access.add_argument("name", help="the user's login or the order's ID")
+    access.add_argument(
+        "--compare", action="store_true", help="compare with the source rules; exit 1 on drift"
+    )
+    access.add_argument("--source", type=Path, help="source document (overrides settings)")
+
+    login = commands.add_parser(
+        "login", help="log in as a portal does (asks for the password) and show the outcome"
+    )
+    login.add_argument("login", help="the user's login")
     return parser
 
 
@@ -74,6 +89,7 @@ def _logging(args: argparse.Namespace, settings: Settings, default: str = "WARNI
     level = args.log_level or settings.logging.level or default
     secrets = [
         settings.ldap.bind_password.get_secret_value(),
+        settings.portal.bind_password.get_secret_value(),
         settings.http.token.get_secret_value(),
     ]
     try:
@@ -141,7 +157,88 @@ def _check(args: argparse.Namespace) -> int:
     with Directory.open(settings.ldap) as directory:
         directory.require_base(settings.ldap.base_dn)
     print(f"directory: ok (bound as {settings.ldap.bind_dn or 'anonymous'}, base DN exists)")
+    _check_portal(settings)
     return int(ExitCode.RECORD_ERRORS if prepared.errors else ExitCode.SUCCESS)
+
+
+def _check_portal(settings: Settings) -> None:
+    """Print how the connection is protected, and bind as the portal account when set."""
+    from sync.directory import Directory
+    from sync.portal import portal_ldap
+
+    ldap = settings.ldap
+    if ldap.uses_tls:
+        how = "StartTLS" if ldap.start_tls else "ldaps"
+        checked = "certificate checked" if ldap.tls_verify else "certificate NOT checked"
+        print(f"tls: {how}, {checked} ({ldap.ca_file or 'system CAs'})")
+    else:
+        print("tls: none: passwords cross the network in clear; use ldaps:// or start_tls")
+    if settings.portal.bind_dn:
+        with Directory.open(portal_ldap(settings)):
+            print(f"portal account: ok (bound as {settings.portal.bind_dn})")
+
+
+def _access(args: argparse.Namespace) -> int:
+    from sync.access import (
+        describe_order,
+        describe_user,
+        drift,
+        expected_members,
+        expected_orders,
+    )
+    from sync.portal import LoginRefused, Portal
+    from sync.run import prepare
+
+    settings = _settings(args)
+    with Portal.open(settings) as portal:
+        if args.what == "user":
+            try:
+                user = portal.user(args.name)
+            except LoginRefused:
+                user = None
+            lines = describe_user(user) if user else [f"no user with login {args.name!r}"]
+            found = set(user.orders) if user else set()
+            known = user is not None
+        else:
+            answer = portal.order_members(args.name)
+            if answer is None:
+                lines = [f"no group for order {args.name!r}: nobody outside the shop may open it"]
+                found = set()
+            else:
+                lines = describe_order(args.name, *answer)
+                found = {user.login for user in answer[1]}
+            known = answer is not None
+    print("\n".join(lines))
+    if not args.compare:
+        return int(ExitCode.SUCCESS if known else ExitCode.RECORD_ERRORS)
+    prepared = prepare(settings)
+    members = prepared.mapping.kinds[Kind.ORDER].members or "member"
+    if args.what == "user":
+        expected = expected_orders(prepared.desired, args.name, members)
+        difference = drift(found, expected)
+        print("\n".join(difference.lines(f"orders of {args.name}")))
+    else:
+        expected = expected_members(prepared.desired, args.name, members)
+        difference = drift(found, expected)
+        print("\n".join(difference.lines(f"users of order {args.name}")))
+    return int(ExitCode.SUCCESS if difference.none else ExitCode.RECORD_ERRORS)
+
+
+def _login(args: argparse.Namespace) -> int:
+    from sync.access import describe_user
+    from sync.portal import LoginRefused, Portal
+
+    settings = _settings(args)
+    password = getpass.getpass(f"password for {args.login}: ")
+    with Portal.open(settings) as portal:
+        try:
+            user = portal.authenticate(args.login, password)
+        except LoginRefused:
+            print(f"login refused for {args.login!r}: unknown login or wrong password")
+            return int(ExitCode.RECORD_ERRORS)
+    print("login accepted: the directory accepted the password (bind as the user)")
+    print("\n".join(describe_user(user)))
+    return int(ExitCode.SUCCESS)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -168,6 +265,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "demo": _demo,
             "daemon": _daemon,
             "status": _status,
+            "access": _access,
+            "login": _login,
         }[args.command]
         return handler(args)
     except SourceError as exc:

@@ -7,6 +7,7 @@ above this module imports ldap3.
 from __future__ import annotations
 
 import math
+import ssl
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
@@ -20,6 +21,7 @@ from ldap3 import (
     SUBTREE,
     Connection,
     Server,
+    Tls,
 )
 from ldap3.core import exceptions as ldap_exc
 
@@ -37,6 +39,10 @@ from sync.errors import (
 )
 from sync.plan import Change, Op
 from sync.settings import LdapSettings
+
+_SIZE_LIMIT_EXCEEDED = 4
+_UNKNOWN_CA = "CERTIFICATE_VERIFY_FAILED"
+_OTHER_HOST = "doesn't match any name"
 
 _UNAVAILABLE = (
     ldap_exc.LDAPCommunicationError,
@@ -87,17 +93,9 @@ class Directory:
     @contextmanager
     def open(cls, settings: LdapSettings) -> Iterator[Directory]:
         """Yield a directory bound with the service account; unbind at the end."""
-        server = Server(settings.url, get_info=NONE, connect_timeout=settings.timeout)
-        with translated(f"connecting to {settings.url} as {settings.bind_dn or 'anonymous'}"):
-            connection = Connection(
-                server,
-                user=settings.bind_dn or None,
-                password=settings.bind_password.get_secret_value() or None,
-                raise_exceptions=True,
-                receive_timeout=math.ceil(settings.timeout),
-                check_names=False,
-            )
-            connection.bind()
+        connection = bound_connection(
+            settings, settings.bind_dn, settings.bind_password.get_secret_value()
+        )
         try:
             yield cls(connection, settings.page_size)
         finally:
@@ -155,6 +153,7 @@ class Directory:
                             for name, values in item["raw_attributes"].items()
                         },
                     )
+            _require_complete(self._connection, f"searching {base}")
 
     def apply(self, change: Change) -> None:
         """Write one change."""
@@ -229,3 +228,159 @@ def _modifications(change: Change) -> dict[str, list[tuple[Any, list[str]]]]:
     for name, values in change.delete_values.items():
         modifications.setdefault(name, []).append((MODIFY_DELETE, list(values)))
     return modifications
+
+
+def _tls(settings: LdapSettings) -> Tls:
+    """Return the TLS set-up of the settings: validation on unless switched off."""
+    return Tls(
+        validate=ssl.CERT_REQUIRED if settings.tls_verify else ssl.CERT_NONE,
+        ca_certs_file=str(settings.ca_file) if settings.ca_file else None,
+        local_certificate_file=(
+            str(settings.client_cert_file) if settings.client_cert_file else None
+        ),
+        local_private_key_file=str(settings.client_key_file) if settings.client_key_file else None,
+    )
+
+
+def bound_connection(
+    settings: LdapSettings, user: str, password: str, **options: Any
+) -> Connection:
+    """Return a connection bound as `user` (anonymous when empty), over TLS when configured.
+
+    `options` go to ldap3's Connection (e.g. another client strategy). A
+    server certificate that the configured CAs do not vouch for, or that
+    names another host, is a ConfigurationError saying which setting to fix.
+    """
+    action = f"connecting to {settings.url} as {user or 'anonymous'}"
+    use_tls = settings.uses_tls or settings.ca_file is not None
+    server = Server(
+        settings.url,
+        get_info=NONE,
+        connect_timeout=settings.timeout,
+        tls=_tls(settings) if use_tls else None,
+    )
+    connection = Connection(
+        server,
+        user=user or None,
+        password=password or None,
+        raise_exceptions=True,
+        receive_timeout=math.ceil(settings.timeout),
+        check_names=False,
+        **options,
+    )
+    try:
+        with translated(action):
+            if settings.start_tls:
+                connection.open()
+                connection.start_tls()
+            connection.bind()
+    except (DirectoryError, ConfigurationError) as exc:
+        with suppress(ldap_exc.LDAPException):
+            connection.unbind()
+        if _UNKNOWN_CA in str(exc):
+            reason = "it is signed by a CA that is not trusted"
+        elif _OTHER_HOST in str(exc):
+            reason = f"it does not name the host {server.host}"
+        else:
+            raise
+        raise ConfigurationError(
+            f"{action}: the server's TLS certificate is refused: {reason}. Set "
+            "PORTAL_SYNC_LDAP__CA_FILE to the PEM bundle of the CA that signed it, and connect "
+            "to a host name that the certificate names"
+        ) from exc
+    return connection
+
+
+def password_matches(directory: Directory, dn: str, value: str) -> bool | None:
+    """Return whether the entry's userPassword holds exactly `value`; None when it has none.
+
+    This is an LDAP compare: the sync account needs compare, never read,
+    access to passwords.
+    """
+    try:
+        with translated(f"comparing the password of {dn}"):
+            return bool(directory._connection.compare(dn, "userPassword", value))
+    except EntryRejected as exc:
+        if isinstance(exc.__cause__, ldap_exc.LDAPNoSuchAttributeResult):
+            return None
+        raise
+
+
+def write_password_hash(directory: Directory, dn: str, value: str) -> None:
+    """Set the entry's userPassword to exactly this hash."""
+    with translated(f"writing the password of {dn}"):
+        directory._connection.modify(dn, {"userPassword": [(MODIFY_REPLACE, [value])]})
+
+
+def set_password(directory: Directory, dn: str, password: str) -> None:
+    """Set a cleartext password with the Password Modify operation; the server hashes it."""
+    with translated(f"setting the password of {dn}"):
+        directory._connection.extend.standard.modify_password(dn, new_password=password)
+
+
+def search(
+    directory: Directory, base: str, search_filter: str, attributes: Iterable[str]
+) -> list[tuple[str, dict[str, tuple[str, ...]]]]:
+    """Return (dn, attributes) of the entries below `base` matching a filter (paged)."""
+    if not directory.exists(base):
+        return []
+    found = []
+    with translated(f"searching {base}"):
+        results: Iterable[dict[str, Any]] = directory._connection.extend.standard.paged_search(
+            base,
+            search_filter,
+            SUBTREE,
+            attributes=list(attributes),
+            paged_size=directory._page_size,
+            generator=True,
+        )
+        for item in results:
+            if item.get("type") == "searchResEntry":
+                found.append(
+                    (
+                        item["dn"],
+                        {
+                            name.lower(): tuple(value.decode("utf-8") for value in values)
+                            for name, values in item["raw_attributes"].items()
+                        },
+                    )
+                )
+        _require_complete(directory._connection, f"searching {base}")
+    return found
+
+
+def _require_complete(connection: Connection, action: str) -> None:
+    """Raise ConfigurationError when the server cut the last search short (size limit).
+
+    ldap3 does not raise for sizeLimitExceeded: a paged search past the
+    server's limit would otherwise end quietly with only part of the entries.
+    """
+    if (connection.result or {}).get("result") == _SIZE_LIMIT_EXCEEDED:
+        raise ConfigurationError(
+            f"{action}: the server capped the search (size limit): lift the size limit of the "
+            'account, e.g. limits dn.exact="<bind DN>" size=unlimited (config/slapd/acl.ldif)'
+        )
+
+
+def password_accepted(settings: LdapSettings, dn: str, password: str) -> bool:
+    """Return whether the server accepts a simple bind as `dn` with `password`."""
+    if not password:
+        return False
+    try:
+        connection = bound_connection(settings, dn, password)
+    except BindFailed:
+        return False
+    with suppress(ldap_exc.LDAPException):
+        connection.unbind()
+    return True
+
+
+def change_own_password(settings: LdapSettings, dn: str, old: str, new: str) -> None:
+    """Change a user's password as that user (Password Modify with the old password)."""
+    connection = bound_connection(settings, dn, old)
+    try:
+        with translated(f"changing the password of {dn}"):
+            connection.extend.standard.modify_password(dn, old, new)
+    finally:
+        with suppress(ldap_exc.LDAPException):
+            connection.unbind()

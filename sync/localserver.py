@@ -13,6 +13,7 @@ import logging
 import os
 import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -58,8 +59,31 @@ olcDbIndex: businessCategory eq,sub
 """
 
 
+@dataclass(frozen=True)
+class ServerTls:
+    """The server's TLS files; with `ca_file` and `verify_client` it checks client certificates."""
+
+    cert_file: Path
+    key_file: Path
+    ca_file: Path | None = None
+    verify_client: str = "never"
+
+    def config(self) -> str:
+        """Return the cn=config global attributes that set TLS up."""
+        lines = [
+            f"olcTLSCertificateFile: {self.cert_file}",
+            f"olcTLSCertificateKeyFile: {self.key_file}",
+            f"olcTLSVerifyClient: {self.verify_client}",
+        ]
+        if self.ca_file is not None:
+            lines.append(f"olcTLSCACertificateFile: {self.ca_file}")
+        return "\n".join(lines) + "\n"
+
+
 class LocalServer(slapd.Slapd):  # type: ignore[misc]
     """A slapd of our own in a temporary directory; use as a context manager."""
+
+    ldap_uri: str
 
     def __init__(
         self,
@@ -70,12 +94,14 @@ class LocalServer(slapd.Slapd):  # type: ignore[misc]
         global_extra: str = "",
         modules_extra: str = "",
         config_changes: tuple[str, ...] = (),
+        tls: ServerTls | None = None,
         **kwargs: Any,
     ) -> None:
         self._parent = Path(tempfile.mkdtemp(prefix="portal-sync-slapd-"))
+        self.tls = tls
         self._extra = {
             "nosync": "FALSE" if fsync else "TRUE",
-            "global_extra": global_extra,
+            "global_extra": global_extra + (tls.config() if tls else ""),
             "modules_extra": modules_extra,
         }
         self._config_changes = (_INDEXES, *config_changes)
@@ -95,6 +121,26 @@ class LocalServer(slapd.Slapd):  # type: ignore[misc]
             f"ldapi://{(self._parent / 'run' / 'ldapi').as_posix().replace('/', '%2F')}"
         )
         self.default_ldap_uri = self.ldapi_uri
+        self.ldaps_port = self._avail_tcpport() if tls else None
+
+    @property
+    def ldaps_url(self) -> str:
+        """Return the ldaps:// URL of the server (only with `tls`)."""
+        if self.ldaps_port is None:
+            raise RuntimeError("this LocalServer was started without tls")
+        return f"ldaps://{self.host}:{self.ldaps_port}"
+
+    def _start_slapd(self) -> None:
+        """Start slapd, listening on ldaps:// too when TLS is configured."""
+        if self.ldaps_port is None:
+            super()._start_slapd()
+            return
+        plain = self.ldap_uri
+        self.ldap_uri = f"{plain} {self.ldaps_url}/"
+        try:
+            super()._start_slapd()
+        finally:
+            self.ldap_uri = plain
 
     @property
     def url(self) -> str:

@@ -7,6 +7,7 @@ workflow export with extra fields still reads.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from typing import Annotated, Literal
 
@@ -58,6 +59,21 @@ Identifier = Annotated[
 ]
 Login = Identifier
 
+_HASH = re.compile(r"\{([A-Za-z0-9.-]+)\}\S+")
+
+
+def _password_hash(value: str) -> str:
+    """Check that a source password is a hash with an LDAP scheme prefix, never cleartext."""
+    match = _HASH.fullmatch(value)
+    if match is None:
+        raise ValueError("must be a hash with a scheme prefix such as {SSHA}, {CRYPT} or {ARGON2}")
+    if match.group(1).upper() == "CLEARTEXT":
+        raise ValueError("must be a hash, not {CLEARTEXT}")
+    return value
+
+
+PasswordHash = Annotated[str, StringConstraints(max_length=1024), AfterValidator(_password_hash)]
+
 
 class Record(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True, coerce_numbers_to_str=True)
@@ -68,6 +84,8 @@ class Account(Record):
 
     login: Login
     enabled: bool = True
+    password_hash: PasswordHash | None = Field(default=None, repr=False)
+    """The account's password hash, written when passwords.external is source-hash."""
 
 
 class ContactType(Record):
@@ -115,6 +133,8 @@ class InternalUser(Record):
     phone: Text = ""
     groups: list[Name] = Field(default_factory=list)
     enabled: bool = True
+    password_hash: PasswordHash | None = Field(default=None, repr=False)
+    """The user's password hash, written when passwords.internal is source-hash."""
 
 
 class Order(Record):

@@ -65,6 +65,8 @@ class Report:
     errors: list[RecordError] = field(default_factory=list)
     managed: dict[str, int] = field(default_factory=dict)
     pending: list[Change] = field(default_factory=list)
+    passwords: dict[str, int] = field(default_factory=dict)
+    """Accounts per password step ("source hash written"...); counts only, never values."""
 
     def fail(self, outcome: Outcome, message: str) -> None:
         """Record that the run stopped, and why."""
@@ -109,6 +111,7 @@ class Report:
             "failure": self.failure,
             "counts": self.counts(),
             "managed": self.managed,
+            "passwords": self.passwords,
             "changes": [change.to_dict() for change in self.changes],
             "pending_destructive": [change.to_dict() for change in self.pending],
             "errors": [{"record": e.record, "problem": e.problem} for e in self.errors],
@@ -126,6 +129,9 @@ class Report:
         lines = [f"portal-sync: {self.outcome.value} in {self.duration():.2f}s; {verb}: {summary}"]
         if self.failure:
             lines.append(f"stopped: {self.failure}")
+        if self.passwords:
+            steps = ", ".join(f"{count} {step}" for step, count in sorted(self.passwords.items()))
+            lines.append(f"passwords: {steps}")
         if self.pending:
             lines.append(f"{len(self.pending)} destructive change(s) held back, nothing applied:")
             lines.extend(f"  {_describe(change)}" for change in self.pending[:50])

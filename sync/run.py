@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sync import dn as dnlib
@@ -26,6 +26,7 @@ from sync.errors import (
 )
 from sync.guard import guard_reason
 from sync.mapping import Mapping, MappingError, load_mapping
+from sync.passwords import SourceAccount, counted, settle_passwords, source_accounts
 from sync.plan import Op, Plan, make_plan, without_members
 from sync.problems import Quarantine, RecordError
 from sync.report import Outcome, Report
@@ -43,6 +44,7 @@ class Prepared:
     desired: Desired
     quarantine: Quarantine
     errors: list[RecordError]
+    accounts: dict[str, SourceAccount] = field(default_factory=dict)
 
 
 def prepare(settings: Settings) -> Prepared:
@@ -64,7 +66,8 @@ def prepare(settings: Settings) -> Prepared:
                 "nothing is deleted or disabled",
             )
         )
-    return Prepared(mapping, desired, loaded.quarantine, errors)
+    accounts = source_accounts(structure)
+    return Prepared(mapping, desired, loaded.quarantine, errors, accounts)
 
 
 def read_current(directory: Directory, settings: Settings, mapping: Mapping) -> list[Entry]:
@@ -131,6 +134,23 @@ def apply_plan(directory: Directory, plan: Plan, prepared: Prepared, report: Rep
         report.changes.append(change)
 
 
+def settle_run_passwords(
+    directory: Directory, settings: Settings, prepared: Prepared, plan: Plan, report: Report
+) -> None:
+    """Set the passwords the settings ask for, after the entries were applied."""
+    steps, errors = settle_passwords(
+        directory,
+        settings,
+        prepared.accounts,
+        prepared.desired.entries,
+        plan.changes,
+        report.changes,
+    )
+    report.passwords = counted(steps)
+    records = prepared.desired.records
+    report.errors.extend(RecordError(records.get(e.record, e.record), e.problem) for e in errors)
+
+
 def run_sync(
     settings: Settings,
     *,
@@ -164,6 +184,7 @@ def run_sync(
                 report.changes.extend(plan.changes)
             else:
                 apply_plan(directory, plan, prepared, report)
+                settle_run_passwords(directory, settings, prepared, plan, report)
         report.managed = dict(Counter(key_kind(k).value for k in prepared.desired.entries))
     except SourceError as exc:
         report.fail(Outcome.SOURCE, str(exc))

@@ -8,10 +8,11 @@ the TOML file (`--config FILE` or PORTAL_SYNC_CONFIG), then the defaults below.
 from __future__ import annotations
 
 import os
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     NestedSecretsSettingsSource,
@@ -42,6 +43,27 @@ class LdapSettings(BaseModel):
     """Seconds to wait for a connection or an answer; default 10."""
     page_size: int = Field(default=500, ge=1, le=10000)
     """Entries per page of the paged search of managed entries; default 500."""
+    start_tls: bool = False
+    """Upgrade an ldap:// connection with StartTLS before binding; default off (ldaps:// is TLS)."""
+    ca_file: Path | None = None
+    """PEM bundle of the CAs that may sign the server certificate; default the system's CAs."""
+    tls_verify: bool = True
+    """Validate the server certificate and host name; default on. Turn off only to diagnose."""
+    client_cert_file: Path | None = None
+    """PEM client certificate presented to the server (optional, with client_key_file)."""
+    client_key_file: Path | None = None
+    """PEM private key of the client certificate (optional)."""
+
+    @model_validator(mode="after")
+    def _client_pair(self) -> LdapSettings:
+        if (self.client_cert_file is None) != (self.client_key_file is None):
+            raise ValueError("client_cert_file and client_key_file go together")
+        return self
+
+    @property
+    def uses_tls(self) -> bool:
+        """Return whether the connection is encrypted (ldaps:// or StartTLS)."""
+        return self.start_tls or self.url.lower().startswith("ldaps://")
 
 
 class SourceSettings(BaseModel):
@@ -135,6 +157,51 @@ class HistorySettings(BaseModel):
     """Number of run reports kept; default 50."""
 
 
+class PasswordMode(StrEnum):
+    """Who sets the passwords of one kind of user."""
+
+    SOURCE_HASH = "source-hash"
+    INITIAL = "initial"
+    NONE = "none"
+
+
+class PasswordSettings(BaseModel):
+    """How the service sets user passwords (see docs/portal.md)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    internal: PasswordMode = PasswordMode.NONE
+    """Mode for internal users: source-hash, initial or none; default none."""
+    external: PasswordMode = PasswordMode.NONE
+    """Mode for external users: source-hash, initial or none; default none."""
+    initial_file: Path | None = None
+    """File that receives "login<TAB>password" per new account (mode 0600); default none."""
+    initial_command: list[str] = Field(default_factory=list)
+    """Command (no shell) run per new account with "login<TAB>password" on stdin; default none."""
+    initial_length: int = Field(default=20, ge=12, le=128)
+    """Length of a generated initial password in characters; default 20."""
+
+    @model_validator(mode="after")
+    def _channel(self) -> PasswordSettings:
+        uses_initial = PasswordMode.INITIAL in (self.internal, self.external)
+        if uses_initial and self.initial_file is None and not self.initial_command:
+            raise ValueError(
+                "mode initial needs a channel: set initial_file and/or initial_command"
+            )
+        return self
+
+
+class PortalSettings(BaseModel):
+    """The portal's service account, used by `portal-sync access` and `portal-sync login`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bind_dn: str = ""
+    """DN of the portal's service account (searches users and groups); empty uses ldap.bind_dn."""
+    bind_password: SecretStr = SecretStr("")
+    """Password of the portal's service account; never printed."""
+
+
 def _default_state_dir() -> Path:
     if os.geteuid() == 0:
         return Path("/var/lib/portal-sync")
@@ -166,6 +233,10 @@ class Settings(BaseSettings):
     """Attribute mapping."""
     safety: SafetySettings = SafetySettings()
     """Deletion guard and retention of disabled users."""
+    passwords: PasswordSettings = PasswordSettings()
+    """User passwords."""
+    portal: PortalSettings = PortalSettings()
+    """The portal's service account."""
     state_dir: Path = Field(default_factory=lambda: _default_state_dir())
     """Directory for run history, locks and caches (PORTAL_SYNC_STATE_DIR);
     default /var/lib/portal-sync when running as root, else ~/.local/state/portal-sync."""

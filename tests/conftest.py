@@ -110,3 +110,71 @@ def settings_for(slapd: LocalServer, tmp_path: Path) -> Callable[..., Settings]:
         return load_settings(ldap=ldap, source={"path": path}, **overrides)
 
     return make
+
+
+ACL_LDIF = Path(__file__).parent.parent / "config" / "slapd" / "acl.ldif"
+SYNC_DN = "cn=portal-sync,ou=services,dc=example,dc=org"
+SYNC_PASSWORD = "sync-secret"
+PORTAL_DN = "cn=portal,ou=services,dc=example,dc=org"
+PORTAL_PASSWORD = "portal-secret"
+SERVICES = f"""dn: ou=services,dc=example,dc=org
+objectClass: organizationalUnit
+ou: services
+
+dn: {SYNC_DN}
+objectClass: organizationalRole
+objectClass: simpleSecurityObject
+cn: portal-sync
+userPassword: {SYNC_PASSWORD}
+
+dn: {PORTAL_DN}
+objectClass: organizationalRole
+objectClass: simpleSecurityObject
+cn: portal
+userPassword: {PORTAL_PASSWORD}
+"""
+
+
+def shipped_acl(suffix: str = "dc=example,dc=org") -> str:
+    """Return the shipped cn=config ACL LDIF for a server with this suffix."""
+    return ACL_LDIF.read_text(encoding="utf-8").replace("dc=example,dc=org", suffix)
+
+
+@pytest.fixture(scope="session")
+def acl_server() -> Iterator[LocalServer]:
+    """Start one slapd with exactly the shipped ACLs and limits loaded."""
+    server = LocalServer(config_changes=(shipped_acl(),))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def acl_slapd(acl_server: LocalServer) -> LocalServer:
+    """Return the ACL server with an empty tree and the two service accounts."""
+    empty_tree(acl_server)
+    acl_server.ldapadd(SERVICES)
+    return acl_server
+
+
+@pytest.fixture
+def sync_settings_for(acl_slapd: LocalServer, tmp_path: Path) -> Callable[..., Settings]:
+    """Return a factory: settings that sync a document as the sync account, not as rootdn."""
+
+    def make(document: dict[str, Any], **overrides: Any) -> Settings:
+        path = tmp_path / "source.json"
+        path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+        ldap = {
+            "url": acl_slapd.url,
+            "bind_dn": SYNC_DN,
+            "bind_password": SYNC_PASSWORD,
+            "base_dn": acl_slapd.suffix,
+            **overrides.pop("ldap", {}),
+        }
+        overrides.setdefault("state_dir", tmp_path / "state")
+        overrides.setdefault("portal", {"bind_dn": PORTAL_DN, "bind_password": PORTAL_PASSWORD})
+        return load_settings(ldap=ldap, source={"path": path}, **overrides)
+
+    return make

@@ -1,0 +1,46 @@
+"""Access answers computed from the source rules, and drift, without a server."""
+
+from __future__ import annotations
+
+from sync.access import drift, expected_members, expected_orders
+from sync.document import load_data
+from sync.passwords import source_accounts
+from sync.problems import Quarantine
+from sync.rules import apply_rules
+
+from core_helpers import desired_of
+from seed_table import EXTERNAL_USERS, INTERNAL_USERS, ORDER_GROUPS
+
+SEED_ORDERS = {
+    login: {name.removeprefix("order-") for name, logins in ORDER_GROUPS.items() if login in logins}
+    for login in INTERNAL_USERS | EXTERNAL_USERS | {"lbernard"}
+}
+
+
+def test_the_rules_grant_exactly_the_seed_table(seed):
+    desired, _ = desired_of(seed)
+    for login, orders in SEED_ORDERS.items():
+        assert expected_orders(desired, login, "member") == orders, login
+
+
+def test_the_rules_list_the_customers_and_agency_users_of_an_order(seed):
+    desired, _ = desired_of(seed)
+    assert expected_members(desired, "_20261121_003", "member") == {"pbraun", "jsilva", "acosta"}
+    assert expected_members(desired, "_20261121_004", "member") == set()
+
+
+def test_drift_names_what_the_directory_adds_and_lacks():
+    found = drift({"RA_4726", "_20261121_003"}, {"_20261121_003", "_20261120_001"})
+    assert found.extra == ("RA_4726",) and found.missing == ("_20261120_001",)
+    assert "DRIFT" in found.lines("orders of x")[0]
+    assert drift({"a"}, {"a"}).none
+
+
+def test_source_accounts_carry_hashes_but_never_show_them(seed):
+    seed["customers"][0]["persons"][0]["account"]["password_hash"] = "{SSHA}c2VjcmV0"
+    loaded = load_data(seed)
+    structure, _ = apply_rules(loaded.document, Quarantine())
+    accounts = source_accounts(structure)
+    assert accounts["external:P-1"].password_hash == "{SSHA}c2VjcmV0"
+    assert accounts["internal:U-1"].password_hash is None
+    assert "c2VjcmV0" not in repr(loaded.document) + repr(accounts)
