@@ -31,12 +31,6 @@ SEED = json.loads(
 )
 
 
-@pytest.fixture(autouse=True)
-def _private_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: Any) -> None:
-    """Keep every run's lock file and history out of the real state directory."""
-    monkeypatch.setenv("PORTAL_SYNC_STATE_DIR", str(tmp_path_factory.mktemp("state")))
-
-
 @pytest.fixture
 def seed() -> dict[str, Any]:
     """Return a fresh copy of the seed scenario document."""

@@ -18,6 +18,7 @@ def portal_sync(args, server, source, **env):
         "PORTAL_SYNC_LDAP__BIND_PASSWORD": server.root_pw,
         "PORTAL_SYNC_LDAP__BASE_DN": server.suffix,
         "PORTAL_SYNC_SOURCE__PATH": str(source),
+        "PORTAL_SYNC_STATE_DIR": str(source.parent / "state"),
         **env,
     }
     return subprocess.run(
