@@ -32,6 +32,7 @@ from sync.errors import (
     ConfigurationError,
     DirectoryError,
     DirectoryUnavailable,
+    InsufficientAccess,
     LeaseConflict,
     LockBusy,
 )
@@ -116,11 +117,15 @@ class DirectoryLease:
     def acquire(self, deadline: float, cancel: threading.Event) -> None:
         """Take the lease, waiting until the monotonic `deadline`, or raise LockBusy."""
         waiting = False
+        races = 0
         while True:
             try:
                 blocker = self._try()
             except (AlreadyExists, LeaseConflict):
+                races += 1
                 log.debug("lost the race for the lease %s; reading it again", self.dn)
+                if races > 3 and (time.monotonic() >= deadline or cancel.wait(_LEASE_POLL)):
+                    raise LockBusy(f"other runs keep taking the lease {self.dn}") from None
                 continue
             if blocker is None:
                 self.lost.clear()
@@ -147,7 +152,16 @@ class DirectoryLease:
                 return blocker
             if values is None:
                 directory.require_base(dnlib.parent_dn(self.dn))
-                directory.create_lease(self.dn, mine)
+                try:
+                    directory.create_lease(self.dn, mine)
+                except AlreadyExists:
+                    if directory.read_lease(self.dn) is None:
+                        raise InsufficientAccess(
+                            f"the lease entry {self.dn} exists but {self._ldap.bind_dn} cannot "
+                            "read it: give the sync account write access to it "
+                            "(config/slapd/acl.ldif)"
+                        ) from None
+                    raise
             else:
                 directory.swap_lease(self.dn, values, mine)
         self._held = mine

@@ -13,9 +13,9 @@ from daemons import environment
 
 from sync.cli import main
 from sync.directory import Directory
-from sync.errors import LeaseConflict, LockBusy
+from sync.errors import InsufficientAccess, LeaseConflict, LockBusy
 from sync.lease import blocking, parse_lease
-from sync.lock import DirectoryLease, FileLock, RunLock
+from sync.lock import DirectoryLease, FileLock, RunLock, locked_run
 
 NEVER = threading.Event()
 
@@ -136,3 +136,18 @@ def environment_of(settings):
         "PORTAL_SYNC_SOURCE__PATH": str(settings.source.path),
         "PORTAL_SYNC_STATE_DIR": str(settings.state_dir),
     }
+
+
+def test_the_sync_account_takes_the_lease_under_the_shipped_acls(sync_settings_for, seed):
+    settings = sync_settings_for(seed)
+    report = locked_run(RunLock(settings), settings, 0)
+    assert report.ok, report.failure
+    values = lease_values(settings)
+    assert values and blocking(values, "someone else", datetime.now(UTC)) is None
+
+    portal_account = settings.ldap.model_copy(
+        update={"bind_dn": settings.portal.bind_dn, "bind_password": settings.portal.bind_password}
+    )
+    portal = settings.model_copy(update={"ldap": portal_account})
+    with pytest.raises(InsufficientAccess, match="cannot read it"), RunLock(portal).held(0):
+        pass
