@@ -128,15 +128,19 @@ def _daemon(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     from sync.history import History, describe
+    from sync.lock import FileLock
 
     settings = _settings(args)
     reports = History(settings.state_dir, settings.history.keep).reports(args.limit)
     if args.json:
         print(json.dumps(reports, indent=2, ensure_ascii=False))
-    elif not reports:
+        return int(ExitCode.SUCCESS)
+    if not reports:
         print(f"no run recorded in {settings.state_dir / 'history'}")
     else:
         print("\n".join(describe(report) for report in reports))
+    lock = FileLock(settings.state_dir / "run.lock")
+    print(f"a run is in progress ({lock.holder()})" if lock.busy() else "no run in progress")
     return int(ExitCode.SUCCESS)
 
 

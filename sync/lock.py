@@ -93,6 +93,17 @@ class FileLock:
             self._file.close()
             self._file = None
 
+    def busy(self) -> bool:
+        """Return whether another process holds the lock now, without taking it."""
+        try:
+            with self.path.open("a", encoding="utf-8") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        return False
+
     def holder(self) -> str:
         """Return what the lock file says about its holder."""
         try:

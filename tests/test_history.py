@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 from sync.cli import main
 from sync.history import History
+from sync.lock import FileLock
 from sync.problems import RecordError
 from sync.report import Outcome, Report
 
@@ -42,6 +46,16 @@ def test_status_prints_time_outcome_counts_and_errors(tmp_path, monkeypatch, cap
     assert "2026-01-01 12:01:00 UTC  success-with-record-errors" in text
     assert "person:P-9: duplicate login jdoe" in text
     assert "directory-unavailable" in text and "stopped: connecting" in text
+
+    assert "no run in progress" in text
+
+    busy = FileLock(tmp_path / "run.lock")
+    assert busy.acquire(time.monotonic(), threading.Event())
+    try:
+        assert main(["status"]) == 0
+    finally:
+        busy.release()
+    assert f"a run is in progress (pid {os.getpid()} since" in capsys.readouterr().out
 
     assert main(["status", "--json", "--limit", "1"]) == 0
     (last,) = json.loads(capsys.readouterr().out)
