@@ -63,9 +63,10 @@ class Daemon:
         self._outage: tuple[Outcome, datetime] | None = None
 
     def start(self) -> None:
-        """Start serving HTTP, watching the source and scheduling runs, the first one now."""
+        """Start scheduling runs, the first one now, watching the source and serving HTTP."""
         schedule = self.settings.schedule
         http = self.settings.http
+        trigger = sync_trigger(schedule)
         if http.enabled:
             endpoints = Endpoints(
                 self.health, self._metrics, self.request, http.token.get_secret_value()
@@ -77,12 +78,11 @@ class Daemon:
                     f"cannot listen on {http.host}:{http.port}: {exc.strerror}; "
                     "fix PORTAL_SYNC_HTTP__HOST/PORT"
                 ) from exc
-            self.web.start()
             if not http.token.get_secret_value():
                 log.warning("POST /sync is off: set http.token (PORTAL_SYNC_HTTP__TOKEN)")
         self.scheduler.add_job(
             self._job,
-            sync_trigger(schedule),
+            trigger,
             id=_JOB,
             name="sync",
             max_instances=1,
@@ -102,6 +102,8 @@ class Daemon:
             )
         logging.getLogger("portal_sync").addFilter(self.quiet)
         self.scheduler.start()
+        if self.web is not None:
+            self.web.start()
         log.info(
             "started: directory %s (base %s), source %s (%s), runs %s, HTTP %s, state in %s",
             self.settings.ldap.url,
@@ -213,7 +215,7 @@ class Daemon:
         delay = self.backoff.next_delay()
         if self._outage is None or self._outage[0] is not report.outcome:
             log.error(
-                "outage: %s: %s; retrying with backoff (at most every %g s), quiet until it ends",
+                "outage: %s: %s; retrying with growing delays of at most %g s, quiet until it ends",
                 report.outcome.value,
                 report.failure,
                 self.settings.schedule.retry_max,

@@ -42,6 +42,16 @@ def assert_disjoint(intervals: list[tuple[datetime, datetime]]) -> None:
         assert start >= end, f"a run started at {start} while another ran until {end}"
 
 
+def lease_values(server) -> tuple[str, ...]:
+    found = subprocess.run(
+        ["ldapsearch", "-LLL", "-H", server.ldapi_uri, "-Y", "EXTERNAL", "-Q", "-b",
+         f"cn=portal-sync-lock,{server.suffix}", "-s", "base", "-o", "ldif-wrap=no",
+         "(objectClass=*)", "description"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    return tuple(line[13:] for line in found.splitlines() if line.startswith("description: "))
+
+
 def test_a_one_shot_run_during_a_daemon_run_waits_for_it(slapd, tmp_path, seed):
     source, state = tmp_path / "source.json", tmp_path / "state"
     write_source(source, big_document(seed, 800))
@@ -80,14 +90,31 @@ def test_stopping_during_a_run_lets_it_finish_and_releases_the_lock(slapd, tmp_p
     assert report["outcome"] == "success" and report["counts"]["add"] > 800
     assert len(uids(slapd)) > 800
     assert not lock_is_held(state / "run.lock")
-    lease = subprocess.run(
-        ["ldapsearch", "-LLL", "-H", slapd.ldapi_uri, "-Y", "EXTERNAL", "-Q", "-b",
-         f"cn=portal-sync-lock,{slapd.suffix}", "-s", "base", "-o", "ldif-wrap=no",
-         "(objectClass=*)", "description"],
-        capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
-    values = tuple(line[13:] for line in lease.splitlines() if line.startswith("description: "))
+    values = lease_values(slapd)
     assert values and blocking(values, "someone else", datetime.now(UTC)) is None
+
+
+def test_a_run_longer_than_the_shutdown_timeout_is_abandoned_and_the_next_run_converges(
+    slapd, tmp_path, seed
+):
+    source, state = tmp_path / "source.json", tmp_path / "state"
+    write_source(source, big_document(seed, 800))
+    env = environment(slapd, source, state, schedule__interval=3600, schedule__shutdown_timeout=0.2)
+    with Daemon(env, tmp_path) as daemon:
+        wait_for(lambda: lock_is_held(state / "run.lock"), "the daemon's start-up run")
+        wait_for(lambda: len(uids(slapd)) > 50, "the run to be writing")
+        assert daemon.signal() == 0
+    assert "did not finish within 0.2 s" in daemon.log
+    assert history(state) == []
+    assert 50 < len(uids(slapd)) < 800
+    assert blocking(lease_values(slapd), "someone else", datetime.now(UTC)) is None
+
+    after = subprocess.run(
+        [sys.executable, "-m", "sync", "run", "--json", "--wait", "0"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert after.returncode == 0, after.stdout + after.stderr
+    assert len(uids(slapd)) > 800
 
 
 def test_two_daemons_never_hold_the_lock_together(slapd, tmp_path, seed):
