@@ -130,8 +130,9 @@ class Daemon:
     def health(self) -> Health:
         """Return the answer of /healthz now."""
         with self._state:
-            last, success = self._last, self._last_success
-        return assess(last, success, _now(), self.settings.http.max_age)
+            last, success, outage = self._last, self._last_success, self._outage
+        since = outage[1] if outage else None
+        return assess(last, success, _now(), self.settings.http.max_age, since)
 
     def stop(self) -> bool:
         """Stop scheduling and wait for the run in progress; return whether it finished in time."""
@@ -208,7 +209,8 @@ class Daemon:
                     self.backoff.failures,
                     report.to_text(verbose=False).splitlines()[0],
                 )
-            self._outage = None
+            with self._state:
+                self._outage = None
             self.quiet.quiet = False
             self.backoff.reset()
             return None
@@ -220,7 +222,9 @@ class Daemon:
                 report.failure,
                 self.settings.schedule.retry_max,
             )
-            self._outage = (report.outcome, self._outage[1] if self._outage else _now())
+            since = self._outage[1] if self._outage else report.started
+            with self._state:
+                self._outage = (report.outcome, since)
         self.quiet.quiet = True
         return delay
 

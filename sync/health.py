@@ -32,12 +32,17 @@ class Health:
 
 
 def assess(
-    last: Report | None, last_success: datetime | None, now: datetime, max_age: float
+    last: Report | None,
+    last_success: datetime | None,
+    now: datetime,
+    max_age: float,
+    failing_since: datetime | None = None,
 ) -> Health:
     """Return the health after run `last`, the last success at `last_success`, seen at `now`."""
     facts: dict[str, Any] = {
         "last_run": _summary(last) if last else None,
         "last_success": last_success.isoformat() if last_success else None,
+        "failing_since": failing_since.isoformat() if failing_since else None,
         "max_age_seconds": max_age,
     }
     if last is None:

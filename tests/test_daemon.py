@@ -133,6 +133,7 @@ def test_an_outage_of_the_directory_is_survived_and_healed(start_daemon, tmp_pat
             lambda: (h := daemon.health())[0] == 503 and h, "/healthz to turn unhealthy"
         )
         assert "directory-unavailable" in health["reason"]
+        assert health["failing_since"] > health["last_success"]
         wait_for(lambda: daemon.runs("directory-unavailable") >= 3, "a few retries")
         assert daemon.alive
 

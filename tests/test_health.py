@@ -50,3 +50,10 @@ def test_the_health_body_tells_the_last_run_and_record_errors():
     assert body["last_run"]["record_errors"] == 2
     assert body["last_success"] == (NOW - timedelta(seconds=3)).isoformat()
     assert body["age_seconds"] == 3
+    assert body["failing_since"] is None
+
+
+def test_the_health_body_tells_since_when_runs_fail():
+    since = NOW - timedelta(seconds=120)
+    body = assess(finished(5, Outcome.UNAVAILABLE), since, NOW, 900, since).to_dict()
+    assert body["status"] == "unhealthy" and body["failing_since"] == since.isoformat()
