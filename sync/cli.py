@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from sync.document import SourceError
 from sync.entry import Kind
-from sync.errors import ConfigurationError, DirectoryError, DirectoryUnavailable
+from sync.errors import ConfigurationError, DirectoryError, DirectoryUnavailable, LockBusy
+from sync.logs import configure_logging
 from sync.mapping import MappingError
 from sync.model import json_schema
 from sync.report import ExitCode, Report
@@ -25,10 +25,12 @@ def _parser() -> argparse.ArgumentParser:
         description="Keep an LDAP directory in step with a print shop's customer structure.",
         epilog="Exit codes: 0 success, 1 success with record errors, 2 configuration or usage "
         "error, 3 directory unavailable or refused, 4 source document unreadable, 5 held by the "
-        "deletion guard, 6 another run holds the lock.",
+        "deletion guard, 6 another run holds the run lock.",
     )
     parser.add_argument("--config", type=Path, help="TOML settings file (or PORTAL_SYNC_CONFIG)")
-    parser.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING (default)")
+    parser.add_argument(
+        "--log-level", help="DEBUG, INFO, WARNING, ERROR (default: settings, else WARNING)"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="sync the directory once")
@@ -40,6 +42,9 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="approve up to N deletions/disables past the deletion guard",
+    )
+    run.add_argument(
+        "--wait", type=float, help="seconds to wait for the run lock (default: lock.wait)"
     )
     run.add_argument(
         "--full",
@@ -57,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--source", type=Path, help="source document (overrides settings)")
 
     commands.add_parser("schema", help="print the JSON Schema of the source document")
+
+    commands.add_parser("daemon", help="sync on a schedule, on change and on request; serve HTTP")
+
+    status = commands.add_parser("status", help="print the last run reports")
+    status.add_argument("--json", action="store_true", help="print them as JSON")
+    status.add_argument("--limit", type=int, default=10, help="how many (default 10)")
 
     demo = commands.add_parser("demo", help="sync the example into a throwaway local slapd")
     demo.add_argument("--source", type=Path, help="source document (default: shipped example)")
@@ -76,27 +87,57 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: argparse.Namespace, log_level: str = "WARNING") -> Settings:
     overrides = {}
     if getattr(args, "source", None):
         overrides["source"] = {"path": args.source}
-    return load_settings(args.config, **overrides)
+    settings = load_settings(args.config, **overrides)
+    _logging(args, settings, log_level)
+    return settings
+
+
+def _logging(args: argparse.Namespace, settings: Settings, default: str = "WARNING") -> None:
+    level = args.log_level or settings.logging.level or default
+    secrets = [
+        settings.ldap.bind_password.get_secret_value(),
+        settings.portal.bind_password.get_secret_value(),
+        settings.http.token.get_secret_value(),
+    ]
+    try:
+        configure_logging(level, settings.logging.format, secrets)
+    except ValueError as exc:
+        raise ConfigurationError(f"unknown log level {level!r}: use DEBUG, INFO, WARNING") from exc
 
 
 def _run(args: argparse.Namespace) -> int:
+    from sync.history import History
+    from sync.lock import RunLock, locked_run
     from sync.run import run_sync
 
     if args.ldif and not args.dry_run:
         print("portal-sync: --ldif needs --dry-run", file=sys.stderr)
         return int(ExitCode.CONFIGURATION)
-    report = run_sync(
-        _settings(args),
-        dry_run=args.dry_run,
-        allow_deletions=args.allow_deletions,
-        full=args.full,
-    )
-    if args.ldif and (report.ok or report.changes):
-        _write_ldif(args.ldif, report)
+    settings = _settings(args)
+    if args.dry_run:
+        report = run_sync(
+            settings, dry_run=True, allow_deletions=args.allow_deletions, full=args.full
+        )
+        if args.ldif and (report.ok or report.changes):
+            _write_ldif(args.ldif, report)
+    else:
+        wait = settings.lock.wait if args.wait is None else args.wait
+        try:
+            report = locked_run(
+                RunLock(settings),
+                settings,
+                wait,
+                allow_deletions=args.allow_deletions,
+                full=args.full,
+            )
+        except LockBusy as exc:
+            print(f"portal-sync: not started: {exc}", file=sys.stderr)
+            return int(ExitCode.LOCKED)
+        History(settings.state_dir, settings.history.keep).record(report)
     text = report.to_json() if args.json else report.to_text()
     print(text, file=sys.stderr if args.ldif == Path("-") else sys.stdout)
     return int(report.exit_code)
@@ -110,6 +151,30 @@ def _write_ldif(path: Path, report: Report) -> None:
         return
     with path.open("w", encoding="utf-8") as stream:
         stream.writelines(ldif(report.changes))
+
+
+def _daemon(args: argparse.Namespace) -> int:
+    from sync.daemon import run_daemon
+
+    return run_daemon(_settings(args, log_level="INFO"))
+
+
+def _status(args: argparse.Namespace) -> int:
+    from sync.history import History, describe
+    from sync.lock import FileLock
+
+    settings = _settings(args)
+    reports = History(settings.state_dir, settings.history.keep).reports(args.limit)
+    if args.json:
+        print(json.dumps(reports, indent=2, ensure_ascii=False))
+        return int(ExitCode.SUCCESS)
+    if not reports:
+        print(f"no run recorded in {settings.state_dir / 'history'}")
+    else:
+        print("\n".join(describe(report) for report in reports))
+    lock = FileLock(settings.state_dir / "run.lock")
+    print(f"a run is in progress ({lock.holder()})" if lock.busy() else "no run in progress")
+    return int(ExitCode.SUCCESS)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -222,7 +287,11 @@ def _demo(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code."""
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        configure_logging(args.log_level or "WARNING")
+    except ValueError:
+        print(f"portal-sync: unknown log level {args.log_level!r}", file=sys.stderr)
+        return int(ExitCode.CONFIGURATION)
     try:
         if args.command == "schema":
             print(json.dumps(json_schema(), indent=2, ensure_ascii=False))
@@ -231,6 +300,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "run": _run,
             "check": _check,
             "demo": _demo,
+            "daemon": _daemon,
+            "status": _status,
             "access": _access,
             "login": _login,
         }[args.command]

@@ -37,6 +37,7 @@ from sync.errors import (
     DirectoryUnavailable,
     EntryRejected,
     InsufficientAccess,
+    LeaseConflict,
     NoSuchEntry,
 )
 from sync.plan import Change, Op
@@ -273,6 +274,42 @@ class Directory:
         except (AlreadyExists, EntryRejected, NoSuchEntry) as refusal:
             return change, refusal
         return change, None
+
+    def read_lease(self, dn: str) -> tuple[str, ...] | None:
+        """Return the values of the lease entry at `dn`, or None when there is no such entry."""
+        try:
+            with translated(f"reading the lease {dn}"):
+                self._connection.search(dn, "(objectClass=*)", BASE, attributes=["description"])
+        except NoSuchEntry:
+            return None
+        found = [r for r in self._connection.response or () if r.get("type") == "searchResEntry"]
+        if not found:
+            return None
+        raw: dict[str, list[bytes]] = found[0].get("raw_attributes", {})
+        values: list[bytes] = next((v for k, v in raw.items() if k.lower() == "description"), [])
+        return tuple(value.decode("utf-8") for value in values)
+
+    def create_lease(self, dn: str, value: str) -> None:
+        """Create the lease entry at `dn` holding `value` (stock applicationProcess class)."""
+        attribute, name = dnlib.split_dn(dn)[0]
+        with translated(f"creating the lease {dn}"):
+            self._connection.add(
+                dn, ["applicationProcess"], {attribute: [name], "description": [value]}
+            )
+
+    def swap_lease(self, dn: str, old: Iterable[str], new: str) -> None:
+        """Replace the lease values `old` by `new` in one atomic modify, or raise LeaseConflict."""
+        changes: list[tuple[Any, list[str]]] = [(MODIFY_DELETE, [v]) for v in old]
+        changes.append((MODIFY_ADD, [new]))
+        with translated(f"writing the lease {dn}"):
+            try:
+                self._connection.modify(dn, {"description": changes})
+            except (
+                ldap_exc.LDAPNoSuchAttributeResult,
+                ldap_exc.LDAPNoSuchObjectResult,
+                ldap_exc.LDAPAttributeOrValueExistsResult,
+            ) as exc:
+                raise LeaseConflict(f"the lease {dn} changed under us: {exc.description}") from exc
 
 
 def _encoded(change: Change) -> bytes:

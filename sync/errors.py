@@ -41,3 +41,11 @@ class AlreadyExists(DirectoryError):
 
 class EntryRejected(DirectoryError):
     """The server refused one entry's content, e.g. a schema violation (bad record: skip it)."""
+
+
+class LeaseConflict(DirectoryError):
+    """The lease entry changed between reading and writing it: another run took it first."""
+
+
+class LockBusy(SyncError):
+    """Another run holds the run lock: this run does not start (exit code 6)."""

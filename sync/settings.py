@@ -11,7 +11,7 @@ import os
 from datetime import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
@@ -83,6 +83,79 @@ class MappingSettings(BaseModel):
 
     path: str = "openldap"
     """A shipped flavour name (openldap) or the path of a mapping TOML file; default openldap."""
+
+
+class ScheduleSettings(BaseModel):
+    """When the daemon runs a sync."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    interval: float = Field(default=300.0, gt=0)
+    """Seconds between two scheduled runs when no cron expression is set; default 300."""
+    cron: str = ""
+    """Crontab expression (five fields, host's local time) replacing the interval; default none."""
+    misfire_grace: float = Field(default=60.0, gt=0)
+    """Seconds a scheduled run may start late before it is dropped for the next one; default 60."""
+    watch_interval: float = Field(default=0.5, ge=0)
+    """Seconds between two looks at the source file for changes; 0 turns it off; default 0.5."""
+    retry_initial: float = Field(default=2.0, gt=0)
+    """Seconds before the first retry after a failed run, doubled per failure; default 2."""
+    retry_max: float = Field(default=300.0, gt=0)
+    """Cap of the retry delay in seconds; default 300."""
+    shutdown_timeout: float = Field(default=30.0, gt=0)
+    """Seconds SIGTERM/SIGINT waits for a run in progress before the daemon exits; default 30."""
+
+
+class HttpSettings(BaseModel):
+    """The daemon's HTTP server: POST /sync, /healthz, /metrics."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    """Whether the daemon serves HTTP at all; default true."""
+    host: str = "127.0.0.1"
+    """Address to listen on; default 127.0.0.1 (loopback only)."""
+    port: int = Field(default=9468, ge=0, le=65535)
+    """TCP port to listen on; default 9468."""
+    token: SecretStr = SecretStr("")
+    """Bearer token that POST /sync requires; empty refuses every POST /sync; never printed."""
+    max_age: float = Field(default=900.0, gt=0)
+    """Seconds after which the last successful run is too old and /healthz says 503; default 900."""
+
+
+class LockSettings(BaseModel):
+    """The run lock: a file in the state directory and a lease entry in the directory."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    wait: float = Field(default=60.0, ge=0)
+    """Seconds a run waits for the lock held by another run before giving up; default 60."""
+    lease: bool = True
+    """Whether runs also take the lease stored in the directory (several hosts); default true."""
+    lease_dn: str = ""
+    """DN of the lease entry; default cn=portal-sync-lock under the base DN."""
+    lease_seconds: float = Field(default=60.0, ge=1)
+    """Seconds a lease lasts unless renewed (renewed every third of it); default 60."""
+
+
+class LoggingSettings(BaseModel):
+    """What the service logs, and how."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    level: str = ""
+    """DEBUG, INFO, WARNING or ERROR; default INFO for the daemon, WARNING for other commands."""
+    format: Literal["text", "json"] = "text"
+    """text (one line per event) or json (one JSON object per line); default text."""
+
+
+class HistorySettings(BaseModel):
+    """The run reports kept in the state directory for `portal-sync status`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    keep: int = Field(default=50, ge=1)
+    """Number of run reports kept; default 50."""
 
 
 class PasswordMode(StrEnum):
@@ -185,6 +258,16 @@ class Settings(BaseSettings):
     state_dir: Path = Field(default_factory=lambda: _default_state_dir())
     """Directory for run history, locks and caches (PORTAL_SYNC_STATE_DIR);
     default /var/lib/portal-sync when running as root, else ~/.local/state/portal-sync."""
+    schedule: ScheduleSettings = ScheduleSettings()
+    """When the daemon runs."""
+    http: HttpSettings = HttpSettings()
+    """The daemon's HTTP server."""
+    lock: LockSettings = LockSettings()
+    """The run lock."""
+    logging: LoggingSettings = LoggingSettings()
+    """Logging."""
+    history: HistorySettings = HistorySettings()
+    """Run history."""
 
     @classmethod
     def settings_customise_sources(

@@ -32,8 +32,16 @@ def entries(server: LocalServer, base: str | None = None) -> dict[str, dict[str,
 
 
 def write_stamps(server: LocalServer) -> dict[str, str]:
-    """Return the entryCSN of every entry: it changes on every write to the entry."""
-    return {dn: attrs["entrycsn"][0] for dn, attrs in entries(server).items()}
+    """Return the entryCSN of every entry: it changes on every write to the entry.
+
+    The run lock's lease entry is left out: every writing run takes the lease,
+    even one that then changes nothing (docs/daemon.md).
+    """
+    return {
+        dn: attrs["entrycsn"][0]
+        for dn, attrs in entries(server).items()
+        if not dn.startswith("cn=portal-sync-lock,")
+    }
 
 
 def users(server: LocalServer, ou: str) -> set[str]:

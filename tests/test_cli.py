@@ -18,6 +18,7 @@ def portal_sync(args, server, source, **env):
         "PORTAL_SYNC_LDAP__BIND_PASSWORD": server.root_pw,
         "PORTAL_SYNC_LDAP__BASE_DN": server.suffix,
         "PORTAL_SYNC_SOURCE__PATH": str(source),
+        "PORTAL_SYNC_STATE_DIR": str(source.parent / "state"),
         **env,
     }
     return subprocess.run(
@@ -119,6 +120,7 @@ def test_check_validates_source_and_bind(slapd, seed, tmp_path):
 def test_settings_come_from_a_toml_file(slapd, seed, tmp_path):
     config = tmp_path / "portal-sync.toml"
     config.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n'
         f'[ldap]\nurl = "{slapd.url}"\nbind_dn = "{slapd.root_dn}"\n'
         f'bind_password = "{slapd.root_pw}"\nbase_dn = "{slapd.suffix}"\n'
         f'[source]\npath = "{write(tmp_path, seed)}"\n'
