@@ -87,6 +87,7 @@ def settings(server, tmp_path, document, url=None):
         },
         source={"path": path},
         safety={"max_deletions": 100_000},
+        state_dir=tmp_path / "state",
     )
 
 
