@@ -87,24 +87,33 @@ def slapd(slapd_server: LocalServer) -> LocalServer:
     return slapd_server
 
 
-@pytest.fixture
-def settings_for(slapd: LocalServer, tmp_path: Path) -> Callable[..., Settings]:
-    """Return a factory: settings that sync a given document into the test slapd."""
+def settings_factory(
+    server: LocalServer, bind_dn: str, password: str, folder: Path, **defaults: Any
+) -> Callable[..., Settings]:
+    """Return a factory: settings that sync a given document into `server` as `bind_dn`."""
 
     def make(document: dict[str, Any], **overrides: Any) -> Settings:
-        path = tmp_path / "source.json"
+        path = folder / "source.json"
         path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
         ldap = {
-            "url": slapd.url,
-            "bind_dn": slapd.root_dn,
-            "bind_password": slapd.root_pw,
-            "base_dn": slapd.suffix,
+            "url": server.url,
+            "bind_dn": bind_dn,
+            "bind_password": password,
+            "base_dn": server.suffix,
             **overrides.pop("ldap", {}),
         }
-        overrides.setdefault("state_dir", tmp_path / "state")
+        overrides.setdefault("state_dir", folder / "state")
+        for name, value in defaults.items():
+            overrides.setdefault(name, value)
         return load_settings(ldap=ldap, source={"path": path}, **overrides)
 
     return make
+
+
+@pytest.fixture
+def settings_for(slapd: LocalServer, tmp_path: Path) -> Callable[..., Settings]:
+    """Return a factory: settings that sync a given document into the test slapd as rootdn."""
+    return settings_factory(slapd, slapd.root_dn, slapd.root_pw, tmp_path)
 
 
 ACL_LDIF = Path(__file__).parent.parent / "config" / "slapd" / "acl.ldif"
@@ -157,19 +166,5 @@ def acl_slapd(acl_server: LocalServer) -> LocalServer:
 @pytest.fixture
 def sync_settings_for(acl_slapd: LocalServer, tmp_path: Path) -> Callable[..., Settings]:
     """Return a factory: settings that sync a document as the sync account, not as rootdn."""
-
-    def make(document: dict[str, Any], **overrides: Any) -> Settings:
-        path = tmp_path / "source.json"
-        path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
-        ldap = {
-            "url": acl_slapd.url,
-            "bind_dn": SYNC_DN,
-            "bind_password": SYNC_PASSWORD,
-            "base_dn": acl_slapd.suffix,
-            **overrides.pop("ldap", {}),
-        }
-        overrides.setdefault("state_dir", tmp_path / "state")
-        overrides.setdefault("portal", {"bind_dn": PORTAL_DN, "bind_password": PORTAL_PASSWORD})
-        return load_settings(ldap=ldap, source={"path": path}, **overrides)
-
-    return make
+    portal = {"bind_dn": PORTAL_DN, "bind_password": PORTAL_PASSWORD}
+    return settings_factory(acl_slapd, SYNC_DN, SYNC_PASSWORD, tmp_path, portal=portal)
