@@ -22,6 +22,8 @@ from hypothesis import settings as hypothesis_settings
 from sync.localserver import LocalServer
 from sync.settings import Settings, load_settings
 
+from directory_view import ldapi_search
+
 hypothesis_settings.register_profile("default", max_examples=40)
 hypothesis_settings.register_profile("thorough", max_examples=500)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
@@ -50,26 +52,7 @@ def slapd_server() -> Iterator[LocalServer]:
 
 def empty_tree(server: LocalServer) -> None:
     """Delete everything under the base DN but the base entry and the admin entry."""
-    found = subprocess.run(
-        [
-            "ldapsearch",
-            "-LLL",
-            "-H",
-            server.ldapi_uri,
-            "-Y",
-            "EXTERNAL",
-            "-Q",
-            "-b",
-            server.suffix,
-            "-s",
-            "one",
-            "(objectClass=*)",
-            "1.1",
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    found = ldapi_search(server, "(objectClass=*)", "1.1", scope="one")
     children = [line[4:] for line in found.splitlines() if line.startswith("dn: ")]
     children = [dn for dn in children if dn != server.root_dn]
     if children:

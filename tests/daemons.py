@@ -20,6 +20,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from sync.localserver import LocalServer
 
+from directory_view import ldapi_search
+
 T = TypeVar("T")
 
 TOKEN = "test-token-7c1f"
@@ -79,50 +81,9 @@ def add_person(document: dict[str, Any], login: str, customer: int = 0) -> None:
     )
 
 
-def big_document(seed: dict[str, Any], persons: int) -> dict[str, Any]:
-    """Return the seed scenario with `persons` more contact persons, so that a run takes a while."""
-    document = json.loads(json.dumps(seed))
-    for n in range(persons // 10):
-        document["customers"].append(
-            {
-                "id": f"9{n:05d}",
-                "name": f"Bulk {n}",
-                "remote_access": True,
-                "contact_types": [{"id": "customer", "name": "Customer"}, {"id": "buy"}],
-                "persons": [
-                    {
-                        "id": f"B-{n}-{k}",
-                        "last_name": f"Bulk{n}x{k}",
-                        "contact_types": ["buy"],
-                        "account": {"login": f"bulk{n}x{k}"},
-                    }
-                    for k in range(10)
-                ],
-            }
-        )
-    return document
-
-
 def uids(server: LocalServer) -> set[str]:
     """Return every uid in the server's tree."""
-    found = subprocess.run(
-        [
-            "ldapsearch",
-            "-LLL",
-            "-H",
-            server.ldapi_uri,
-            "-Y",
-            "EXTERNAL",
-            "-Q",
-            "-b",
-            server.suffix,
-            "(uid=*)",
-            "uid",
-        ],
-        capture_output=True,
-        text=True,
-        check=False,
-    ).stdout
+    found = ldapi_search(server, "(uid=*)", "uid")
     return {line[5:] for line in found.splitlines() if line.startswith("uid: ")}
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 from ldap3 import ALL_ATTRIBUTES, NONE, SUBTREE, Connection, Server
 
 from sync.localserver import LocalServer
@@ -60,3 +62,27 @@ def groups(server: LocalServer, ou: str) -> dict[str, set[str]]:
         uids = {member.split(",", 1)[0].split("=", 1)[1] for member in attrs["member"]}
         result[attrs["cn"][0]] = uids
     return result
+
+
+def ldapi_search(server: LocalServer, query: str, *attributes: str, scope: str = "sub") -> str:
+    """Return ldapsearch's LDIF for `query` below the suffix, as the rootdn over ldapi."""
+    return subprocess.run(
+        [
+            "ldapsearch",
+            "-LLL",
+            "-H",
+            server.ldapi_uri,
+            "-Y",
+            "EXTERNAL",
+            "-Q",
+            "-b",
+            server.suffix,
+            "-s",
+            scope,
+            query,
+            *attributes,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout

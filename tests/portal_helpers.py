@@ -19,6 +19,15 @@ def ssha(password: str) -> str:
     return "{SSHA}" + base64.b64encode(digest + salt).decode()
 
 
+def person_with_login(document: dict[str, Any], login: str) -> dict[str, Any]:
+    """Return the contact person of a document whose account has this login."""
+    for customer in document["customers"]:
+        for person in customer["persons"]:
+            if (person.get("account") or {}).get("login") == login:
+                return person
+    raise KeyError(login)
+
+
 def password_of(login: str) -> str:
     """Return the test password of a login."""
     return f"pw-{login}-Secret"

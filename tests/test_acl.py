@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from ldap3 import BASE, MODIFY_REPLACE, SUBTREE, Connection, Server
-from portal_helpers import password_of, with_hashes
+from portal_helpers import password_of, person_with_login, with_hashes
 
 from sync.localserver import LocalServer
 from sync.portal import LoginRefused, Portal, can_open
@@ -55,14 +55,6 @@ def visible(
 
 
 MODES = {"internal": "source-hash", "external": "source-hash"}
-
-
-def seed_person(document, login):
-    for customer in document["customers"]:
-        for person in customer["persons"]:
-            if (person.get("account") or {}).get("login") == login:
-                return person
-    raise KeyError(login)
 
 
 @pytest.fixture
@@ -116,7 +108,7 @@ def test_a_disabled_account_cannot_bind_and_binds_again_once_restored(
     assert run_sync(settings).ok
     assert binds(acl_slapd, external("pbraun"), password_of("pbraun"))
 
-    seed_person(document, "pbraun")["account"]["enabled"] = False
+    person_with_login(document, "pbraun")["account"]["enabled"] = False
     disabled = run_sync(sync_settings_for(document, passwords=MODES))
     assert disabled.ok, disabled.to_text()
     moved = f"uid=pbraun,ou=disabled,{BASE_DN}"
@@ -127,7 +119,7 @@ def test_a_disabled_account_cannot_bind_and_binds_again_once_restored(
     with Portal.open(settings) as portal, pytest.raises(LoginRefused):
         portal.authenticate("pbraun", password_of("pbraun"))
 
-    seed_person(document, "pbraun")["account"]["enabled"] = True
+    person_with_login(document, "pbraun")["account"]["enabled"] = True
     assert run_sync(sync_settings_for(document, passwords=MODES)).ok
     assert binds(acl_slapd, external("pbraun"), password_of("pbraun"))
 

@@ -14,7 +14,6 @@ from typing import Any
 from daemons import (
     TOKEN,
     Daemon,
-    big_document,
     environment,
     lock_is_held,
     uids,
@@ -22,6 +21,7 @@ from daemons import (
     write_source,
 )
 
+from benchmarks.trigger_latency import seed_with
 from sync.history import History
 from sync.lease import blocking
 
@@ -54,7 +54,7 @@ def lease_values(server) -> tuple[str, ...]:
 
 def test_a_one_shot_run_during_a_daemon_run_waits_for_it(slapd, tmp_path, seed):
     source, state = tmp_path / "source.json", tmp_path / "state"
-    write_source(source, big_document(seed, 800))
+    write_source(source, seed_with(800))
     env = environment(slapd, source, state, schedule__interval=3600, schedule__watch_interval=0)
     with Daemon(env, tmp_path) as daemon:
         wait_for(lambda: lock_is_held(state / "run.lock"), "the daemon's start-up run")
@@ -81,7 +81,7 @@ def test_a_one_shot_run_during_a_daemon_run_waits_for_it(slapd, tmp_path, seed):
 
 def test_stopping_during_a_run_lets_it_finish_and_releases_the_lock(slapd, tmp_path, seed):
     source, state = tmp_path / "source.json", tmp_path / "state"
-    write_source(source, big_document(seed, 800))
+    write_source(source, seed_with(800))
     env = environment(slapd, source, state, schedule__interval=3600)
     with Daemon(env, tmp_path) as daemon:
         wait_for(lambda: lock_is_held(state / "run.lock"), "the daemon's start-up run")
@@ -98,7 +98,7 @@ def test_a_run_longer_than_the_shutdown_timeout_is_abandoned_and_the_next_run_co
     slapd, tmp_path, seed
 ):
     source, state = tmp_path / "source.json", tmp_path / "state"
-    write_source(source, big_document(seed, 800))
+    write_source(source, seed_with(800))
     # one write at a time, so that the run outlasts the shutdown timeout (pipelined, it may not)
     env = environment(
         slapd,
@@ -127,7 +127,7 @@ def test_a_run_longer_than_the_shutdown_timeout_is_abandoned_and_the_next_run_co
 
 def test_two_daemons_never_hold_the_lock_together(slapd, tmp_path, seed):
     source = tmp_path / "source.json"
-    write_source(source, big_document(seed, 150))
+    write_source(source, seed_with(150))
     states = [tmp_path / "host-a", tmp_path / "host-b"]
     daemons = [
         Daemon(environment(slapd, source, state, schedule__interval=3600), tmp_path, state.name)

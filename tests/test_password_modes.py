@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ldap3 import MODIFY_REPLACE, Connection, Server
-from portal_helpers import password_of, ssha, with_hashes, write_config
+from portal_helpers import password_of, person_with_login, ssha, with_hashes, write_config
 
 from sync.cli import main
 from sync.directory import change_own_password, password_accepted
@@ -30,14 +30,6 @@ ANNA = "uid=anna.schmidt,ou=internal,dc=example,dc=org"
 MODES = {"internal": "source-hash", "external": "source-hash"}
 
 
-def person(document, login):
-    for customer in document["customers"]:
-        for candidate in customer["persons"]:
-            if (candidate.get("account") or {}).get("login") == login:
-                return candidate
-    raise KeyError(login)
-
-
 def ok(report):
     assert report.ok and not report.errors, report.to_text()
     return report
@@ -51,7 +43,9 @@ def test_source_hash_logins_work_and_follow_a_changed_hash(sync_settings_for, se
     assert password_accepted(settings.ldap, CDUBOIS, password_of("cdubois"))
     assert password_accepted(settings.ldap, ANNA, password_of("anna.schmidt"))
 
-    person(document, "cdubois")["account"]["password_hash"] = ssha("changed-in-the-source")
+    person_with_login(document, "cdubois")["account"]["password_hash"] = ssha(
+        "changed-in-the-source"
+    )
     second = ok(run_sync(sync_settings_for(document, passwords=MODES)))
     assert second.passwords == {"source hash written": 1}
     assert password_accepted(settings.ldap, CDUBOIS, "changed-in-the-source")
@@ -92,8 +86,8 @@ def test_a_password_changed_by_the_user_survives_the_next_runs(
     change_own_password(settings.ldap, CDUBOIS, current, "chosen-by-claire")
 
     ok(run_sync(settings))
-    person(document, "cdubois")["account"]["password_hash"] = ssha("a-new-source-hash")
-    person(document, "cdubois")["email"] = "claire@new.example"
+    person_with_login(document, "cdubois")["account"]["password_hash"] = ssha("a-new-source-hash")
+    person_with_login(document, "cdubois")["email"] = "claire@new.example"
     later = ok(run_sync(sync_settings_for(document, passwords=options)))
 
     assert password_accepted(settings.ldap, CDUBOIS, "chosen-by-claire")
