@@ -270,7 +270,14 @@ class Directory:
                     del busy[target]
         try:
             with translated(f"{change.op.value} {change.dn}"):
-                writer.get_response(message_id, timeout=self._timeout)
+                try:
+                    writer.get_response(message_id, timeout=self._timeout)
+                except (AttributeError, TypeError) as exc:
+                    # ldap3's receiver thread drops its table of requests when the
+                    # connection dies between our wait and its answer.
+                    raise ldap_exc.LDAPSocketReceiveError(
+                        f"the write connection was closed: {exc}"
+                    ) from exc
         except (AlreadyExists, EntryRejected, NoSuchEntry) as refusal:
             return change, refusal
         return change, None

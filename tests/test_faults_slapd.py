@@ -16,8 +16,11 @@ from sync.report import Outcome
 from sync.run import run_sync
 from sync.settings import load_settings
 
+CUSTOMERS, PERSONS = 100, 20
+USERS = CUSTOMERS * PERSONS
 
-def big_document(customers=40, persons=20):
+
+def big_document(customers=CUSTOMERS, persons=PERSONS):
     return {
         "format_version": 1,
         "internal_users": [
@@ -137,12 +140,12 @@ def test_killing_slapd_mid_apply_fails_the_run_and_the_next_run_converges(server
 
     server._start_slapd()
     created = count_users(server)
-    assert 0 < created < 800
+    assert 0 < created < USERS
     with root(server) as conn:
         dn = f"uid=user-0-1,ou=external,{server.suffix}"
         assert conn.modify(dn, {"userPassword": [(MODIFY_REPLACE, ["kept-1"])]})
     assert_converged(server, first)
-    assert count_users(server) == 800
+    assert count_users(server) == USERS
     assert Connection(Server(server.url, get_info=NONE), dn, "kept-1").bind()
 
 
@@ -154,6 +157,8 @@ class CuttableProxy:
         self.listener = socket.create_server(("127.0.0.1", 0))
         self.port = self.listener.getsockname()[1]
         self.sockets: list[socket.socket] = []
+        self.flowing = threading.Event()
+        self.flowing.set()
         threading.Thread(target=self._accept, daemon=True).start()
 
     def _accept(self) -> None:
@@ -167,13 +172,17 @@ class CuttableProxy:
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(a, b), daemon=True).start()
 
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
         try:
             while data := source.recv(65536):
+                self.flowing.wait()
                 sink.sendall(data)
         except OSError:
             pass
+
+    def hold(self) -> None:
+        """Stop forwarding: nothing more reaches either side until the cut."""
+        self.flowing.clear()
 
     def cut(self) -> None:
         for sock in self.sockets:
@@ -181,6 +190,7 @@ class CuttableProxy:
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
         self.sockets.clear()
+        self.flowing.set()
 
     def close(self) -> None:
         self.listener.close()
@@ -197,12 +207,13 @@ def test_cutting_the_connection_mid_apply_fails_the_run_and_the_next_run_converg
         )
         thread, result = run_in_background(through_proxy)
         wait_for(lambda: count_users(server) >= 200)
+        proxy.hold()
         proxy.cut()
         thread.join(60)
         report = result["report"]
         assert report.outcome is Outcome.UNAVAILABLE, report.to_text(verbose=False)
-        assert 0 < count_users(server) < 800
+        assert 0 < count_users(server) < USERS
         assert_converged(server, through_proxy)
-        assert count_users(server) == 800
+        assert count_users(server) == USERS
     finally:
         proxy.close()
