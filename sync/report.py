@@ -70,6 +70,8 @@ class Report:
     """Accounts per password step ("source hash written"...); counts only, never values."""
     decisions: list[Decision] = field(default_factory=list)
     """Valid records the rules left without an entry (no remote access...): not errors."""
+    directory_started: datetime | None = None
+    """When the run, its source read and checked, began on the directory (lease held)."""
 
     def fail(self, outcome: Outcome, message: str) -> None:
         """Record that the run stopped, and why."""
@@ -111,6 +113,9 @@ class Report:
             "started": self.started.isoformat(),
             "finished": self.finished.isoformat() if self.finished else None,
             "duration_seconds": round(self.duration(), 3),
+            "directory_started": (
+                self.directory_started.isoformat() if self.directory_started else None
+            ),
             "failure": self.failure,
             "counts": self.counts(),
             "managed": self.managed,

@@ -11,7 +11,7 @@ from collections import Counter
 from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import groupby
 
 from sync import dn as dnlib
@@ -263,6 +263,7 @@ def run_sync(
             report.decisions = prepared.decisions
         progress.stage("connecting to the directory")
         with hold(), Directory.open(settings.ldap) as directory:
+            report.directory_started = datetime.now(UTC)
             directory.require_base(settings.ldap.base_dn)
             cache.check_containers(directory, containers(settings.layout, settings.ldap.base_dn))
             if cache.source_unchanged() and (prepared is None or explain):
