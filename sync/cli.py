@@ -406,6 +406,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from sync.decisions import counted
     from sync.directory import Directory
     from sync.run import prepare
 
@@ -418,6 +419,10 @@ def _check(args: argparse.Namespace) -> int:
     )
     for error in prepared.errors:
         print(f"  {error}")
+    if prepared.decisions:
+        left_out = counted(prepared.decisions)
+        reasons = "; ".join(f"{why}: {count}" for why, count in sorted(left_out.items()))
+        print(f"  left out by the rules, not errors: {reasons} (run --dry-run --explain)")
     print(f"mapping: ok ({prepared.mapping.origin})")
     with Directory.open(settings.ldap) as directory:
         directory.require_base(settings.ldap.base_dn)

@@ -119,6 +119,7 @@ def read_document(
 ) -> LoadedDocument:
     """Return the document stored at `path`, refusing a file above `max_size` bytes unread.
 
+    Junk is refused by its first bytes, before the rest of the file is read.
     A UTF-8 byte order mark, as Windows tools write it, is skipped.
     """
     try:
@@ -129,7 +130,12 @@ def read_document(
                 f"bytes: nothing was read; if the export is really that large, raise "
                 f"{limit_setting}"
             )
-        data = path.read_bytes()
+        with path.open("rb") as stream:
+            head = stream.read(_LOOK)
+            start = head.decode("utf-8-sig", errors="ignore")
+            if start and not start.isspace():
+                refuse_junk(start, str(path))
+            data = head + stream.read()
     except OSError as exc:
         raise SourceError(f"{path}: cannot read the source document: {exc.strerror}") from exc
     try:

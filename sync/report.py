@@ -156,11 +156,11 @@ class Report:
             lines.append(f"{len(self.errors)} record error(s), skipped and left as they are:")
             lines.extend(f"  {error}" for error in self.errors)
         if self.decisions:
-            left_out = ", ".join(
-                f"{count} {why}" for why, count in sorted(counted(self.decisions).items())
+            left_out = "; ".join(
+                f"{why}: {count}" for why, count in sorted(counted(self.decisions).items())
             )
             more = ":" if explain else " (portal-sync run --explain lists them)"
-            lines.append(f"left out by the rules, not errors: {left_out}{more}")
+            lines.append(f"records left out by the rules, not errors: {left_out}{more}")
             if explain:
                 lines.extend(f"  {decision}" for decision in self.decisions)
         return "\n".join(lines)

@@ -263,8 +263,8 @@ def test_a_dry_run_held_by_the_deletion_guard_lists_each_held_change_once(slapd,
 def test_the_report_says_why_records_have_no_entry(slapd, seed, tmp_path):
     source = write(tmp_path, seed)
     counted = portal_sync(["run", "--dry-run"], slapd, source)
-    assert "left out by the rules, not errors:" in counted.stdout
-    assert "1 order not visible on the portal" in counted.stdout
+    assert "records left out by the rules, not errors:" in counted.stdout
+    assert "order not visible on the portal: 1" in counted.stdout
     assert "Jean Petit" not in counted.stdout
     explained = portal_sync(["run", "--dry-run", "--explain"], slapd, source)
     assert "person P-4 (Jean Petit) of customer 10001: no user: no portal account" in (

@@ -60,8 +60,8 @@ def test_the_report_counts_decisions_and_lists_them_only_when_asked(seed):
     structure, desired, quarantine, _ = built(seed)
     report = Report(decisions=decisions(structure, desired, quarantine)).finish()
     text = report.to_text()
-    assert "left out by the rules, not errors:" in text
-    assert "1 person without a portal account" in text and "Jean Petit" not in text
+    assert "records left out by the rules, not errors:" in text
+    assert "person without a portal account: 1" in text and "Jean Petit" not in text
     explained = report.to_text(explain=True)
     assert "person P-4 (Jean Petit) of customer 10001: no user: no portal account" in explained
     data = report.to_dict()
