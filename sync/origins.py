@@ -19,8 +19,17 @@ from pydantic import BaseModel, PrivateAttr
 
 PREFIX = "PORTAL_SYNC_"
 DELIMITER = "__"
-NOT_SETTINGS = frozenset({"PORTAL_SYNC_CONFIG", "PORTAL_SYNC_SECRETS_DIR"})
-"""Variables that say where the settings are, not what they are."""
+NOT_SETTINGS = frozenset(
+    {
+        "PORTAL_SYNC_CONFIG",
+        "PORTAL_SYNC_SECRETS_DIR",
+        "PORTAL_SYNC_LOGIN",
+        "PORTAL_SYNC_DN",
+        "PORTAL_SYNC_EMAIL",
+    }
+)
+"""Variables that are no settings: where the settings are, and what portal-sync hands to
+the initial-password command (which may well call portal-sync itself)."""
 
 Tree = dict[str, "Tree | None"]
 

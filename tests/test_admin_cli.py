@@ -20,28 +20,21 @@ from directory_view import entries, write_stamps
 COMMANDS = ["run", "check", "schema", "daemon", "status", "demo", "access", "login"]
 
 
-def portal_sync(args, server, source, cwd=None, **env):
+def slapd_environment(server, source, **env):
+    """Return the environment of a command syncing `source` into `server`; None drops a name."""
+    values = {**environment(server, source, source.parent / "state"), **env}
+    return {name: value for name, value in values.items() if value is not None}
+
+
+def portal_sync(args, server, source, **env):
     """Run the command with settings for `server` in the environment only."""
-    environment_ = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_SYNC_")}
-    environment_.update(
-        {
-            "PORTAL_SYNC_LDAP__URL": server.url,
-            "PORTAL_SYNC_LDAP__BIND_DN": server.root_dn,
-            "PORTAL_SYNC_LDAP__BIND_PASSWORD": server.root_pw,
-            "PORTAL_SYNC_LDAP__BASE_DN": server.suffix,
-            "PORTAL_SYNC_SOURCE__PATH": str(source),
-            "PORTAL_SYNC_STATE_DIR": str(source.parent / "state"),
-            **env,
-        }
-    )
-    environment_ = {k: v for k, v in environment_.items() if v is not None}
     return subprocess.run(
         [sys.executable, "-m", "sync", *args],
-        env=environment_,
+        env=slapd_environment(server, source, **env),
         capture_output=True,
         text=True,
         timeout=60,
-        cwd=cwd or source.parent,
+        cwd=source.parent,
     )
 
 
@@ -130,16 +123,7 @@ def test_help_into_a_closed_pipe_ends_quietly():
 
 
 def test_check_into_a_closed_pipe_ends_quietly(slapd, seed, tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_SYNC_")}
-    env.update(
-        PORTAL_SYNC_LDAP__URL=slapd.url,
-        PORTAL_SYNC_LDAP__BIND_DN=slapd.root_dn,
-        PORTAL_SYNC_LDAP__BIND_PASSWORD=slapd.root_pw,
-        PORTAL_SYNC_LDAP__BASE_DN=slapd.suffix,
-        PORTAL_SYNC_SOURCE__PATH=str(write(tmp_path, seed)),
-        PORTAL_SYNC_STATE_DIR=str(tmp_path / "state"),
-    )
-    result = closed_pipe_run(["check"], env)
+    result = closed_pipe_run(["check"], slapd_environment(slapd, write(tmp_path, seed)))
     assert "Traceback" not in result.stderr and "BrokenPipeError" not in result.stderr
     assert result.returncode == 141
 
@@ -295,16 +279,7 @@ def read_all(descriptor: int) -> bytes:
 
 def test_a_run_shows_its_progress_on_a_terminal_and_only_there(slapd, seed, tmp_path):
     source = write(tmp_path, seed)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PORTAL_SYNC_")}
-    env.update(
-        PORTAL_SYNC_LDAP__URL=slapd.url,
-        PORTAL_SYNC_LDAP__BIND_DN=slapd.root_dn,
-        PORTAL_SYNC_LDAP__BIND_PASSWORD=slapd.root_pw,
-        PORTAL_SYNC_LDAP__BASE_DN=slapd.suffix,
-        PORTAL_SYNC_SOURCE__PATH=str(source),
-        PORTAL_SYNC_STATE_DIR=str(tmp_path / "state"),
-        TERM="xterm",
-    )
+    env = slapd_environment(slapd, source, TERM="xterm")
     controller, terminal = pty.openpty()
     try:
         process = subprocess.Popen(
