@@ -45,6 +45,8 @@ def _epilog(
 ) -> str:
     """Return the help text after the options: settings read, examples, exit codes."""
     lines = ["settings read:", *(f"  {line}" for line in settings.splitlines())]
+    if not settings.startswith("none"):
+        lines.append("  (ldap.url is PORTAL_SYNC_LDAP__URL, or url in [ldap] of the --config file)")
     lines += ["", "examples:", *(f"  {example}" for example in examples), "", "exit codes:"]
     for code in codes:
         number, meaning = code if isinstance(code, tuple) else (code, _EXIT_CODES[code])

@@ -50,8 +50,10 @@ def variable(path: Iterable[str]) -> str:
 
 
 def _closest(name: str, candidates: Iterable[str]) -> str | None:
-    found = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.6)
-    return found[0] if found else None
+    """Return the candidate most like `name`, case aside, or None when none is close."""
+    spelled = {candidate.casefold(): candidate for candidate in candidates}
+    found = difflib.get_close_matches(name.casefold(), list(spelled), n=1, cutoff=0.6)
+    return spelled[found[0]] if found else None
 
 
 def _variables(tree: Tree, path: tuple[str, ...] = ()) -> list[str]:
@@ -75,14 +77,12 @@ def unknown_in_file(data: Mapping[str, Any], tree: Tree, file: Path) -> list[str
                     walk(value, inner, (*section, key))
                 continue
             is_section = isinstance(value, Mapping)
-            where = f"[{'.'.join(section)}] " if section else ""
-            what = (
-                f"unknown section [{'.'.join((*section, key))}]"
-                if is_section
-                else (
-                    f"unknown key {key!r} {'in ' + where.strip() if where else 'at the top level'}"
-                )
-            )
+            if is_section:
+                what = f"unknown section [{'.'.join((*section, key))}]"
+            elif section:
+                what = f"unknown key {key!r} in [{'.'.join(section)}]"
+            else:
+                what = f"unknown key {key!r} at the top level"
             pool = [k for k, v in sub.items() if (v is not None) == is_section] or list(sub)
             guess = _closest(key, pool)
             if guess is not None:

@@ -35,7 +35,8 @@ def refusal(config: Path | None = None) -> str:
 
 
 @pytest.mark.parametrize(
-    ("section", "closest"), [("sources", "[source]"), ("ldpa", "[ldap]"), ("Safety", "[safety]")]
+    ("section", "closest"),
+    [("sources", "[source]"), ("ldpa", "[ldap]"), ("Safety", "[safety]"), ("LDAP", "[ldap]")],
 )
 def test_a_misspelled_section_names_the_file_the_section_and_the_closest_section(
     tmp_path, section, closest
