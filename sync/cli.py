@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import os
 import sys
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 
 from sync.document import SourceError
@@ -18,24 +20,118 @@ from sync.model import json_schema
 from sync.report import ExitCode, Report
 from sync.settings import Settings, load_settings
 
+EXIT_PIPE = 141
+"""Exit code when the reader of the output went away (`| head`): 128 + SIGPIPE, as a shell."""
+
+_EXIT_CODES = {
+    0: "success",
+    1: "success, but some source records were skipped (each named in the report)",
+    2: "configuration or usage error: settings, mapping, bind refused, base DN missing, rights",
+    3: "the directory is unavailable, or refused the run",
+    4: "the source document cannot be read; nothing was changed",
+    5: "held by the deletion guard: nothing was applied (review, then --allow-deletions N)",
+    6: "not started: another run holds the run lock",
+    EXIT_PIPE: "the output was cut off by its reader (e.g. | head); the run itself is unaffected",
+}
+_SETTINGS_NOTE = (
+    "Settings come from PORTAL_SYNC_<GROUP>__<FIELD> variables, .env, the secrets directory\n"
+    "and the TOML file of --config (or PORTAL_SYNC_CONFIG); see the README for every setting.\n"
+    "A setting nobody knows (a typo) is an error (exit 2)."
+)
+
+
+def _epilog(
+    settings: str, examples: list[str], codes: list[int | tuple[int, str]], more: str = ""
+) -> str:
+    """Return the help text after the options: settings read, examples, exit codes."""
+    lines = ["settings read:", *(f"  {line}" for line in settings.splitlines())]
+    if not settings.startswith("none"):
+        lines.append("  (ldap.url is PORTAL_SYNC_LDAP__URL, or url in [ldap] of the --config file)")
+    lines += ["", "examples:", *(f"  {example}" for example in examples), "", "exit codes:"]
+    for code in codes:
+        number, meaning = code if isinstance(code, tuple) else (code, _EXIT_CODES[code])
+        lines.append(f"  {number:<3} {meaning}")
+    if more:
+        lines += ["", more]
+    return "\n".join(lines)
+
+
+def _command(
+    commands: argparse._SubParsersAction[argparse.ArgumentParser],
+    name: str,
+    summary: str,
+    description: str,
+    epilog: str,
+) -> argparse.ArgumentParser:
+    return commands.add_parser(
+        name,
+        help=summary,
+        description=description,
+        epilog=epilog,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+_RUN_SETTINGS = (
+    "ldap.* (directory, service account, TLS), source.path, source.max_size, mapping.path,\n"
+    "layout.*, safety.*, passwords.*, performance.*, lock.*, state_dir, history.keep, logging.*"
+)
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="portal-sync",
-        description="Keep an LDAP directory in step with a print shop's customer structure.",
-        epilog="Exit codes: 0 success, 1 success with record errors, 2 configuration or usage "
-        "error, 3 directory unavailable or refused, 4 source document unreadable, 5 held by the "
-        "deletion guard, 6 another run holds the run lock.",
+        description="Keep an LDAP directory in step with a print shop's customer structure:\n"
+        "staff and customer users, a group per customer and per order visible on the portal.",
+        epilog=_epilog(
+            _SETTINGS_NOTE,
+            [
+                "portal-sync --config /etc/portal-sync/portal-sync.toml check",
+                "portal-sync run --dry-run",
+                "portal-sync run",
+                "portal-sync <command> --help",
+            ],
+            sorted(_EXIT_CODES),
+        ),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"%(prog)s {_version()}", help="print the version"
     )
     parser.add_argument("--config", type=Path, help="TOML settings file (or PORTAL_SYNC_CONFIG)")
     parser.add_argument(
         "--log-level", help="DEBUG, INFO, WARNING, ERROR (default: settings, else WARNING)"
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="sync the directory once")
+    run = _command(
+        commands,
+        "run",
+        "sync the directory once",
+        "Sync the directory once: read and check the source document, build the entries the\n"
+        "directory should hold, read the managed entries, apply the difference, print a report.\n"
+        "The source is read and checked before anything touches the directory. On a terminal\n"
+        "the progress shows on stderr. The report goes to stdout; a run that stopped before it\n"
+        "could plan (exit 2, 3, 4, 6) says why on stderr.",
+        _epilog(
+            _RUN_SETTINGS,
+            [
+                "portal-sync run --dry-run            # print the plan, change nothing",
+                "portal-sync run --dry-run --explain  # ... and why records have no entry",
+                "portal-sync run --json | jq .counts",
+                "portal-sync run --allow-deletions 120",
+                "portal-sync run --dry-run --ldif plan.ldif",
+            ],
+            [0, 1, 2, 3, 4, 5, 6],
+        ),
+    )
     run.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     run.add_argument("--json", action="store_true", help="print the report as JSON")
+    run.add_argument(
+        "--explain",
+        action="store_true",
+        help="list every record the rules left without an entry, and why",
+    )
     run.add_argument("--source", type=Path, help="source document (overrides settings)")
     run.add_argument(
         "--allow-deletions",
@@ -58,21 +154,120 @@ def _parser() -> argparse.ArgumentParser:
         help="with --dry-run: write the plan as LDIF change records to FILE ('-' for stdout)",
     )
 
-    check = commands.add_parser("check", help="validate settings and source, test the bind")
+    check = _command(
+        commands,
+        "check",
+        "validate settings and source, test the bind",
+        "Check everything a run needs without changing anything: the settings, the mapping,\n"
+        "the source document (with its record errors), the connection and bind, the base DN,\n"
+        "how TLS protects the connection, and the portal's account when one is set.",
+        _epilog(
+            "ldap.*, source.path, source.max_size, mapping.path, layout.*, portal.*, logging.*",
+            [
+                "portal-sync check",
+                "portal-sync --config /etc/portal-sync/portal-sync.toml check --source new.json",
+            ],
+            [
+                (0, "everything a run needs is in order"),
+                (1, "in order, but some source records would be skipped (each named)"),
+                2,
+                3,
+                4,
+            ],
+        ),
+    )
     check.add_argument("--source", type=Path, help="source document (overrides settings)")
 
-    commands.add_parser("schema", help="print the JSON Schema of the source document")
+    _command(
+        commands,
+        "schema",
+        "print the JSON Schema of the source document",
+        "Print the JSON Schema (draft 2020-12) of the source document, format version 1,\n"
+        "for the export of the workflow system to be checked against.",
+        _epilog(
+            "none",
+            ["portal-sync schema > portal-sync.schema.json"],
+            [0, EXIT_PIPE],
+        ),
+    )
 
-    commands.add_parser("daemon", help="sync on a schedule, on change and on request; serve HTTP")
+    _command(
+        commands,
+        "daemon",
+        "sync on a schedule, on change and on request; serve HTTP",
+        "Run the same sync as `portal-sync run` unattended: once at start, then on the\n"
+        "schedule, within about a second of a change to the source file, and on POST /sync.\n"
+        "Serves /healthz and /metrics, retries failed runs with capped backoff, logs a\n"
+        "progress line every logging.progress_interval seconds during a long run, and lets\n"
+        "the run in progress finish on SIGTERM (see docs/daemon.md).",
+        _epilog(
+            _RUN_SETTINGS + ",\nschedule.*, http.*",
+            [
+                "portal-sync --config /etc/portal-sync/portal-sync.toml daemon",
+                "systemctl start portal-sync   # config/portal-sync.service",
+            ],
+            [
+                (0, "stopped by SIGTERM or SIGINT"),
+                (2, "cannot start: settings, mapping, HTTP address in use"),
+            ],
+            "A failed run does not stop the daemon: it is logged, reported by /healthz and\n"
+            "retried with capped backoff.",
+        ),
+    )
 
-    status = commands.add_parser("status", help="print the last run reports")
+    status = _command(
+        commands,
+        "status",
+        "print the last run reports",
+        "Print the last run reports kept in the state directory (time, outcome, duration,\n"
+        "counts, record errors) and whether a run is in progress.",
+        _epilog(
+            "state_dir, history.keep",
+            ["portal-sync status", "portal-sync status --json --limit 50"],
+            [0, 2, EXIT_PIPE],
+        ),
+    )
     status.add_argument("--json", action="store_true", help="print them as JSON")
     status.add_argument("--limit", type=int, default=10, help="how many (default 10)")
 
-    demo = commands.add_parser("demo", help="sync the example into a throwaway local slapd")
+    demo = _command(
+        commands,
+        "demo",
+        "sync the example into a throwaway local slapd",
+        "Start a throwaway OpenLDAP server, sync the shipped example customer structure into\n"
+        "it twice, print the reports, the resulting tree and why some records have no entry,\n"
+        "then stop the server. Needs slapd installed; touches no other directory.",
+        _epilog(
+            "none of the settings file; the demo sets its own directory and state",
+            ["portal-sync demo", "portal-sync demo --source my-export.json"],
+            [0, 1, 2, 3, 4],
+        ),
+    )
     demo.add_argument("--source", type=Path, help="source document (default: shipped example)")
 
-    access = commands.add_parser("access", help="who may open what, as the directory says")
+    access = _command(
+        commands,
+        "access",
+        "who may open what, as the directory says",
+        "Ask the directory, with the portal's account, what a portal would answer: a user's\n"
+        "kind, customer, groups and the orders they may open (and why), or everyone who may\n"
+        "open an order. --compare checks the answer against the rules applied to the source.",
+        _epilog(
+            "ldap.*, portal.bind_dn, portal.bind_password, layout.*, mapping.path;\n"
+            "with --compare also source.path, source.max_size",
+            [
+                "portal-sync access user cdubois",
+                "portal-sync access order _20261120_001 --compare",
+            ],
+            [
+                (0, "the user or order exists (and, with --compare, agrees with the rules)"),
+                (1, "unknown login or order, or drift found by --compare"),
+                2,
+                3,
+                (4, "with --compare: the source document cannot be read"),
+            ],
+        ),
+    )
     access.add_argument("what", choices=["user", "order"], help="ask about a user or an order")
     access.add_argument("name", help="the user's login or the order's ID")
     access.add_argument(
@@ -80,18 +275,41 @@ def _parser() -> argparse.ArgumentParser:
     )
     access.add_argument("--source", type=Path, help="source document (overrides settings)")
 
-    login = commands.add_parser(
-        "login", help="log in as a portal does (asks for the password) and show the outcome"
+    login = _command(
+        commands,
+        "login",
+        "log in as a portal does (asks for the password) and show the outcome",
+        "Log a user in the way a portal does: find the user with the portal's account, bind\n"
+        "as the user with the password (asked on the terminal, never an argument), then read\n"
+        "the user's groups and the orders they may open.",
+        _epilog(
+            "ldap.*, portal.bind_dn, portal.bind_password, layout.*, mapping.path",
+            ["portal-sync login cdubois"],
+            [
+                (0, "the directory accepted the login"),
+                (1, "the login was refused: unknown login or wrong password"),
+                2,
+                3,
+            ],
+        ),
     )
     login.add_argument("login", help="the user's login")
     return parser
+
+
+def _version() -> str:
+    """Return the installed package's version."""
+    try:
+        return metadata.version("portal-sync")
+    except metadata.PackageNotFoundError:
+        return "unknown (not installed)"
 
 
 def _settings(args: argparse.Namespace, log_level: str = "WARNING") -> Settings:
     overrides = {}
     if getattr(args, "source", None):
         overrides["source"] = {"path": args.source}
-    settings = load_settings(args.config, **overrides)
+    settings = load_settings(args.config, given_by="--source", **overrides)
     _logging(args, settings, log_level)
     return settings
 
@@ -112,35 +330,47 @@ def _logging(args: argparse.Namespace, settings: Settings, default: str = "WARNI
 def _run(args: argparse.Namespace) -> int:
     from sync.history import History
     from sync.lock import RunLock, locked_run
+    from sync.progress import progress_for
     from sync.run import run_sync
 
     if args.ldif and not args.dry_run:
         print("portal-sync: --ldif needs --dry-run", file=sys.stderr)
         return int(ExitCode.CONFIGURATION)
     settings = _settings(args)
-    if args.dry_run:
-        report = run_sync(
-            settings, dry_run=True, allow_deletions=args.allow_deletions, full=args.full
-        )
-        if args.ldif and (report.ok or report.changes):
-            _write_ldif(args.ldif, report)
-    else:
-        wait = settings.lock.wait if args.wait is None else args.wait
-        try:
-            report = locked_run(
-                RunLock(settings),
-                settings,
-                wait,
-                allow_deletions=args.allow_deletions,
-                full=args.full,
-            )
-        except LockBusy as exc:
-            print(f"portal-sync: not started: {exc}", file=sys.stderr)
-            return int(ExitCode.LOCKED)
+    options = {"allow_deletions": args.allow_deletions, "full": args.full, "explain": args.explain}
+    with progress_for(sys.stderr) as progress:
+        if args.dry_run:
+            report = run_sync(settings, dry_run=True, progress=progress, **options)
+        else:
+            wait = settings.lock.wait if args.wait is None else args.wait
+            try:
+                report = locked_run(RunLock(settings), settings, wait, progress=progress, **options)
+            except LockBusy as exc:
+                print(f"portal-sync: not started: {exc}", file=sys.stderr)
+                return int(ExitCode.LOCKED)
+    if args.dry_run and args.ldif and (report.ok or report.changes):
+        _write_ldif(args.ldif, report)
+    if not args.dry_run:
         History(settings.state_dir, settings.history.keep).record(report)
-    text = report.to_json() if args.json else report.to_text()
-    print(text, file=sys.stderr if args.ldif == Path("-") else sys.stdout)
+    _print_report(report, args)
     return int(report.exit_code)
+
+
+def _print_report(report: Report, args: argparse.Namespace) -> None:
+    """Print the report: the result on stdout, why a run stopped on stderr.
+
+    A run that stopped before it could plan (exit 2, 3, 4) has no result:
+    its text report goes to stderr, like every other error. JSON always goes
+    to stdout for programs, with the reason on stderr as well.
+    """
+    stopped = report.failure is not None and report.exit_code is not ExitCode.DELETION_GUARD
+    if args.json:
+        print(report.to_json(), file=sys.stderr if args.ldif == Path("-") else sys.stdout)
+        if stopped:
+            print(f"portal-sync: {report.outcome.value}: {report.failure}", file=sys.stderr)
+        return
+    text = report.to_text(explain=args.explain)
+    print(text, file=sys.stderr if stopped or args.ldif == Path("-") else sys.stdout)
 
 
 def _write_ldif(path: Path, report: Report) -> None:
@@ -178,6 +408,7 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from sync.decisions import counted
     from sync.directory import Directory
     from sync.run import prepare
 
@@ -190,6 +421,10 @@ def _check(args: argparse.Namespace) -> int:
     )
     for error in prepared.errors:
         print(f"  {error}")
+    if prepared.decisions:
+        left_out = counted(prepared.decisions)
+        reasons = "; ".join(f"{why}: {count}" for why, count in sorted(left_out.items()))
+        print(f"  left out by the rules, not errors: {reasons} (run --dry-run --explain)")
     print(f"mapping: ok ({prepared.mapping.origin})")
     with Directory.open(settings.ldap) as directory:
         directory.require_base(settings.ldap.base_dn)
@@ -285,7 +520,25 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; return the exit code."""
+    """Run the command line; return the exit code.
+
+    When the reader of the output goes away (`portal-sync schema | head -1`),
+    the rest of the output is dropped quietly, the way Python's documentation
+    recommends, and the exit code is 141, as for a program killed by SIGPIPE.
+    """
+    try:
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.dup2(devnull, sys.stderr.fileno())
+        return EXIT_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     try:
         configure_logging(args.log_level or "WARNING")

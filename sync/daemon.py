@@ -25,6 +25,7 @@ from sync.history import History
 from sync.lock import RunLock, locked_run
 from sync.logs import Quiet
 from sync.metrics import Metrics
+from sync.progress import LoggedProgress, Progress
 from sync.report import Outcome, Report
 from sync.schedule import Backoff, describe, sync_trigger
 from sync.settings import Settings
@@ -76,10 +77,10 @@ class Daemon:
             except OSError as exc:
                 raise ConfigurationError(
                     f"cannot listen on {http.host}:{http.port}: {exc.strerror}; "
-                    "fix PORTAL_SYNC_HTTP__HOST/PORT"
+                    f"fix {http.name_of('host')} or {http.name_of('port')}"
                 ) from exc
             if not http.token.get_secret_value():
-                log.warning("POST /sync is off: set http.token (PORTAL_SYNC_HTTP__TOKEN)")
+                log.warning("POST /sync is off: set %s", http.name_of("token"))
         self.scheduler.add_job(
             self._job,
             trigger,
@@ -183,8 +184,12 @@ class Daemon:
 
     def _run_once(self) -> float | None:
         """Run once under the run lock; return the delay before a retry, or None."""
+        interval = self.settings.logging.progress_interval
         try:
-            report = locked_run(self.lock, self.settings, self.settings.lock.wait)
+            with LoggedProgress(interval) if interval > 0 else Progress() as progress:
+                report = locked_run(
+                    self.lock, self.settings, self.settings.lock.wait, progress=progress
+                )
         except LockBusy as exc:
             if self.stopping.is_set():
                 return None

@@ -30,7 +30,7 @@ def run_demo(source: Path | None = None) -> int:
         print(f"Started a throwaway slapd at {server.url} (base {server.suffix}).")
         print(f"Syncing {settings.source.path} ...\n")
         first = run_sync(settings)
-        print(first.to_text())
+        print(first.to_text(explain=True))
         with Directory.open(settings.ldap) as directory:
             mapping = load_mapping(settings.mapping.path)
             print("\nThe directory now holds:\n")

@@ -46,6 +46,8 @@ from sync.settings import LdapSettings
 _SIZE_LIMIT_EXCEEDED = 4
 _UNKNOWN_CA = "CERTIFICATE_VERIFY_FAILED"
 _OTHER_HOST = "doesn't match any name"
+_NO_TLS = "socket ssl wrapping error"
+_NO_ADDRESS = "invalid server address"
 
 _UNAVAILABLE = (
     ldap_exc.LDAPCommunicationError,
@@ -104,6 +106,8 @@ class Directory:
         self._open_writer = open_writer
         self._writer: Connection | None = None
         self._timeout = timeout
+        self.base_setting = "PORTAL_SYNC_LDAP__BASE_DN"
+        """Where the base DN was set, for the message when it does not exist."""
 
     @classmethod
     @contextmanager
@@ -125,6 +129,7 @@ class Directory:
             )
 
         directory = cls(connection, settings.page_size, open_writer, settings.timeout)
+        directory.base_setting = settings.name_of("base_dn")
         try:
             yield directory
         finally:
@@ -146,12 +151,12 @@ class Directory:
             return False
         return True
 
-    def require_base(self, base_dn: str) -> None:
-        """Raise ConfigurationError when the base DN does not exist."""
+    def require_base(self, base_dn: str, setting: str | None = None) -> None:
+        """Raise ConfigurationError when the base DN does not exist; `setting` holds the DN."""
         if not self.exists(base_dn):
             raise ConfigurationError(
                 f"the base DN {base_dn} does not exist in the directory: "
-                "create it or fix PORTAL_SYNC_LDAP__BASE_DN"
+                f"create it or fix {setting or self.base_setting}"
             )
 
     def read_managed(
@@ -427,8 +432,9 @@ def bound_connection(
     """Return a connection bound as `user` (anonymous when empty), over TLS when configured.
 
     `options` go to ldap3's Connection (e.g. another client strategy). A
-    server certificate that the configured CAs do not vouch for, or that
-    names another host, is a ConfigurationError saying which setting to fix.
+    refused service account, a server certificate that the configured CAs do
+    not vouch for or that names another host, and a port that speaks no TLS
+    are errors saying which setting to fix, named where it was set.
     """
     action = f"connecting to {settings.url} as {user or 'anonymous'}"
     use_tls = settings.uses_tls or settings.ca_file is not None
@@ -456,18 +462,55 @@ def bound_connection(
     except (DirectoryError, ConfigurationError) as exc:
         with suppress(ldap_exc.LDAPException):
             connection.unbind()
-        if _UNKNOWN_CA in str(exc):
-            reason = "it is signed by a CA that is not trusted"
-        elif _OTHER_HOST in str(exc):
-            reason = f"it does not name the host {server.host}"
-        else:
+        explained = _explained(exc, settings, server, user)
+        if explained is exc:
             raise
-        raise ConfigurationError(
-            f"{action}: the server's TLS certificate is refused: {reason}. Set "
-            "PORTAL_SYNC_LDAP__CA_FILE to the PEM bundle of the CA that signed it, and connect "
-            "to a host name that the certificate names"
-        ) from exc
+        raise explained from exc
     return connection
+
+
+def _explained(
+    exc: DirectoryError | ConfigurationError, settings: LdapSettings, server: Server, user: str
+) -> DirectoryError | ConfigurationError:
+    """Return the error of a failed connection or bind, saying what to fix and where."""
+    action = f"connecting to {settings.url} as {user or 'anonymous'}"
+    text = str(exc)
+    url = settings.name_of("url")
+    if isinstance(exc, BindFailed) and user == settings.bind_dn:
+        if not user:
+            return BindFailed(
+                f"{action}: the server refused the anonymous bind: set the service account in "
+                f"{settings.name_of('bind_dn')} and its password in "
+                f"{settings.name_of('bind_password')}"
+            )
+        return BindFailed(
+            f"{action}: the server refused the bind as {user} (wrong password, or no such "
+            f"account): fix the password in {settings.name_of('bind_password')}, or the DN in "
+            f"{settings.name_of('bind_dn')}"
+        )
+    if _UNKNOWN_CA in text or _OTHER_HOST in text:
+        reason = (
+            "it is signed by a CA that is not trusted"
+            if _UNKNOWN_CA in text
+            else f"it does not name the host {server.host}"
+        )
+        return ConfigurationError(
+            f"{action}: the server's TLS certificate is refused: {reason}. Set "
+            f"{settings.name_of('ca_file')} to the PEM bundle of the CA that signed it, and "
+            "connect to a host name that the certificate names"
+        )
+    if _NO_TLS in text:
+        return ConfigurationError(
+            f"{action}: the server did not speak TLS on {server.host}:{server.port}: ldaps:// "
+            "needs the server's TLS port (usually 636); for a plain LDAP port use ldap:// with "
+            f"start_tls. Fix {url}"
+        )
+    if _NO_ADDRESS in text:
+        return DirectoryUnavailable(
+            f"{action}: the host name {server.host} cannot be resolved (DNS): check the host "
+            f"in {url} and the name service of this machine"
+        )
+    return exc
 
 
 def password_matches(directory: Directory, dn: str, value: str) -> bool | None:

@@ -9,14 +9,16 @@ changes either.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
+from sync.origins import SettingGroup
 from sync.plan import Plan
 
 
-class SafetySettings(BaseModel):
+class SafetySettings(SettingGroup):
     """Limits on what one run may destroy, and how long disabled users are kept."""
 
+    group = "safety"
     model_config = ConfigDict(extra="forbid")
 
     max_deletions: int = Field(default=500, ge=0)
@@ -41,13 +43,13 @@ def guard_reason(plan: Plan, safety: SafetySettings, allowed: int | None = None)
     if pending > safety.max_deletions:
         return (
             f"the run would delete or disable {pending} entries, more than the limit of "
-            f"{safety.max_deletions} (PORTAL_SYNC_SAFETY__MAX_DELETIONS)"
+            f"{safety.max_deletions} ({safety.name_of('max_deletions')})"
         )
     ratio = pending / plan.managed if plan.managed else 1.0
     if pending > safety.ratio_floor and ratio > safety.max_deletion_ratio:
         return (
             f"the run would delete or disable {pending} of {plan.managed} managed entries "
             f"({ratio:.0%}), more than {safety.max_deletion_ratio:.0%} "
-            "(PORTAL_SYNC_SAFETY__MAX_DELETION_RATIO)"
+            f"({safety.name_of('max_deletion_ratio')})"
         )
     return None

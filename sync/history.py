@@ -2,8 +2,8 @@
 
 One file per report, written to a temporary name and renamed, so a reader
 never sees half a report and two processes never write the same file. The
-list of changes is left out (an initial sync can have tens of thousands);
-counts, record errors and the failure are kept.
+lists of changes and of decisions are left out (an initial sync can have tens
+of thousands); counts, record errors and the failure are kept.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ class History:
         """Store `report` and forget the oldest beyond the number kept; never raise."""
         data = report.to_dict()
         data.pop("changes", None)
+        data.pop("decisions", None)
         name = f"{report.started.strftime('%Y%m%dT%H%M%S.%fZ')}-{os.getpid()}.json"
         try:
             self.folder.mkdir(parents=True, exist_ok=True)

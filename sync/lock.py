@@ -54,8 +54,10 @@ def _now() -> datetime:
 class FileLock:
     """An exclusive `flock` on one file; the file names the holder for people."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, setting: str = "PORTAL_SYNC_STATE_DIR") -> None:
         self.path = path
+        self.setting = setting
+        """Where the state directory was set, for the message when the file cannot be opened."""
         self._file: IO[str] | None = None
 
     def acquire(self, deadline: float, cancel: threading.Event) -> bool:
@@ -66,7 +68,7 @@ class FileLock:
         except OSError as exc:
             raise ConfigurationError(
                 f"cannot open the lock file {self.path}: {exc.strerror}; "
-                "fix PORTAL_SYNC_STATE_DIR or its permissions"
+                f"fix {self.setting} or its permissions"
             ) from exc
         waiting = False
         while True:
@@ -115,8 +117,12 @@ class FileLock:
 class DirectoryLease:
     """The lease entry in the directory, taken and renewed by compare-and-swap."""
 
-    def __init__(self, ldap: LdapSettings, dn: str, seconds: float, holder: str) -> None:
+    def __init__(
+        self, ldap: LdapSettings, dn: str, seconds: float, holder: str, setting: str = ""
+    ) -> None:
         self.dn = dn
+        self.setting = setting or ldap.name_of("base_dn")
+        """Where the lease DN (or the base DN it is under) was set."""
         self.seconds = seconds
         self.holder = holder
         self._ldap = ldap
@@ -162,7 +168,7 @@ class DirectoryLease:
             if values is not None and (blocker := blocking(values, self.holder, now)):
                 return blocker
             if values is None:
-                directory.require_base(dnlib.parent_dn(self.dn))
+                directory.require_base(dnlib.parent_dn(self.dn), self.setting)
                 try:
                     directory.create_lease(self.dn, mine)
                 except AlreadyExists:
@@ -229,12 +235,14 @@ class RunLock:
     """The lock every writing run takes: the file lock, then the directory lease."""
 
     def __init__(self, settings: Settings, cancel: threading.Event | None = None) -> None:
-        self.file = FileLock(settings.state_dir / "run.lock")
+        self.file = FileLock(settings.state_dir / "run.lock", settings.name_of("state_dir"))
         self.lease: DirectoryLease | None = None
         if settings.lock.lease:
-            dn = settings.lock.lease_dn or f"cn=portal-sync-lock,{settings.ldap.base_dn}"
+            lock = settings.lock
+            dn = lock.lease_dn or f"cn=portal-sync-lock,{settings.ldap.base_dn}"
+            setting = lock.name_of("lease_dn") if lock.lease_dn else ""
             self.lease = DirectoryLease(
-                settings.ldap, dn, settings.lock.lease_seconds, new_holder()
+                settings.ldap, dn, lock.lease_seconds, new_holder(), setting
             )
         self._cancel = cancel or threading.Event()
 
@@ -242,21 +250,33 @@ class RunLock:
     def held(self, wait: float) -> Iterator[None]:
         """Hold the run lock for the body, waiting up to `wait` seconds; else raise LockBusy."""
         deadline = time.monotonic() + wait
+        with self.file_held(deadline, wait), self.lease_held(deadline):
+            yield
+
+    @contextmanager
+    def file_held(self, deadline: float, wait: float) -> Iterator[None]:
+        """Hold the file lock, waiting until the monotonic `deadline`; else raise LockBusy."""
         if not self.file.acquire(deadline, self._cancel):
             raise LockBusy(
                 f"another portal-sync run on this host holds {self.file.path} "
                 f"({self.file.holder()}); waited {wait:g} s"
             )
         try:
-            if self.lease is not None:
-                self.lease.acquire(deadline, self._cancel)
-            try:
-                yield
-            finally:
-                if self.lease is not None:
-                    self.lease.release()
+            yield
         finally:
             self.file.release()
+
+    @contextmanager
+    def lease_held(self, deadline: float) -> Iterator[None]:
+        """Hold the directory lease (when on), waiting until `deadline`; else raise LockBusy."""
+        if self.lease is None:
+            yield
+            return
+        self.lease.acquire(deadline, self._cancel)
+        try:
+            yield
+        finally:
+            self.lease.release()
 
     def abandon(self) -> None:
         """Give the lease back now, from another thread, when the process must exit mid-run."""
@@ -268,21 +288,25 @@ class RunLock:
 def locked_run(lock: RunLock, settings: Settings, wait: float, **options: Any) -> Report:
     """Run one sync holding `lock`; raise LockBusy when another run keeps it past `wait` seconds.
 
-    The lease needs the directory: when taking it fails, the run's report says
-    so with the outcome the run itself would have had.
+    The file lock is taken first, for the whole run; the lease in the directory
+    only once the source was read and checked, so a run stopped by its source
+    never writes to the directory. When taking the lease fails, the run's
+    report says so with the outcome the run itself would have had.
     """
+    started = _now()
+    deadline = time.monotonic() + wait
     try:
-        with lock.held(wait):
-            return run_sync(settings, **options)
+        with lock.file_held(deadline, wait):
+            return run_sync(settings, hold=lambda: lock.lease_held(deadline), **options)
     except DirectoryUnavailable as exc:
-        return _failed(Outcome.UNAVAILABLE, str(exc))
+        return _failed(Outcome.UNAVAILABLE, str(exc), started)
     except ConfigurationError as exc:
-        return _failed(Outcome.CONFIGURATION, str(exc))
+        return _failed(Outcome.CONFIGURATION, str(exc), started)
     except DirectoryError as exc:
-        return _failed(Outcome.DIRECTORY, str(exc))
+        return _failed(Outcome.DIRECTORY, str(exc), started)
 
 
-def _failed(outcome: Outcome, message: str) -> Report:
-    report = Report()
+def _failed(outcome: Outcome, message: str, started: datetime) -> Report:
+    report = Report(started=started)
     report.fail(outcome, message)
     return report.finish()

@@ -89,6 +89,11 @@ def portal_ldap(settings: Settings) -> LdapSettings:
         return settings.ldap
     return settings.ldap.model_copy(
         update={"bind_dn": settings.portal.bind_dn, "bind_password": settings.portal.bind_password}
+    ).named(
+        {
+            "bind_dn": settings.portal.name_of("bind_dn"),
+            "bind_password": settings.portal.name_of("bind_password"),
+        }
     )
 
 

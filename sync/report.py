@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
 from typing import Any
 
+from sync.decisions import Decision, counted
 from sync.plan import Change
 from sync.problems import RecordError
 
@@ -67,6 +68,10 @@ class Report:
     pending: list[Change] = field(default_factory=list)
     passwords: dict[str, int] = field(default_factory=dict)
     """Accounts per password step ("source hash written"...); counts only, never values."""
+    decisions: list[Decision] = field(default_factory=list)
+    """Valid records the rules left without an entry (no remote access...): not errors."""
+    directory_started: datetime | None = None
+    """When the run, its source read and checked, began on the directory (lease held)."""
 
     def fail(self, outcome: Outcome, message: str) -> None:
         """Record that the run stopped, and why."""
@@ -108,6 +113,9 @@ class Report:
             "started": self.started.isoformat(),
             "finished": self.finished.isoformat() if self.finished else None,
             "duration_seconds": round(self.duration(), 3),
+            "directory_started": (
+                self.directory_started.isoformat() if self.directory_started else None
+            ),
             "failure": self.failure,
             "counts": self.counts(),
             "managed": self.managed,
@@ -115,14 +123,16 @@ class Report:
             "changes": [change.to_dict() for change in self.changes],
             "pending_destructive": [change.to_dict() for change in self.pending],
             "errors": [{"record": e.record, "problem": e.problem} for e in self.errors],
+            "left_out": counted(self.decisions),
+            "decisions": [decision.to_dict() for decision in self.decisions],
         }
 
     def to_json(self) -> str:
         """Return the report as JSON text."""
         return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
 
-    def to_text(self, *, verbose: bool = True) -> str:
-        """Return the report as text for a person."""
+    def to_text(self, *, verbose: bool = True, explain: bool = False) -> str:
+        """Return the report as text for a person; `explain` lists every record left out."""
         verb = "would apply" if self.dry_run else "applied"
         counts = self.counts()
         summary = ", ".join(f"{count} {op}" for op, count in sorted(counts.items())) or "no change"
@@ -138,10 +148,21 @@ class Report:
             if len(self.pending) > 50:
                 lines.append(f"  ... and {len(self.pending) - 50} more (see --json)")
         if verbose:
-            lines.extend(f"  {_describe(change)}" for change in self.changes)
+            held = {id(change) for change in self.pending}
+            if held:
+                lines.append("the plan besides the held changes:")
+            lines.extend(f"  {_describe(c)}" for c in self.changes if id(c) not in held)
         if self.errors:
             lines.append(f"{len(self.errors)} record error(s), skipped and left as they are:")
             lines.extend(f"  {error}" for error in self.errors)
+        if self.decisions:
+            left_out = "; ".join(
+                f"{why}: {count}" for why, count in sorted(counted(self.decisions).items())
+            )
+            more = ":" if explain else " (portal-sync run --explain lists them)"
+            lines.append(f"records left out by the rules, not errors: {left_out}{more}")
+            if explain:
+                lines.extend(f"  {decision}" for decision in self.decisions)
         return "\n".join(lines)
 
 

@@ -15,6 +15,7 @@ from typing import TypeVar
 from sync.entry import Kind, entry_key
 from sync.model import BUILTIN_CONTACT_TYPE, Customer, Document, InternalUser, Order, Person
 from sync.problems import Quarantine, RecordError
+from sync.references import canonical
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class Structure:
 
 def apply_rules(document: Document, quarantine: Quarantine) -> tuple[Structure, list[RecordError]]:
     """Return the structure of the records that pass every rule, and the violations."""
+    document = canonical(document)
     errors: list[RecordError] = []
     internal = _unique_by_id(
         document.internal_users, "internal user", Kind.INTERNAL, errors, quarantine

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from itertools import groupby
 
 from sync import dn as dnlib
+from sync.decisions import Decision, decisions
 from sync.desired import Desired, build_desired, containers, kind_base
 from sync.directory import Directory
 from sync.document import SourceError, read_document
@@ -30,6 +32,7 @@ from sync.mapping import Mapping, MappingError, load_mapping
 from sync.passwords import SourceAccount, counted, settle_passwords, source_accounts
 from sync.plan import Change, Op, Plan, make_plan, without_members
 from sync.problems import Quarantine, RecordError
+from sync.progress import Progress
 from sync.report import Outcome, Report
 from sync.rules import apply_rules
 from sync.settings import Settings
@@ -46,11 +49,17 @@ class Prepared:
     quarantine: Quarantine
     errors: list[RecordError]
     accounts: dict[str, SourceAccount] = field(default_factory=dict)
+    decisions: list[Decision] = field(default_factory=list)
+    """The valid records the rules left without an entry, and why."""
 
 
-def prepare(settings: Settings) -> Prepared:
+def prepare(settings: Settings, progress: Progress | None = None) -> Prepared:
     """Return the desired directory for the configured source; no directory access."""
-    loaded = read_document(settings.source.path)
+    progress = progress or Progress()
+    progress.stage("reading the source")
+    source = settings.source
+    loaded = read_document(source.path, source.max_size, source.name_of("max_size"))
+    progress.stage("building")
     mapping = load_mapping(settings.mapping.path)
     structure, rule_errors = apply_rules(loaded.document, loaded.quarantine)
     desired = build_desired(
@@ -68,16 +77,23 @@ def prepare(settings: Settings) -> Prepared:
             )
         )
     accounts = source_accounts(structure)
-    return Prepared(mapping, desired, loaded.quarantine, errors, accounts)
+    left_out = decisions(structure, desired, loaded.quarantine)
+    return Prepared(mapping, desired, loaded.quarantine, errors, accounts, left_out)
 
 
 def read_current(
-    directory: Directory, settings: Settings, mapping: Mapping, keys: Collection[str] | None = None
+    directory: Directory,
+    settings: Settings,
+    mapping: Mapping,
+    keys: Collection[str] | None = None,
+    progress: Progress | None = None,
 ) -> list[Entry]:
     """Return every entry in the managed subtrees that carries this service's identity.
 
     With `keys`, return only the entries carrying one of these keys.
     """
+    progress = progress or Progress()
+    progress.stage("reading the directory", len(keys) if keys is not None else None)
     bases = [kind_base(settings.layout, settings.ldap.base_dn, kind) for kind in Kind]
     bases.append(f"{settings.layout.disabled_ou},{settings.ldap.base_dn}")
     entries = []
@@ -94,6 +110,7 @@ def read_current(
         )
     )
     for dn, attributes in found:
+        progress.advance()
         carried = [
             k for v in attributes.get(mapping.identity_attribute, ()) if (k := mapping.key_of(v))
         ]
@@ -109,6 +126,7 @@ def plan_run(
     now: datetime | None = None,
     keys: Collection[str] | None = None,
     gone: dict[str, Entry] | None = None,
+    progress: Progress | None = None,
 ) -> Plan:
     """Return the plan that brings the directory to the prepared desired state.
 
@@ -116,7 +134,7 @@ def plan_run(
     `gone` receives the entries read that the source no longer wants.
     """
     directory.require_base(settings.ldap.base_dn)
-    current = read_current(directory, settings, prepared.mapping, keys)
+    current = read_current(directory, settings, prepared.mapping, keys, progress)
     if gone is not None:
         wanted = prepared.desired.entries
         gone.update((entry.key, entry) for entry in current if entry.key not in wanted)
@@ -140,7 +158,12 @@ def _stage(change: Change) -> tuple[str, bool, str]:
 
 
 def apply_plan(
-    directory: Directory, plan: Plan, prepared: Prepared, report: Report, window: int = 1
+    directory: Directory,
+    plan: Plan,
+    prepared: Prepared,
+    report: Report,
+    window: int = 1,
+    progress: Progress | None = None,
 ) -> set[str]:
     """Apply the plan stage by stage, pipelined within a stage; return the keys left unsettled.
 
@@ -153,6 +176,8 @@ def apply_plan(
     mapping = prepared.mapping
     refused: set[str] = set()
     unsettled: set[str] = set()
+    progress = progress or Progress()
+    progress.stage("applying", len(plan.changes))
     for _, stage in groupby(plan.changes, key=_stage):
         batch: list[Change] = []
         for planned in stage:
@@ -165,10 +190,13 @@ def apply_plan(
                         unsettled.add(planned.key)
             if change is not None:
                 batch.append(change)
+            else:
+                progress.advance()
         if not batch:
             continue
         width = window if batch[0].op in (Op.ADD, Op.MODIFY, Op.DELETE) else 1
         for change, refusal in directory.apply_pipelined(batch, width):
+            progress.advance()
             if refusal is None:
                 report.changes.append(change)
                 continue
@@ -212,30 +240,43 @@ def run_sync(
     allow_deletions: int | None = None,
     now: datetime | None = None,
     full: bool = False,
+    hold: Callable[[], AbstractContextManager[object]] = nullcontext,
+    progress: Progress | None = None,
+    explain: bool = False,
 ) -> Report:
     """Run one sync and return its report.
 
     `allow_deletions` approves up to that many deletions and disables past
     the deletion guard; `now` is the clock for the retention of disabled users;
     `full` reads every managed entry, not only those that changed since the last run.
+    The source is read and checked before anything touches the directory:
+    `hold` (the run lease) is entered only then, around the directory work.
+    `explain` reads the source even when it is unchanged, for the decisions.
     """
     report = Report(dry_run=dry_run)
+    progress = progress or Progress()
     try:
         cache = Incremental.start(settings, full=full, clock=now)
-        prepared = None if cache.source_unchanged() else prepare(settings)
-        with Directory.open(settings.ldap) as directory:
+        unchanged = cache.source_unchanged() and not explain
+        prepared = None if unchanged else prepare(settings, progress)
+        if prepared is not None:
+            report.decisions = prepared.decisions
+        progress.stage("connecting to the directory")
+        with hold(), Directory.open(settings.ldap) as directory:
+            report.directory_started = datetime.now(UTC)
             directory.require_base(settings.ldap.base_dn)
             cache.check_containers(directory, containers(settings.layout, settings.ldap.base_dn))
-            if prepared is None and cache.source_unchanged():
+            if cache.source_unchanged() and (prepared is None or explain):
                 log.info("the source is the one the last clean run applied: nothing to do")
                 report.managed = cache.managed()
             else:
-                prepared = prepared or prepare(settings)
+                prepared = prepared or prepare(settings, progress)
+                report.decisions = prepared.decisions
                 report.errors.extend(prepared.errors)
                 report.managed = dict(Counter(key_kind(k).value for k in prepared.desired.entries))
                 keys = cache.keys_to_read(prepared.desired, prepared.quarantine)
                 gone: dict[str, Entry] = {}
-                plan = plan_run(directory, settings, prepared, now, keys, gone)
+                plan = plan_run(directory, settings, prepared, now, keys, gone, progress)
                 plan = cache.with_managed(plan)
                 report.errors.extend(plan.errors)
                 held = guard_reason(plan, settings.safety, allow_deletions)
@@ -252,7 +293,7 @@ def run_sync(
                     report.changes.extend(plan.changes)
                 else:
                     window = settings.performance.write_window
-                    unsettled = apply_plan(directory, plan, prepared, report, window)
+                    unsettled = apply_plan(directory, plan, prepared, report, window, progress)
                     settle_run_passwords(directory, settings, prepared, plan, report)
                     cache.save(prepared.mapping, prepared.quarantine, gone, report, unsettled)
     except SourceError as exc:

@@ -8,12 +8,22 @@ the TOML file (`--config FILE` or PORTAL_SYNC_CONFIG), then the defaults below.
 from __future__ import annotations
 
 import os
+import tomllib
 from datetime import time
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from dotenv import dotenv_values
+from pydantic import (
+    ByteSize,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NestedSecretsSettingsSource,
@@ -25,11 +35,26 @@ from pydantic_settings import (
 from sync.desired import Layout
 from sync.errors import ConfigurationError
 from sync.guard import SafetySettings
+from sync.origins import (
+    NOT_SETTINGS,
+    PREFIX,
+    Origins,
+    SettingGroup,
+    Tree,
+    flattened,
+    in_file,
+    known,
+    setting_path,
+    unknown_in_file,
+    unknown_secrets,
+    unknown_variables,
+)
 
 
-class LdapSettings(BaseModel):
+class LdapSettings(SettingGroup):
     """How to reach and bind to the directory."""
 
+    group = "ldap"
     model_config = ConfigDict(extra="forbid")
 
     url: str = "ldap://localhost:389"
@@ -67,27 +92,33 @@ class LdapSettings(BaseModel):
         return self.start_tls or self.url.lower().startswith("ldaps://")
 
 
-class SourceSettings(BaseModel):
+class SourceSettings(SettingGroup):
     """Where the customer structure comes from."""
 
+    group = "source"
     model_config = ConfigDict(extra="forbid")
 
     path: Path = Path("customers.json")
     """Path of the source document (JSON, or YAML with .yaml/.yml); default customers.json."""
+    max_size: ByteSize = ByteSize(512 * 1024**2)
+    """Largest source document read, in bytes or with a unit ("512MiB", "2GB"); a larger file
+    is refused before it is parsed; default 512MiB."""
 
 
-class MappingSettings(BaseModel):
+class MappingSettings(SettingGroup):
     """Which attribute mapping to apply."""
 
+    group = "mapping"
     model_config = ConfigDict(extra="forbid")
 
     path: str = "openldap"
     """A shipped flavour name (openldap) or the path of a mapping TOML file; default openldap."""
 
 
-class ScheduleSettings(BaseModel):
+class ScheduleSettings(SettingGroup):
     """When the daemon runs a sync."""
 
+    group = "schedule"
     model_config = ConfigDict(extra="forbid")
 
     interval: float = Field(default=300.0, gt=0)
@@ -106,9 +137,10 @@ class ScheduleSettings(BaseModel):
     """Seconds SIGTERM/SIGINT waits for a run in progress before the daemon exits; default 30."""
 
 
-class HttpSettings(BaseModel):
+class HttpSettings(SettingGroup):
     """The daemon's HTTP server: POST /sync, /healthz, /metrics."""
 
+    group = "http"
     model_config = ConfigDict(extra="forbid")
 
     enabled: bool = True
@@ -123,9 +155,10 @@ class HttpSettings(BaseModel):
     """Seconds after which the last successful run is too old and /healthz says 503; default 900."""
 
 
-class LockSettings(BaseModel):
+class LockSettings(SettingGroup):
     """The run lock: a file in the state directory and a lease entry in the directory."""
 
+    group = "lock"
     model_config = ConfigDict(extra="forbid")
 
     wait: float = Field(default=60.0, ge=0)
@@ -138,20 +171,25 @@ class LockSettings(BaseModel):
     """Seconds a lease lasts unless renewed (renewed every third of it); default 60."""
 
 
-class LoggingSettings(BaseModel):
+class LoggingSettings(SettingGroup):
     """What the service logs, and how."""
 
+    group = "logging"
     model_config = ConfigDict(extra="forbid")
 
     level: str = ""
     """DEBUG, INFO, WARNING or ERROR; default INFO for the daemon, WARNING for other commands."""
     format: Literal["text", "json"] = "text"
     """text (one line per event) or json (one JSON object per line); default text."""
+    progress_interval: float = Field(default=30.0, ge=0)
+    """Seconds between two progress lines the daemon logs during a long run (stage, done of
+    total, rate); 0 turns them off; default 30."""
 
 
-class HistorySettings(BaseModel):
+class HistorySettings(SettingGroup):
     """The run reports kept in the state directory for `portal-sync status`."""
 
+    group = "history"
     model_config = ConfigDict(extra="forbid")
 
     keep: int = Field(default=50, ge=1)
@@ -166,9 +204,10 @@ class PasswordMode(StrEnum):
     NONE = "none"
 
 
-class PasswordSettings(BaseModel):
+class PasswordSettings(SettingGroup):
     """How the service sets user passwords (see docs/portal.md)."""
 
+    group = "passwords"
     model_config = ConfigDict(extra="forbid")
 
     internal: PasswordMode = PasswordMode.NONE
@@ -192,9 +231,10 @@ class PasswordSettings(BaseModel):
         return self
 
 
-class PortalSettings(BaseModel):
+class PortalSettings(SettingGroup):
     """The portal's service account, used by `portal-sync access` and `portal-sync login`."""
 
+    group = "portal"
     model_config = ConfigDict(extra="forbid")
 
     bind_dn: str = ""
@@ -203,9 +243,10 @@ class PortalSettings(BaseModel):
     """Password of the portal's service account; never printed."""
 
 
-class PerformanceSettings(BaseModel):
+class PerformanceSettings(SettingGroup):
     """How a run writes and how much it reads: pipelining and incremental runs."""
 
+    group = "performance"
     model_config = ConfigDict(extra="forbid")
 
     write_window: int = Field(default=64, ge=1, le=1024)
@@ -238,6 +279,7 @@ class Settings(BaseSettings):
     )
 
     config_file: ClassVar[Path | None] = None
+    _origins: Origins = PrivateAttr(default_factory=Origins)
 
     ldap: LdapSettings = LdapSettings()
     """Directory connection."""
@@ -269,6 +311,10 @@ class Settings(BaseSettings):
     history: HistorySettings = HistorySettings()
     """Run history."""
 
+    def name_of(self, setting: str) -> str:
+        """Return where a setting ("ldap.base_dn", "state_dir") was set, or where it can be."""
+        return self._origins.name(tuple(setting.split(".")))
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -289,25 +335,102 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
-def load_settings(config_file: Path | None = None, **overrides: Any) -> Settings:
+def load_settings(
+    config_file: Path | None = None, *, given_by: str = "the caller", **overrides: Any
+) -> Settings:
     """Return the settings, reading `config_file` (or PORTAL_SYNC_CONFIG) when given.
 
     Secrets are read from PORTAL_SYNC_SECRETS_DIR, or from systemd's
-    CREDENTIALS_DIRECTORY (LoadCredential=) when that is set.
+    CREDENTIALS_DIRECTORY (LoadCredential=) when that is set. A section, key,
+    variable or secret file that is no setting is a ConfigurationError naming
+    it and the closest setting; `given_by` says where `overrides` come from.
     """
     named = os.environ.get("PORTAL_SYNC_CONFIG")
     path = config_file or (Path(named) if named else None)
     if path is not None and not path.is_file():
-        raise ConfigurationError(f"the configuration file {path} does not exist")
+        how = "--config" if config_file else "PORTAL_SYNC_CONFIG"
+        raise ConfigurationError(f"the settings file {path} ({how}) does not exist")
     secrets = os.environ.get("PORTAL_SYNC_SECRETS_DIR") or os.environ.get("CREDENTIALS_DIRECTORY")
+    origins = _trace(path, secrets, overrides, given_by)
 
     class FileBoundSettings(Settings):
         config_file = path
 
     try:
-        return FileBoundSettings(_secrets_dir=secrets, **overrides)
+        settings = FileBoundSettings(_secrets_dir=secrets, **overrides)
     except ValidationError as exc:
-        lines = [f"{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in exc.errors()]
+        lines = [
+            f"{origins.name(tuple(map(str, error['loc'])))}: {error['msg']}"
+            for error in exc.errors()
+        ]
         raise ConfigurationError("invalid settings:\n  " + "\n  ".join(lines)) from exc
     except (OSError, ValueError) as exc:
         raise ConfigurationError(f"cannot read the settings: {exc}") from exc
+    settings._origins = origins
+    for name in Settings.model_fields:
+        group = getattr(settings, name)
+        if isinstance(group, SettingGroup):
+            names = {field: origins.name((name, field)) for field in type(group).model_fields}
+            setattr(settings, name, group.named(names))
+    return settings
+
+
+def _trace(
+    path: Path | None, secrets: str | None, overrides: dict[str, Any], given_by: str
+) -> Origins:
+    """Return where each setting is set; raise ConfigurationError for those that are none."""
+    tree = known(Settings)
+    origins = Origins(config_file=path)
+    for setting in flattened(overrides, tree):
+        origins.note(setting, f"{'.'.join(setting)} as given by {given_by}")
+    problems = unknown_variables(os.environ, tree)
+    for name in os.environ:
+        found = _variable_path(name, tree)
+        if found:
+            origins.note(found, name)
+    dotenv = Path(".env")
+    if dotenv.is_file():
+        entries = dotenv_values(dotenv)
+        problems += unknown_variables(entries, tree, str(dotenv.resolve()))
+        for name in entries:
+            found = _variable_path(name, tree)
+            if found:
+                origins.note(found, f"{name} in {dotenv.resolve()}")
+    if secrets and Path(secrets).is_dir():
+        problems += unknown_secrets(Path(secrets), tree)
+        for file in Path(secrets).iterdir():
+            found = setting_path(file.name, tree)
+            if found and file.is_file():
+                origins.note(found, f"the secret file {file}")
+    if path is not None:
+        data = _read_toml(path)
+        problems += unknown_in_file(data, tree, path)
+        for setting in flattened(data, tree):
+            origins.note(setting, in_file(setting, path))
+    if problems:
+        raise ConfigurationError(
+            "unknown settings (a misspelled setting would leave its default in force):\n  "
+            + "\n  ".join(problems)
+        )
+    return origins
+
+
+def _variable_path(name: str, tree: Tree) -> tuple[str, ...] | None:
+    if not name.upper().startswith(PREFIX) or name.upper() in NOT_SETTINGS:
+        return None
+    return setting_path(name[len(PREFIX) :], tree)
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    """Return the content of a settings file, or raise ConfigurationError naming it."""
+    try:
+        with path.open("rb") as stream:
+            return tomllib.load(stream)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"the settings file {path} is not valid TOML: {exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigurationError(
+            f"the settings file {path} is not UTF-8 text (byte {exc.start})"
+        ) from exc
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read the settings file {path}: {exc.strerror}") from exc

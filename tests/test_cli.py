@@ -73,14 +73,14 @@ def test_malformed_document_changes_nothing_and_exits_4(slapd, seed, tmp_path):
     broken.write_text('{"format_version": 1, "customers": [}')
     result = portal_sync(["run"], slapd, broken)
     assert result.returncode == 4
-    assert "broken.json: not valid JSON at line 1, column 37" in result.stdout
+    assert "broken.json: not valid JSON at line 1, column 37" in result.stderr
     assert write_stamps(slapd) == before
 
 
 def test_unknown_format_version_exits_4(slapd, seed, tmp_path):
     seed["format_version"] = 2
     result = portal_sync(["run"], slapd, write(tmp_path, seed))
-    assert result.returncode == 4 and "unknown format_version 2" in result.stdout
+    assert result.returncode == 4 and "unknown format_version 2" in result.stderr
 
 
 def test_refused_bind_exits_2_and_never_prints_the_password(slapd, seed, tmp_path):
@@ -88,7 +88,7 @@ def test_refused_bind_exits_2_and_never_prints_the_password(slapd, seed, tmp_pat
         ["run"], slapd, write(tmp_path, seed), PORTAL_SYNC_LDAP__BIND_PASSWORD="wrong-Secret-42"
     )
     assert result.returncode == 2
-    assert "refused the bind" in result.stdout
+    assert "refused the bind" in result.stderr
     assert "wrong-Secret-42" not in result.stdout + result.stderr
 
 
@@ -97,7 +97,7 @@ def test_missing_base_dn_exits_2_and_says_what_to_fix(slapd, seed, tmp_path):
         ["run"], slapd, write(tmp_path, seed), PORTAL_SYNC_LDAP__BASE_DN="dc=nowhere,dc=org"
     )
     assert result.returncode == 2
-    assert "base DN dc=nowhere,dc=org does not exist" in result.stdout
+    assert "base DN dc=nowhere,dc=org does not exist" in result.stderr
 
 
 def test_unreachable_server_exits_3(slapd, seed, tmp_path):
@@ -108,7 +108,7 @@ def test_unreachable_server_exits_3(slapd, seed, tmp_path):
         PORTAL_SYNC_LDAP__URL="ldap://127.0.0.1:1",
         PORTAL_SYNC_LDAP__TIMEOUT="2",
     )
-    assert result.returncode == 3 and "unavailable" in result.stdout
+    assert result.returncode == 3 and "unavailable" in result.stderr
 
 
 def test_check_validates_source_and_bind(slapd, seed, tmp_path):

@@ -33,8 +33,13 @@ def history(state: Path) -> list[dict[str, Any]]:
 
 
 def spans(reports: list[dict[str, Any]]) -> list[tuple[datetime, datetime]]:
+    """Return when each run worked on the directory: from taking the lease to its end.
+
+    A run reads its source before it takes the lease, so the reports' start
+    times may overlap; the time on the directory may not.
+    """
     return sorted(
-        (datetime.fromisoformat(r["started"]), datetime.fromisoformat(r["finished"]))
+        (datetime.fromisoformat(r["directory_started"]), datetime.fromisoformat(r["finished"]))
         for r in reports
     )
 
