@@ -149,7 +149,7 @@ def test_closing_the_directory_ends_the_write_connection_s_thread(settings_for, 
     import time
 
     settings = settings_for(seed)
-    before = threading.active_count()
+    before = set(threading.enumerate())
     for n in range(12):
         with Directory.open(settings.ldap) as directory:
             change = Change(
@@ -159,7 +159,10 @@ def test_closing_the_directory_ends_the_write_connection_s_thread(settings_for, 
                 replace={"ou": (f"t{n}",)},
             )
             assert [r for _, r in directory.apply_pipelined([change], 4)] == [None]
+    def started_here() -> set[threading.Thread]:
+        return {thread for thread in threading.enumerate() if thread not in before}
+
     deadline = time.monotonic() + 5
-    while threading.active_count() > before and time.monotonic() < deadline:
+    while started_here() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert threading.active_count() == before
+    assert started_here() == set()
