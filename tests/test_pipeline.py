@@ -159,6 +159,7 @@ def test_closing_the_directory_ends_the_write_connection_s_thread(settings_for, 
                 replace={"ou": (f"t{n}",)},
             )
             assert [r for _, r in directory.apply_pipelined([change], 4)] == [None]
+
     def started_here() -> set[threading.Thread]:
         return {thread for thread in threading.enumerate() if thread not in before}
 
