@@ -98,9 +98,6 @@ def pages(conn: Connection, base: str, size: int) -> list[int]:
             return sizes
 
 
-# Samba AD
-
-
 def test_administrator_binds_over_ldaps_only_when_the_certificate_name_is_dc1(
     samba_dc: SambaDC,
 ) -> None:
@@ -205,9 +202,6 @@ def test_a_fresh_domain_controller_from_the_template_stops_leaving_nothing_behin
     assert not directory.parent.exists()
 
 
-# 389 Directory Server
-
-
 def test_389_adds_an_ou_a_user_and_a_group_and_the_user_binds(
     dirsrv: DirectoryServer389, dirsrv_ou: str
 ) -> None:
@@ -270,9 +264,6 @@ def test_389_killed_by_pid_starts_again_on_its_data(
 
     with dirsrv.connection() as admin:
         assert admin.search(dirsrv_ou, "(objectClass=*)", BASE)
-
-
-# Two OpenLDAP providers in multi-provider replication
 
 
 def test_a_write_on_either_provider_reaches_the_other_within_a_second(
