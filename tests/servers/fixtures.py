@@ -1,0 +1,104 @@
+"""Pytest fixtures for the real servers: each started once per session, a fresh OU per test.
+
+Load with `pytest_plugins = ["servers.fixtures"]` in a test module (or in
+tests/conftest.py). A server that cannot start makes its tests fail with the
+command and the server's own last log lines: they never skip. A per-test
+fixture starts its server again if an earlier test stopped it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from .dirsrv import DirectoryServer389
+from .replication import ReplicatedPair
+from .samba import SambaDC, SambaTemplate
+from .subtree import add_ou, delete_subtree
+
+
+@pytest.fixture(scope="session")
+def samba_template() -> Iterator[SambaTemplate]:
+    """Provision the test domain once; every Samba DC of the session starts from a copy."""
+    template = SambaTemplate()
+    try:
+        template.create()
+        yield template
+    finally:
+        template.remove()
+
+
+@pytest.fixture(scope="session")
+def samba_dc(samba_template: SambaTemplate) -> Iterator[SambaDC]:
+    """Start the session's Samba AD domain controller."""
+    dc = SambaDC(samba_template)
+    try:
+        dc.start()
+        yield dc
+    finally:
+        dc.stop()
+
+
+@pytest.fixture
+def samba_ou(samba_dc: SambaDC) -> Iterator[str]:
+    """Return the DN of a fresh OU in the domain, removed with its subtree after the test."""
+    samba_dc.start()
+    with samba_dc.connection() as conn:
+        ou = add_ou(conn, samba_dc.base_dn, rdn="OU")
+    yield ou
+    samba_dc.start()
+    with samba_dc.connection() as conn:
+        delete_subtree(conn, ou, tree_delete=True)
+
+
+@pytest.fixture(scope="session")
+def dirsrv() -> Iterator[DirectoryServer389]:
+    """Create and start the session's 389 Directory Server."""
+    server = DirectoryServer389()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def dirsrv_ou(dirsrv: DirectoryServer389) -> Iterator[str]:
+    """Return the DN of a fresh OU under the 389-DS suffix, removed after the test."""
+    dirsrv.start()
+    with dirsrv.connection() as conn:
+        ou = add_ou(conn, dirsrv.suffix)
+    yield ou
+    dirsrv.start()
+    with dirsrv.connection() as conn:
+        delete_subtree(conn, ou)
+
+
+@pytest.fixture(scope="session")
+def slapd_pair() -> Iterator[ReplicatedPair]:
+    """Start the session's two replicating OpenLDAP providers."""
+    pair = ReplicatedPair()
+    try:
+        pair.start()
+        yield pair
+    finally:
+        pair.stop()
+
+
+@pytest.fixture
+def slapd_pair_ou(slapd_pair: ReplicatedPair) -> Iterator[str]:
+    """Return the DN of a fresh OU made on provider 1 and replicated to provider 2.
+
+    After the test both providers run again and the OU is gone from both.
+    """
+    slapd_pair.resume()
+    slapd_pair.wait_replicating()
+    with slapd_pair.first.connection() as conn:
+        ou = add_ou(conn, slapd_pair.suffix)
+    slapd_pair.wait_for(slapd_pair.second, ou)
+    yield ou
+    slapd_pair.resume()
+    with slapd_pair.first.connection() as conn:
+        delete_subtree(conn, ou)
+    slapd_pair.wait_for(slapd_pair.second, ou, present=False)
