@@ -28,6 +28,10 @@ from sync.history import History
 from sync.lease import blocking
 
 
+# enough people that the run is still writing when the test first sees it write (one at a time)
+PERSONS = 4000
+
+
 def history(state: Path) -> list[dict[str, Any]]:
     return History(state, 1000).reports()
 
@@ -105,7 +109,7 @@ def test_a_run_longer_than_the_shutdown_timeout_is_abandoned_and_the_next_run_co
     slapd, tmp_path, seed
 ):
     source, state = tmp_path / "source.json", tmp_path / "state"
-    write_source(source, seed_with(800))
+    write_source(source, seed_with(PERSONS))
     # one write at a time, so that the run outlasts the shutdown timeout (pipelined, it may not)
     env = environment(
         slapd,
@@ -129,7 +133,7 @@ def test_a_run_longer_than_the_shutdown_timeout_is_abandoned_and_the_next_run_co
             os.kill(slapd._proc.pid, signal.SIGCONT)
         assert daemon.process.wait(timeout=20) == 0
     assert history(state) == []
-    assert 50 < len(uids(slapd)) < 800
+    assert 50 < len(uids(slapd)) < PERSONS
     assert blocking(lease_values(slapd), "someone else", datetime.now(UTC)) is None
 
     after = subprocess.run(
@@ -137,7 +141,7 @@ def test_a_run_longer_than_the_shutdown_timeout_is_abandoned_and_the_next_run_co
         env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert after.returncode == 0, after.stdout + after.stderr
-    assert len(uids(slapd)) > 800
+    assert len(uids(slapd)) > PERSONS
 
 
 def test_two_daemons_never_hold_the_lock_together(slapd, tmp_path, seed):
