@@ -9,6 +9,7 @@ fixture starts its server again if an earlier test stopped it.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Protocol, TypeVar
 
 import pytest
 from selenium.webdriver import Chrome
@@ -108,15 +109,28 @@ def slapd_pair_ou(slapd_pair: ReplicatedPair) -> Iterator[str]:
     slapd_pair.wait_for(slapd_pair.second, ou, present=False)
 
 
+class _Server(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Server)
+
+
+def _running(server: S) -> Iterator[S]:
+    """Start `server`, yield it, and stop it however the session ends."""
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[PostgresCluster]:
     """Create and start the session's PostgreSQL 15 cluster."""
-    cluster = PostgresCluster()
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.stop()
+    yield from _running(PostgresCluster())
 
 
 @pytest.fixture
@@ -132,23 +146,13 @@ def postgres_db(postgres: PostgresCluster) -> Iterator[PostgresDatabase]:
 @pytest.fixture(scope="session")
 def http_server() -> Iterator[SourceServer]:
     """Start the session's plain HTTP server on 127.0.0.1."""
-    server = SourceServer()
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
+    yield from _running(SourceServer())
 
 
 @pytest.fixture(scope="session")
 def https_server() -> Iterator[SourceServer]:
     """Start the session's HTTPS server (certificate for localhost from a trustme CA)."""
-    server = SourceServer(tls=True)
-    try:
-        server.start()
-        yield server
-    finally:
-        server.stop()
+    yield from _running(SourceServer(tls=True))
 
 
 @pytest.fixture
@@ -170,12 +174,7 @@ def https_source(https_server: SourceServer) -> Iterator[SourceServer]:
 @pytest.fixture(scope="session")
 def chromium() -> Iterator[Browser]:
     """Start the session's headless Chromium and its chromedriver."""
-    browser = Browser()
-    try:
-        browser.start()
-        yield browser
-    finally:
-        browser.stop()
+    yield from _running(Browser())
 
 
 @pytest.fixture
