@@ -1,4 +1,4 @@
-"""Pytest fixtures for the real servers: each started once per session, a fresh OU per test.
+"""Pytest fixtures for the real servers: each started once per session, fresh state per test.
 
 Load with `pytest_plugins = ["servers.fixtures"]` in a test module (or in
 tests/conftest.py). A server that cannot start makes its tests fail with the
@@ -9,10 +9,15 @@ fixture starts its server again if an earlier test stopped it.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Protocol, TypeVar
 
 import pytest
+from selenium.webdriver import Chrome
 
+from .browser import Browser
 from .dirsrv import DirectoryServer389
+from .httpserver import SourceServer
+from .postgres import PostgresCluster, PostgresDatabase
 from .replication import ReplicatedPair
 from .samba import SambaDC, SambaTemplate
 from .subtree import add_ou, delete_subtree
@@ -102,3 +107,77 @@ def slapd_pair_ou(slapd_pair: ReplicatedPair) -> Iterator[str]:
     with slapd_pair.first.connection() as conn:
         delete_subtree(conn, ou)
     slapd_pair.wait_for(slapd_pair.second, ou, present=False)
+
+
+class _Server(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Server)
+
+
+def _running(server: S) -> Iterator[S]:
+    """Start `server`, yield it, and stop it however the session ends."""
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """Create and start the session's PostgreSQL 15 cluster."""
+    yield from _running(PostgresCluster())
+
+
+@pytest.fixture
+def postgres_db(postgres: PostgresCluster) -> Iterator[PostgresDatabase]:
+    """Return a fresh, empty database, dropped (with the roles made for it) after the test."""
+    postgres.start()
+    database = PostgresDatabase(postgres, postgres.create_database())
+    yield database
+    postgres.start()
+    database.drop()
+
+
+@pytest.fixture(scope="session")
+def http_server() -> Iterator[SourceServer]:
+    """Start the session's plain HTTP server on 127.0.0.1."""
+    yield from _running(SourceServer())
+
+
+@pytest.fixture(scope="session")
+def https_server() -> Iterator[SourceServer]:
+    """Start the session's HTTPS server (certificate for localhost from a trustme CA)."""
+    yield from _running(SourceServer(tls=True))
+
+
+@pytest.fixture
+def http_source(http_server: SourceServer) -> Iterator[SourceServer]:
+    """Return the HTTP server with no documents, auth, fault or logged request."""
+    http_server.reset()
+    yield http_server
+    http_server.reset()
+
+
+@pytest.fixture
+def https_source(https_server: SourceServer) -> Iterator[SourceServer]:
+    """Return the HTTPS server with no documents, auth, fault or logged request."""
+    https_server.reset()
+    yield https_server
+    https_server.reset()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """Start the session's headless Chromium and its chromedriver."""
+    yield from _running(Browser())
+
+
+@pytest.fixture
+def browser(chromium: Browser) -> Chrome:
+    """Return the session's browser with one blank window and an empty cookie jar."""
+    return chromium.fresh()

@@ -134,6 +134,39 @@ def group_members(pgid: int) -> list[int]:
     return sorted(_group(pgid))
 
 
+def children(pid: int) -> list[int]:
+    """Return the live (not zombie) processes whose parent is `pid`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        fields = _stat_fields(entry)
+        if fields is not None and fields[0] != "Z" and int(fields[1]) == pid:
+            found.append(int(entry))
+    return sorted(found)
+
+
+def alive(pids: Sequence[int]) -> list[int]:
+    """Return those of `pids` that are still live processes (not zombies)."""
+    return [pid for pid in pids if (fields := _stat_fields(str(pid))) and fields[0] != "Z"]
+
+
+def processes_naming(marker: str) -> list[int]:
+    """Return the live (not zombie) processes whose command line contains `marker`."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            command = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        fields = _stat_fields(entry)
+        if marker.encode() in command and fields is not None and fields[0] != "Z":
+            found.append(int(entry))
+    return sorted(found)
+
+
 def netns_of(pid: int) -> str:
     """Return the network namespace of a process, as `net:[inode]`."""
     return os.readlink(f"/proc/{pid}/ns/net")
