@@ -27,7 +27,6 @@ from benchmarks.trigger_latency import seed_with
 from sync.history import History
 from sync.lease import blocking
 
-
 # enough people that the run is still writing when the test first sees it write (one at a time)
 PERSONS = 4000
 
