@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from enum import IntEnum, StrEnum
 from typing import Any
 
-from sync.plan import Change
+from sync.plan import Change, Withdrawal
 from sync.problems import RecordError
 
 
@@ -67,6 +67,8 @@ class Report:
     pending: list[Change] = field(default_factory=list)
     passwords: dict[str, int] = field(default_factory=dict)
     """Accounts per password step ("source hash written"...); counts only, never values."""
+    withdrawn: list[Withdrawal] = field(default_factory=list)
+    """Memberships taken from bad records or through broken references, and why."""
 
     def fail(self, outcome: Outcome, message: str) -> None:
         """Record that the run stopped, and why."""
@@ -115,6 +117,7 @@ class Report:
             "changes": [change.to_dict() for change in self.changes],
             "pending_destructive": [change.to_dict() for change in self.pending],
             "errors": [{"record": e.record, "problem": e.problem} for e in self.errors],
+            "withdrawn": [withdrawal.to_dict() for withdrawal in self.withdrawn],
         }
 
     def to_json(self) -> str:
@@ -142,6 +145,9 @@ class Report:
         if self.errors:
             lines.append(f"{len(self.errors)} record error(s), skipped and left as they are:")
             lines.extend(f"  {error}" for error in self.errors)
+        if self.withdrawn:
+            lines.append(f"{len(self.withdrawn)} membership(s) withdrawn:")
+            lines.extend(f"  {withdrawal}" for withdrawal in self.withdrawn)
         return "\n".join(lines)
 
 
