@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pytest
 from ldap3 import MODIFY_ADD, MODIFY_DELETE
-from portal_helpers import password_of, ssha
+from portal_helpers import password_of, ssha, write_config
 
+from sync.cli import main
 from sync.directory import Directory, password_accepted
 from sync.dn import normalize_dn, parent_dn
 from sync.plan import Op, Reason
@@ -240,6 +241,13 @@ def test_a_setting_lets_an_agency_open_orders_of_customers_without_remote_access
     assert "order-_20261122_005" not in groups(any_slapd, ORDERS)
 
 
+def compare(settings, capsys, what, name):
+    """Run `portal-sync access WHAT NAME --compare`; return its exit code and output."""
+    config = write_config(settings.state_dir.parent / "portal-sync.toml", settings, {})
+    code = main(["--config", str(config), "access", what, name, "--compare"])
+    return code, capsys.readouterr().out
+
+
 def edit_members(server, group, add=(), delete=()):
     changes = []
     if delete:
@@ -248,6 +256,80 @@ def edit_members(server, group, add=(), delete=()):
         changes.append((MODIFY_ADD, list(add)))
     with connect(server) as conn:
         conn.modify(f"{group},{server.suffix}", {"member": changes})
+
+
+def test_compare_sees_another_customers_user_in_place_of_a_collided_one(
+    settings_for, slapd, seed, capsys
+):
+    sync(settings_for(seed))
+    del person(seed, "P-20")["last_name"]
+    person(seed, "P-1")["account"]["login"] = "pbraun"
+    settings = settings_for(seed)
+    run_sync(settings)
+    for group in (f"cn=order-RA_4726,{ORDERS}", f"cn=X10001-Éditions Lumière,{CUSTOMERS}"):
+        edit_members(slapd, group, add=[ext(slapd, "pbraun")], delete=[ext(slapd, "cdubois")])
+    assert groups(slapd, ORDERS)["order-RA_4726"] == {"pbraun", "mlefevre", "smartin"}
+    code, out = compare(settings, capsys, "order", "RA_4726")
+    assert code == 1 and "DRIFT" in out, out
+    assert "granted by the directory, not by the rules: pbraun" in out
+    assert "granted by the rules, missing in the directory: cdubois" in out
+    code, out = compare(settings, capsys, "user", "pbraun")
+    assert code == 1 and "granted by the directory, not by the rules: RA_4726" in out, out
+    code, out = compare(settings, capsys, "user", "cdubois")
+    assert code == 1 and "granted by the rules, missing in the directory: RA_4726" in out, out
+
+
+def test_compare_sees_member_values_of_moved_and_disabled_entries(
+    settings_for, slapd, seed, capsys
+):
+    del person(seed, "P-11")["account"]
+    settings = settings_for(seed)
+    sync(settings)
+    sync(settings)
+    stale = [ext(slapd, "acosta"), ext(slapd, "acosta", "ou=disabled")]
+    edit_members(slapd, f"cn=order-_20261120_002,{ORDERS}", add=stale)
+    code, out = compare(settings, capsys, "order", "_20261120_002")
+    assert code == 1 and "DRIFT" in out, out
+    assert f"granted by the directory, not by the rules: {stale[0]} (no such entry)" in out
+    assert f"granted by the directory, not by the rules: {stale[1]} (disabled)" in out
+
+
+def test_compare_sees_a_missing_group_of_a_quarantined_member(settings_for, slapd, seed, capsys):
+    sync(settings_for(seed))
+    del person(seed, "P-20")["last_name"]
+    settings = settings_for(seed)
+    run_sync(settings)
+    with connect(slapd) as conn:
+        conn.delete(f"cn=order-_20261121_003,{ORDERS},{slapd.suffix}")
+    code, out = compare(settings, capsys, "order", "_20261121_003")
+    assert code == 1 and "DRIFT" in out, out
+    assert "granted by the rules, missing in the directory: pbraun" in out
+    code, out = compare(settings, capsys, "user", "pbraun")
+    assert code == 1 and "granted by the rules, missing in the directory: _20261121_003" in out
+
+
+def test_compare_sees_an_agency_in_an_order_of_a_customer_without_remote_access(
+    settings_for, slapd, seed, capsys
+):
+    order(seed, "_20261122_005")["agency"] = "10002"
+    settings = settings_for(seed)
+    sync(settings)
+    with connect(slapd) as conn:
+        conn.add(
+            f"cn=order-_20261122_005,{ORDERS},{slapd.suffix}",
+            ["groupOfNames"],
+            {
+                "businessCategory": "portal-sync:order:_20261122_005",
+                "o": "10004",
+                "ou": "10002",
+                "member": [ext(slapd, "jsilva"), ext(slapd, "acosta")],
+            },
+        )
+    code, out = compare(settings, capsys, "order", "_20261122_005")
+    assert code == 1 and "DRIFT" in out, out
+    assert "granted by the directory, not by the rules: acosta" in out
+    code, out = compare(settings, capsys, "user", "jsilva")
+    assert code == 1 and "granted by the directory, not by the rules: _20261122_005" in out
 
 
 def test_a_login_given_again_and_disabled_again_keeps_both_disabled_entries(
