@@ -294,7 +294,7 @@ def read_grants(
     """Return the memberships a parsed source document grants.
 
     `suspended` names the kinds of which a record could not be identified;
-    `broken_export` keeps every membership as it is.
+    `broken_export` keeps every membership as it is: none is added either.
     """
     reader = _Reader(rules)
     document = data if isinstance(data, dict) else {}
@@ -303,6 +303,8 @@ def read_grants(
     reader.read_internal(list(_dicts(document.get("internal_users"))))
     members = reader.members
     members.update((group, tuple(dict.fromkeys(users))) for group, users in reader.roles.items())
+    if broken_export:
+        members = {}
     return Grants(
         members=members,
         unknown_users=frozenset(reader.unknown_users),

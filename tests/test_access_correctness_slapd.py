@@ -18,7 +18,7 @@ from sync.plan import Op, Reason
 from sync.report import Outcome
 from sync.run import run_sync
 
-from directory_view import connect, entries, groups, users
+from directory_view import connect, entries, groups, users, write_stamps
 
 pytestmark = pytest.mark.slapd
 
@@ -440,3 +440,22 @@ def test_a_membership_the_source_cannot_tell_is_kept_but_never_added(
     assert orders["order-_20261120_002"] == {"jsilva", "acosta"}
     assert orders["order-_20261123_006"] == {"jsilva"}
     assert_second_run_writes_nothing(any_settings_for(seed))
+
+
+def test_a_document_of_bad_records_only_changes_no_membership(any_settings_for, any_slapd, seed):
+    sync(any_settings_for(seed))
+    before = write_stamps(any_slapd)
+    for customer in seed["customers"]:
+        del customer["name"]
+    seed["customers"][1]["persons"].append(
+        {
+            "id": "P-5",
+            "last_name": "New",
+            "contact_types": ["ct-design"],
+            "account": {"login": "newcomer"},
+        }
+    )
+    seed["internal_users"] = []
+    report = run_sync(any_settings_for(seed))
+    assert report.changes == [] and "broken export" in report.to_text()
+    assert write_stamps(any_slapd) == before

@@ -147,9 +147,10 @@ def test_an_unidentified_record_keeps_the_memberships_of_unnamed_entries_only():
     assert not grants.keeps("external:P-1", "customer:10")
 
 
-def test_a_broken_export_keeps_every_membership():
-    grants = read_grants({"format_version": 1}, AccessRules(), broken_export=True)
+def test_a_broken_export_keeps_every_membership_and_adds_none():
+    grants = read_grants(document(), AccessRules(), broken_export=True)
     assert grants.keeps("external:P-1", "customer:10") and grants.uncertain
+    assert grants.members == {}
 
 
 def test_ids_and_flags_read_the_way_the_model_reads_them():
