@@ -123,6 +123,22 @@ def _dicts(value: Any) -> Iterator[Mapping[str, Any]]:
         yield from (item for item in value if isinstance(item, dict))
 
 
+def _id_counts(records: Iterable[Mapping[str, Any]]) -> Counter[str]:
+    """Return how many records claim each id, compared case-insensitively as the rules do."""
+    ids = (_ident(record.get("id")) for record in records)
+    return Counter(i.casefold() for i in ids if i is not None)
+
+
+def _identified(
+    records: list[Mapping[str, Any]],
+) -> Iterator[tuple[str | None, Mapping[str, Any], bool]]:
+    """Yield each record with its id (None when unreadable) and whether another shares it."""
+    counts = _id_counts(records)
+    for record in records:
+        rid = _ident(record.get("id"))
+        yield rid, record, rid is not None and counts[rid.casefold()] > 1
+
+
 @dataclass
 class _Customer:
     remote: bool | None
@@ -145,22 +161,12 @@ class _Reader:
     notes: dict[str, str] = field(default_factory=dict)
     role_names: dict[str, str] = field(default_factory=dict)
     customers: dict[str, _Customer] = field(default_factory=dict)
-    shared: set[str] = field(default_factory=set)
-    """Customer ids (case-folded) that more than one record claims."""
 
     def read_customers(self, records: list[Mapping[str, Any]]) -> None:
-        ids = [_ident(record.get("id")) for record in records]
-        counts = Counter(i.casefold() for i in ids if i is not None)
-        self.shared = {folded for folded, count in counts.items() if count > 1}
-        person_ids = [
-            _ident(person.get("id"))
-            for record in records
-            for person in _dicts(record.get("persons"))
-        ]
-        person_counts = Counter(p.casefold() for p in person_ids if p is not None)
-        for cid, record in zip(ids, records, strict=True):
-            persons = list(_dicts(record.get("persons")))
-            users = self._users(persons, person_counts)
+        persons = [person for record in records for person in _dicts(record.get("persons"))]
+        person_counts = _id_counts(persons)
+        for cid, record, shared in _identified(records):
+            users = self._users(list(_dicts(record.get("persons"))), person_counts)
             if cid is None:
                 self.unknown_users.update(users)
                 continue
@@ -168,7 +174,7 @@ class _Reader:
             customer = _Customer(
                 _flag(record, "remote_access", False), _flag(record, "agency", False), users
             )
-            if cid.casefold() in self.shared:
+            if shared:
                 customer.remote = None
             self.customers[cid] = customer
             group = entry_key(Kind.CUSTOMER, cid)
@@ -197,14 +203,12 @@ class _Reader:
         return tuple(users)
 
     def read_orders(self, records: list[Mapping[str, Any]]) -> None:
-        ids = [_ident(record.get("id")) for record in records]
-        counts = Counter(i.casefold() for i in ids if i is not None)
-        for oid, record in zip(ids, records, strict=True):
+        for oid, record, shared in _identified(records):
             if oid is None:
                 continue
             group = entry_key(Kind.ORDER, oid)
             self.named.add(group)
-            if counts[oid.casefold()] > 1:
+            if shared:
                 self.unknown_groups.add(group)
                 continue
             self._order(group, record)
@@ -255,16 +259,14 @@ class _Reader:
             self.members[group] = shared
 
     def read_internal(self, records: list[Mapping[str, Any]]) -> None:
-        ids = [_ident(record.get("id")) for record in records]
-        counts = Counter(i.casefold() for i in ids if i is not None)
-        for uid, record in zip(ids, records, strict=True):
+        for uid, record, shared in _identified(records):
             if uid is None:
                 continue
             key = entry_key(Kind.INTERNAL, uid)
             self.named.add(key)
             enabled = _flag(record, "enabled", True)
             roles = _roles(record.get("groups", []))
-            if enabled is None or roles is None or counts[uid.casefold()] > 1:
+            if enabled is None or roles is None or shared:
                 self.unknown_users.add(key)
                 roles = roles or []
             for name in roles:

@@ -41,6 +41,18 @@ def person(document, person_id):
     raise KeyError(person_id)
 
 
+def add_person(document, login, customer=0, **account):
+    """Add person P-5 with an account to a customer of the seed; return it."""
+    new = {
+        "id": "P-5",
+        "last_name": "New",
+        "contact_types": ["ct-fab" if customer == 0 else "ct-design"],
+        "account": {"login": login, "enabled": True, **account},
+    }
+    document["customers"][customer]["persons"].append(new)
+    return new
+
+
 def order(document, order_id):
     return next(o for o in document["orders"] if o["id"] == order_id)
 
@@ -112,14 +124,7 @@ def test_a_freed_login_inherits_no_membership_in_incremental_runs(
     assert report.errors == []
     assert users(any_slapd, "ou=disabled") == {"acosta"}
     assert bad_member_values(any_slapd) == []
-    seed["customers"][0]["persons"].append(
-        {
-            "id": "P-5",
-            "last_name": "Oliveira Costa",
-            "contact_types": ["ct-fab"],
-            "account": {"login": "acosta", "enabled": True},
-        }
-    )
+    add_person(seed, "acosta")
     sync(any_settings_for(seed))
     orders = groups(any_slapd, ORDERS)
     assert {name for name, members in orders.items() if "acosta" in members} == {
@@ -338,13 +343,7 @@ def test_a_login_given_again_and_disabled_again_keeps_both_disabled_entries(
     sync(any_settings_for(seed))
     del person(seed, "P-11")["account"]
     sync(any_settings_for(seed))
-    newcomer = {
-        "id": "P-5",
-        "last_name": "Oliveira Costa",
-        "contact_types": ["ct-fab"],
-        "account": {"login": "acosta", "enabled": True},
-    }
-    seed["customers"][0]["persons"].append(newcomer)
+    newcomer = add_person(seed, "acosta")
     sync(any_settings_for(seed))
     newcomer["account"]["enabled"] = False
     report = sync(any_settings_for(seed))
@@ -375,14 +374,7 @@ def test_an_incremental_run_removes_a_stale_value_naming_the_dn_a_new_user_gets(
     sync(any_settings_for(seed))
     stale = ext(any_slapd, "newbie")
     edit_members(any_slapd, f"cn=order-_20261120_002,{ORDERS}", add=[stale])
-    seed["customers"][0]["persons"].append(
-        {
-            "id": "P-5",
-            "last_name": "New",
-            "contact_types": ["ct-fab"],
-            "account": {"login": "newbie", "enabled": True},
-        }
-    )
+    add_person(seed, "newbie")
     sync(any_settings_for(seed))
     assert groups(any_slapd, ORDERS)["order-_20261120_002"] == {"jsilva", "acosta"}
     assert "newbie" in groups(any_slapd, ORDERS)["order-RA_4726"]
@@ -447,14 +439,7 @@ def test_a_document_of_bad_records_only_changes_no_membership(any_settings_for, 
     before = write_stamps(any_slapd)
     for customer in seed["customers"]:
         del customer["name"]
-    seed["customers"][1]["persons"].append(
-        {
-            "id": "P-5",
-            "last_name": "New",
-            "contact_types": ["ct-design"],
-            "account": {"login": "newcomer"},
-        }
-    )
+    add_person(seed, "newcomer", customer=1)
     seed["internal_users"] = []
     report = run_sync(any_settings_for(seed))
     assert report.changes == [] and "broken export" in report.to_text()
