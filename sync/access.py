@@ -1,18 +1,21 @@
 """Access answers for people: who may open what and why, and drift from the source rules.
 
-The answers come from the directory (`sync.portal`); `expected_*` compute
-the same answers from the source document through the rules and the
-desired state, so `--compare` shows where the directory has drifted.
+The answers come from the directory (`sync.portal`); `user_drift` and
+`order_drift` hold them against what the source rules grant (`sync.grants`),
+entry by entry: a member value is judged by the entry it names, so a DN that
+now belongs to someone else, or names a moved or disabled entry, is drift.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sync import dn as dnlib
 from sync.desired import Desired
 from sync.entry import Kind, key_kind
-from sync.portal import PortalUser
+from sync.grants import Grants
+from sync.portal import EntryState, Holder, Portal, PortalUser
 
 
 @dataclass(frozen=True)
@@ -44,31 +47,77 @@ def drift(directory: set[str], rules: set[str]) -> Drift:
     return Drift(tuple(sorted(directory - rules)), tuple(sorted(rules - directory)))
 
 
-def _login_of(dn: str) -> str:
-    return dnlib.split_dn(dn)[0][1]
-
-
-def expected_orders(desired: Desired, login: str, members: str) -> set[str]:
-    """Return the IDs of the orders the rules let the user with this login open."""
-    user_dns = {
-        dnlib.normalize_dn(entry.dn)
-        for entry in desired.entries.values()
-        if not entry.kind.is_group and _login_of(entry.dn).casefold() == login.casefold()
-    }
+def granted_orders(grants: Grants, key: str) -> set[str]:
+    """Return the IDs of the orders the rules grant the user with this key."""
     return {
-        key.split(":", 1)[1]
-        for key, entry in desired.entries.items()
-        if key_kind(key) is Kind.ORDER
-        and user_dns & {dnlib.normalize_dn(m) for m in entry.attributes.get(members, ())}
+        group.split(":", 1)[1]
+        for group, users in grants.members.items()
+        if key_kind(group) is Kind.ORDER and key in users
     }
 
 
-def expected_members(desired: Desired, order_id: str, members: str) -> set[str]:
-    """Return the logins the rules let open the order."""
-    entry = desired.entries.get(f"{Kind.ORDER.value}:{order_id}")
-    if entry is None:
-        return set()
-    return {_login_of(member) for member in entry.attributes.get(members, ())}
+def user_drift(
+    holder: Holder | None, found: set[str], desired: Desired, present: Callable[[str], bool]
+) -> Drift:
+    """Return how the orders a user opens differ from what the rules grant that entry.
+
+    The entry is the one the directory holds for the login, whoever's it
+    is: its identity says which record the rules are asked about. `present`
+    says whether a group exists (the group of an order in error is kept,
+    never created).
+    """
+    if holder is None or holder.key is None or holder.state is not EntryState.ACTIVE:
+        return drift(found, set())
+    grants = desired.grants
+    expected = {
+        order
+        for order in granted_orders(grants, holder.key)
+        if _order(order) in desired.entries or present(_order(order))
+    }
+    expected |= {order for order in found if grants.keeps(holder.key, _order(order))}
+    return drift(found, expected)
+
+
+def order_drift(
+    order_id: str,
+    group_dn: str | None,
+    members: list[Holder],
+    entries: dict[str, Holder],
+    desired: Desired,
+) -> Drift:
+    """Return how an order group's members differ from the users the rules grant it.
+
+    `members` are the group's values as the directory resolves them;
+    `entries` are the user entries of the keys the rules grant, by key. A
+    value naming no entry, a disabled entry or an entry that is not
+    portal-sync's is drift, and so is a granted user whose entry is not a
+    member, or a member whose entry belongs to a record the rules do not grant.
+    """
+    key = _order(order_id)
+    grants = desired.grants
+    found: set[str] = set()
+    expected: set[str] = set()
+    for member in members:
+        if group_dn is not None and dnlib.normalize_dn(member.dn) == dnlib.normalize_dn(group_dn):
+            continue
+        if member.state is not EntryState.ACTIVE:
+            found.add(f"{member.dn} ({member.state.value})")
+        elif member.key is None:
+            found.add(f"{member.dn} (not an entry of portal-sync)")
+        else:
+            found.add(member.login)
+            if grants.keeps(member.key, key):
+                expected.add(member.login)
+    if group_dn is not None or key in desired.entries:
+        for user in grants.members.get(key, ()):
+            holder = entries.get(user)
+            if holder is not None and holder.state is EntryState.ACTIVE:
+                expected.add(holder.login)
+    return drift(found, expected)
+
+
+def _order(order_id: str) -> str:
+    return f"{Kind.ORDER.value}:{order_id}"
 
 
 def describe_user(user: PortalUser) -> list[str]:
@@ -94,3 +143,35 @@ def describe_order(order_id: str, group_dn: str, users: tuple[PortalUser, ...]) 
         reason = next((g.reason for g in user.grants if g.order_id == order_id), "member")
         lines.append(f"  {user.login} ({user.kind.value}): {reason}")
     return lines
+
+
+def compare_user(portal: Portal, desired: Desired, login: str, user: PortalUser | None) -> Drift:
+    """Return the drift of one login's orders, reading what the directory holds for it."""
+    if user is None:
+        owners = [
+            key
+            for key, entry in desired.entries.items()
+            if entry.kind.is_user and _login_of(entry.dn).casefold() == login.casefold()
+        ]
+        expected = {
+            order
+            for key in owners
+            for order in granted_orders(desired.grants, key)
+            if _order(order) in desired.entries
+        }
+        return drift(set(), expected)
+    holder = portal.holder(user.dn)
+    return user_drift(holder, set(user.orders), desired, portal.group_exists)
+
+
+def _login_of(dn: str) -> str:
+    return dnlib.split_dn(dn)[0][1]
+
+
+def compare_order(portal: Portal, desired: Desired, order_id: str) -> Drift:
+    """Return the drift of one order's group, reading the entries its members name."""
+    answer = portal.order_group(order_id)
+    group_dn, values = answer if answer is not None else (None, ())
+    members = [portal.holder(value) for value in values]
+    entries = portal.holders_of(desired.grants.members.get(_order(order_id), ()))
+    return order_drift(order_id, group_dn, members, entries, desired)

@@ -15,6 +15,8 @@ from collections.abc import Iterable, Mapping
 ADD_OPERATION = 0
 DELETE_OPERATION = 1
 REPLACE_OPERATION = 2
+PERMISSIVE_MODIFY = "1.2.840.113556.1.4.1413"
+"""Adding a value already there, or deleting one not there, succeeds (OpenLDAP, AD)."""
 
 
 def _length(size: int) -> bytes:
@@ -43,9 +45,14 @@ def _attribute(name: str, values: Iterable[str]) -> bytes:
     return _tlv(0x30, _octets(name) + _tlv(0x31, encoded))
 
 
-def message(message_id: int, operation: bytes) -> bytes:
-    """Return an LDAPMessage: SEQUENCE { messageID, protocolOp } without controls."""
-    return _tlv(0x30, _integer(message_id) + operation)
+def message(message_id: int, operation: bytes, controls: Iterable[str] = ()) -> bytes:
+    """Return an LDAPMessage: SEQUENCE { messageID, protocolOp, controls [0] OPTIONAL }.
+
+    `controls` are the OIDs of non-critical controls without a value.
+    """
+    listed = b"".join(_tlv(0x30, _octets(oid)) for oid in controls)
+    attached = _tlv(0xA0, listed) if listed else b""
+    return _tlv(0x30, _integer(message_id) + operation + attached)
 
 
 def add_request(dn: str, attributes: Mapping[str, Iterable[str]]) -> bytes:

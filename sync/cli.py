@@ -12,7 +12,6 @@ from importlib import metadata
 from pathlib import Path
 
 from sync.document import SourceError
-from sync.entry import Kind
 from sync.errors import ConfigurationError, DirectoryError, DirectoryUnavailable, LockBusy
 from sync.logs import configure_logging
 from sync.mapping import MappingError
@@ -451,17 +450,12 @@ def _check_portal(settings: Settings) -> None:
 
 
 def _access(args: argparse.Namespace) -> int:
-    from sync.access import (
-        describe_order,
-        describe_user,
-        drift,
-        expected_members,
-        expected_orders,
-    )
+    from sync.access import compare_order, compare_user, describe_order, describe_user
     from sync.portal import LoginRefused, Portal
     from sync.run import prepare
 
     settings = _settings(args)
+    prepared = prepare(settings) if args.compare else None
     with Portal.open(settings) as portal:
         if args.what == "user":
             try:
@@ -469,30 +463,23 @@ def _access(args: argparse.Namespace) -> int:
             except LoginRefused:
                 user = None
             lines = describe_user(user) if user else [f"no user with login {args.name!r}"]
-            found = set(user.orders) if user else set()
             known = user is not None
+            if prepared is not None:
+                difference = compare_user(portal, prepared.desired, args.name, user)
         else:
             answer = portal.order_members(args.name)
             if answer is None:
                 lines = [f"no group for order {args.name!r}: nobody outside the shop may open it"]
-                found = set()
             else:
                 lines = describe_order(args.name, *answer)
-                found = {user.login for user in answer[1]}
             known = answer is not None
+            if prepared is not None:
+                difference = compare_order(portal, prepared.desired, args.name)
     print("\n".join(lines))
-    if not args.compare:
+    if prepared is None:
         return int(ExitCode.SUCCESS if known else ExitCode.RECORD_ERRORS)
-    prepared = prepare(settings)
-    members = prepared.mapping.kinds[Kind.ORDER].members or "member"
-    if args.what == "user":
-        expected = expected_orders(prepared.desired, args.name, members)
-        difference = drift(found, expected)
-        print("\n".join(difference.lines(f"orders of {args.name}")))
-    else:
-        expected = expected_members(prepared.desired, args.name, members)
-        difference = drift(found, expected)
-        print("\n".join(difference.lines(f"users of order {args.name}")))
+    what = f"orders of {args.name}" if args.what == "user" else f"users of order {args.name}"
+    print("\n".join(difference.lines(what)))
     return int(ExitCode.SUCCESS if difference.none else ExitCode.RECORD_ERRORS)
 
 

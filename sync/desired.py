@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict
 
 from sync import dn as dnlib
 from sync.entry import Entry, Kind, entry_key
+from sync.grants import Grants
 from sync.mapping import FIELDS, Mapping, Template
 from sync.model import InternalUser
 from sync.problems import Quarantine, RecordError
@@ -60,6 +61,12 @@ class Desired:
     disabled_base: str = ""
     records: dict[str, str] = field(default_factory=dict)
     """The source record behind each key, as reports name it ("person P-1 of customer 10001")."""
+    grants: Grants = field(default_factory=Grants)
+    """Who the source lets into which group, by key, bad records included."""
+
+    def held(self, group: str) -> tuple[str, ...]:
+        """Return the members a group is granted that have no desired entry (bad records)."""
+        return tuple(sorted(k for k in self.grants.members.get(group, ()) if k not in self.entries))
 
 
 def kind_base(layout: Layout, base_dn: str, kind: Kind) -> str:
@@ -84,8 +91,13 @@ def build_desired(
     base_dn: str,
     mapping: Mapping,
     quarantine: Quarantine,
+    grants: Grants,
 ) -> Desired:
-    """Return the entries the directory should hold for this structure."""
+    """Return the entries the directory should hold for this structure.
+
+    Users come from the valid records; group memberships come from `grants`,
+    which also names members whose record is in error but still supported.
+    """
     builder = _Builder(layout, base_dn, mapping, quarantine)
     internal = [user for user in structure.internal_users if user.enabled]
     for user in internal:
@@ -103,12 +115,6 @@ def build_desired(
             _external_context(ext),
         )
 
-    members_of_customer: dict[str, list[str]] = {}
-    for ext in external:
-        member = builder.member_dn(Kind.EXTERNAL, ext.person.id)
-        if member:
-            members_of_customer.setdefault(ext.customer.id, []).append(member)
-
     for customer in structure.customers.values():
         if not customer.remote_access:
             continue
@@ -119,7 +125,7 @@ def build_desired(
             f"customer {customer.id}",
             layout.customer_group_name,
             context,
-            members_of_customer.get(customer.id, []),
+            grants,
         )
 
     for order in structure.orders:
@@ -127,9 +133,6 @@ def build_desired(
             continue
         customer = structure.customers[order.customer]
         agency = structure.customers[order.agency] if order.agency else None
-        members = list(members_of_customer.get(customer.id, []))
-        if agency is not None:
-            members += members_of_customer.get(agency.id, [])
         context = {
             "id": order.id,
             "name": order.name,
@@ -140,19 +143,17 @@ def build_desired(
             "agency_note": f", agency {agency.id}" if agency else "",
         }
         builder.add_group(
-            Kind.ORDER, order.id, f"order {order.id}", layout.order_group_name, context, members
+            Kind.ORDER, order.id, f"order {order.id}", layout.order_group_name, context, grants
         )
 
-    roles: dict[str, tuple[str, list[str]]] = {}
-    for user in internal:
-        member = builder.member_dn(Kind.INTERNAL, user.id)
-        if member is None:
-            continue
-        for name in user.groups:
-            roles.setdefault(name.casefold(), (name, []))[1].append(member)
-    for role_id, (name, members) in roles.items():
+    for role_key, name in grants.role_names.items():
         builder.add_group(
-            Kind.ROLE, role_id, f"role {name}", layout.role_group_name, {"name": name}, members
+            Kind.ROLE,
+            role_key.split(":", 1)[1],
+            f"role {name}",
+            layout.role_group_name,
+            {"name": name},
+            grants,
         )
 
     return Desired(
@@ -161,6 +162,7 @@ def build_desired(
         builder.errors,
         disabled_base=f"{layout.disabled_ou},{base_dn}",
         records=builder.records,
+        grants=grants,
     )
 
 
@@ -211,6 +213,7 @@ class _Builder:
         self.by_dn: dict[str, list[str]] = {}
         self.collisions: set[str] = set()
         self.errors: list[RecordError] = []
+        self._positions: dict[str, int] | None = None
         self.group_names = {
             Kind.CUSTOMER: Template(
                 layout.customer_group_name, FIELDS[Kind.CUSTOMER], "layout.customer_group_name"
@@ -226,12 +229,6 @@ class _Builder:
     def add_user(self, kind: Kind, source_id: str, record: str, context: dict[str, str]) -> None:
         self._add(kind, source_id, record, context, ())
 
-    def member_dn(self, kind: Kind, source_id: str) -> str | None:
-        """Return the DN of a user entry as a group member, or None when it has none."""
-        self._resolve_collisions()
-        entry = self.entries.get(entry_key(kind, source_id))
-        return entry.dn if entry else None
-
     def add_group(
         self,
         kind: Kind,
@@ -239,13 +236,32 @@ class _Builder:
         record: str,
         template: str,
         context: dict[str, str],
-        members: Iterable[str],
+        grants: Grants,
     ) -> None:
-        unique = tuple(dict.fromkeys(members))
-        if not unique:
+        """Add a group when the source grants it a member or may keep the ones it has."""
+        key = entry_key(kind, source_id)
+        granted = grants.members.get(key, ())
+        if not granted and not grants.uncertain and key not in grants.unknown_groups:
             return
+        self._resolve_collisions()
+        position = self.positions()
+        members = [
+            entry.dn
+            for entry in (self.entries.get(k) for k in sorted(granted, key=position))
+            if entry is not None
+        ]
         context = {**context, "group_name": self.group_names[kind].render(context)}
-        self._add(kind, source_id, record, context, unique)
+        self._add(kind, source_id, record, context, tuple(members))
+
+    def positions(self) -> Callable[[str], tuple[int, str]]:
+        """Return a sort key putting user keys in source order (unknown keys last).
+
+        Users are all added before the first group, so their order is taken once.
+        """
+        if self._positions is None:
+            self._positions = {key: index for index, key in enumerate(self.entries)}
+        positions = self._positions
+        return lambda key: (positions.get(key, len(positions)), key)
 
     def _add(
         self,

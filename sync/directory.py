@@ -39,6 +39,7 @@ from sync.errors import (
     InsufficientAccess,
     LeaseConflict,
     NoSuchEntry,
+    NoSuchValue,
 )
 from sync.plan import Change, Op
 from sync.settings import LdapSettings
@@ -81,6 +82,8 @@ def translated(action: str) -> Iterator[None]:
         ) from exc
     except (ldap_exc.LDAPSSLConfigurationError, ldap_exc.LDAPStartTLSError) as exc:
         raise ConfigurationError(f"{action}: TLS set-up failed: {exc}") from exc
+    except ldap_exc.LDAPNoSuchAttributeResult as exc:
+        raise NoSuchValue(f"{action}: {exc.description}: {exc.message}".rstrip(": ")) from exc
     except ldap_exc.LDAPOperationResult as exc:
         raise EntryRejected(f"{action}: {exc.description}: {exc.message}".rstrip(": ")) from exc
     except ldap_exc.LDAPException as exc:
@@ -201,16 +204,26 @@ class Directory:
         identity_attribute: str,
         values: Iterable[str],
         attributes: Iterable[str],
-        chunk: int = 200,
     ) -> Iterator[tuple[str, dict[str, tuple[str, ...]]]]:
         """Yield (dn, attributes) of every entry below `bases` holding one of these identities."""
+        return self.read_holding(bases, identity_attribute, values, attributes)
+
+    def read_holding(
+        self,
+        bases: Iterable[str],
+        attribute: str,
+        values: Iterable[str],
+        attributes: Iterable[str],
+        chunk: int = 200,
+    ) -> Iterator[tuple[str, dict[str, tuple[str, ...]]]]:
+        """Yield (dn, attributes) of every entry below `bases` whose `attribute` holds a value."""
         wanted = list(attributes)
         pending = sorted(set(values))
         existing = [base for base in bases if self.exists(base)]
         seen: set[str] = set()
         for start in range(0, len(pending), chunk):
             terms = "".join(
-                f"({identity_attribute}={dnlib.escape_filter_value(value)})"
+                f"({attribute}={dnlib.escape_filter_value(value)})"
                 for value in pending[start : start + chunk]
             )
             for base in existing:
@@ -256,7 +269,7 @@ class Directory:
             while in_flight and (len(in_flight) >= window or any(t in busy for t in targets)):
                 yield self._answer(writer, in_flight, busy)
             with translated(f"{change.op.value} {change.dn}"):
-                message_id = _post(writer, _encoded(change))
+                message_id = _post(writer, _encoded(change), _controls(change))
             in_flight.append((message_id, change))
             for target in targets:
                 busy[target] = busy.get(target, 0) + 1
@@ -286,6 +299,15 @@ class Directory:
         except (AlreadyExists, EntryRejected, NoSuchEntry) as refusal:
             return change, refusal
         return change, None
+
+    def read_values(self, dn: str, attribute: str) -> tuple[str, ...]:
+        """Return the values of one attribute of the entry at `dn` (none when it has none)."""
+        with translated(f"reading {dn}"):
+            self._connection.search(dn, "(objectClass=*)", BASE, attributes=[attribute])
+        for item in self._connection.response or ():
+            if item.get("type") == "searchResEntry":
+                return _decoded(item["raw_attributes"]).get(attribute.lower(), ())
+        return ()
 
     def read_lease(self, dn: str) -> tuple[str, ...] | None:
         """Return the values of the lease entry at `dn`, or None when there is no such entry."""
@@ -349,7 +371,12 @@ def _encoded(change: Change) -> bytes:
     raise ValueError(f"unknown operation {change.op}")
 
 
-def _post(writer: Connection, operation: bytes) -> int:
+def _controls(change: Change) -> tuple[str, ...]:
+    """Return the controls of a change: member changes are idempotent (see sync.membership)."""
+    return (ber.PERMISSIVE_MODIFY,) if change.op is Op.MODIFY else ()
+
+
+def _post(writer: Connection, operation: bytes, controls: tuple[str, ...] = ()) -> int:
     """Send one encoded request on the asynchronous connection; return its message id.
 
     This bypasses ldap3's pyasn1 encoder (see sync.ber) but registers the
@@ -364,7 +391,7 @@ def _post(writer: Connection, operation: bytes) -> int:
         strategy._outstanding[message_id] = {"type": "writeRequest"}
         strategy._add_event_for_message(message_id)
         try:
-            writer.socket.sendall(ber.message(message_id, operation))
+            writer.socket.sendall(ber.message(message_id, operation, controls))
         except OSError as exc:
             raise ldap_exc.LDAPSocketSendError(f"sending to the directory failed: {exc}") from exc
     return message_id
@@ -397,7 +424,8 @@ def _send(connection: Connection, change: Change) -> Any:
             new_superior=new_parent if moves else None,
         )
     if change.op is Op.MODIFY:
-        return connection.modify(change.dn, _modifications(change))
+        controls = [(oid, False, None) for oid in _controls(change)]
+        return connection.modify(change.dn, _modifications(change), controls=controls)
     if change.op is Op.DELETE:
         return connection.delete(change.dn)
     raise ValueError(f"unknown operation {change.op}")

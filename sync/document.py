@@ -36,6 +36,8 @@ class LoadedDocument:
     document: Document
     errors: list[RecordError]
     quarantine: Quarantine
+    raw: Any = None
+    """The parsed document as it was read, bad records included (see sync.grants)."""
 
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -157,8 +159,9 @@ def load_data(data: Any, name: str = "source") -> LoadedDocument:
     for list_name in _RECORD_LISTS:
         if not isinstance(data.get(list_name, []), list):
             raise SourceError(f"{name}: '{list_name}' must be a list")
+    original = data
     try:
-        return LoadedDocument(Document.model_validate(data), [], Quarantine())
+        return LoadedDocument(Document.model_validate(data), [], Quarantine(), original)
     except ValidationError:
         data = copy.deepcopy(data)
     errors: list[RecordError] = []
@@ -174,7 +177,7 @@ def load_data(data: Any, name: str = "source") -> LoadedDocument:
                 _quarantine(data, path, quarantine)
             _cut(data, bad)
             continue
-        return LoadedDocument(document, errors, quarantine)
+        return LoadedDocument(document, errors, quarantine, original)
 
 
 def _bad_records(exc: ValidationError, name: str) -> dict[tuple[Any, ...], list[str]]:
@@ -237,6 +240,8 @@ def _quarantine(data: dict[str, Any], path: tuple[Any, ...], quarantine: Quarant
         quarantine.keys.add(entry_key(Kind.CUSTOMER, record_id))
         quarantine.broken_customers.add(record_id)
         persons = record.get("persons") if isinstance(record, dict) else None
+        if persons is not None and not isinstance(persons, list):
+            quarantine.kinds.add(Kind.EXTERNAL.value)
         for person in persons if isinstance(persons, list) else []:
             person_id = _raw_id(person)
             if person_id:

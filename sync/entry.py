@@ -51,3 +51,17 @@ class Entry:
     def kind(self) -> Kind:
         """Return the kind of this entry."""
         return key_kind(self.key)
+
+
+_LABELS = {
+    Kind.INTERNAL: "internal user",
+    Kind.EXTERNAL: "person",
+    Kind.CUSTOMER: "customer",
+    Kind.ORDER: "order",
+    Kind.ROLE: "role",
+}
+
+
+def record_label(key: str) -> str:
+    """Return the record behind a key in words ("person P-1", "order _2026_001")."""
+    return f"{_LABELS[key_kind(key)]} {key.split(':', 1)[1]}"

@@ -43,6 +43,10 @@ class EntryRejected(DirectoryError):
     """The server refused one entry's content, e.g. a schema violation (bad record: skip it)."""
 
 
+class NoSuchValue(EntryRejected):
+    """A modify would delete a value the entry does not hold (someone removed it first)."""
+
+
 class LeaseConflict(DirectoryError):
     """The lease entry changed between reading and writing it: another run took it first."""
 

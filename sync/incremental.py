@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 
 from sync.desired import Desired
 from sync.directory import Directory
+from sync.dn import normalize_dn, parent_dn
 from sync.entry import Entry
 from sync.mapping import Mapping as Mapping_
 from sync.mapping import load_mapping
@@ -63,10 +64,31 @@ def fingerprint(settings: Settings, mapping: Mapping_) -> str:
     return text_digest("\n".join(parts))
 
 
-def narrowed(desired: Desired, keys: Collection[str]) -> Desired:
-    """Return the desired state limited to some keys (every container stays)."""
-    entries = {key: desired.entries[key] for key in keys if key in desired.entries}
-    return replace(desired, entries=entries)
+def moving_dns(desired: Desired, keys: Iterable[str], current: Iterable[Entry]) -> set[str]:
+    """Return the DNs user entries leave or get in this run (pure).
+
+    A group naming one of them must be read and planned even when its own
+    digest did not change: a value naming a DN its entry left, or one that
+    another user is about to get, would otherwise outlive its reason.
+    """
+    disabled = normalize_dn(desired.disabled_base) if desired.disabled_base else ""
+    dns: set[str] = set()
+    read: set[str] = set()
+    for entry in current:
+        if not entry.kind.is_user:
+            continue
+        read.add(entry.key)
+        want = desired.entries.get(entry.key)
+        stays = want is not None and normalize_dn(want.dn) == normalize_dn(entry.dn)
+        if not stays and normalize_dn(parent_dn(entry.dn)) != disabled:
+            dns.add(entry.dn)
+        if want is not None and not stays:
+            dns.add(want.dn)
+    for key in keys:
+        want = desired.entries.get(key)
+        if key not in read and want is not None and want.kind.is_user:
+            dns.add(want.dn)
+    return dns
 
 
 def after_run(
@@ -186,8 +208,14 @@ class Incremental:
 
     def keys_to_read(self, desired: Desired, quarantine: Quarantine) -> set[str] | None:
         """Return the keys this run must read and plan, or None to read everything."""
-        self.digests = {key: entry_digest(entry) for key, entry in desired.entries.items()}
+        self.digests = {
+            key: entry_digest(entry, desired.held(key) if entry.kind.is_group else ())
+            for key, entry in desired.entries.items()
+        }
         if self.previous is None:
+            return None
+        if quarantine.kinds:
+            self.full_because("a bad record could not be identified: every entry is read")
             return None
         keys = stale_keys(self.previous.entries, self.digests, quarantine.keys)
         keys |= self.previous.due(self.clock)

@@ -9,87 +9,45 @@ whose account is disabled) is disabled first, i.e. marked with a
 `disabled-since:` value in the identity attribute, taken out of every group
 and moved to the disabled OU; after the retention period it is deleted. A
 user who comes back before that is restored: same entry, same password.
+
+Group members are what the source grants (`sync.grants`), by key, at the
+DN each user entry has once this run is done (`sync.membership`): a bad
+record's entry stays where it is and keeps only the memberships its record
+still supports; a record whose login another kept entry holds is a
+collision and keeps its own DN. Groups of records in error are planned for
+their members only.
 """
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
-from collections.abc import Mapping as AbstractMapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 
 from sync import dn as dnlib
+from sync.change import Change, Op, Reason, Withdrawal
 from sync.desired import Desired
-from sync.entry import Attributes, Entry, key_kind
+from sync.entry import Attributes, Entry, key_kind, record_label
 from sync.mapping import KindMapping, Mapping
+from sync.membership import Places, diff_members, final_members
+from sync.phases import in_order
 from sync.problems import Quarantine, RecordError
+
+__all__ = [
+    "DEFAULT_RETENTION",
+    "DISABLED_TAG",
+    "Change",
+    "Op",
+    "Plan",
+    "Reason",
+    "Withdrawal",
+    "disabled_since",
+    "make_plan",
+]
 
 DISABLED_TAG = "disabled-since:"
 DEFAULT_RETENTION = timedelta(days=30)
-
-
-class Op(StrEnum):
-    """What a change does to the directory."""
-
-    ADD_CONTAINER = "add-container"
-    RENAME = "rename"
-    ADD = "add"
-    MODIFY = "modify"
-    DELETE = "delete"
-
-
-class Reason(StrEnum):
-    """Why a lifecycle change happens, when it is more than keeping an entry up to date."""
-
-    NONE = ""
-    DISABLE = "disable"
-    RESTORE = "restore"
-    RETENTION_EXPIRED = "retention-expired"
-    LEFT_SOURCE = "left-source"
-    MAKE_ROOM = "make-room"
-
-
-@dataclass(frozen=True, slots=True)
-class Change:
-    """One write to the directory.
-
-    For ADD, `replace` holds every attribute of the new entry; for MODIFY it
-    holds attributes to set to exactly these values (an empty tuple removes
-    the attribute), and `add_values`/`delete_values` hold single values to
-    add or remove (group members, lifecycle markers).
-    """
-
-    op: Op
-    dn: str
-    key: str | None = None
-    new_dn: str | None = None
-    object_classes: tuple[str, ...] = ()
-    replace: AbstractMapping[str, tuple[str, ...]] = field(default_factory=dict)
-    add_values: AbstractMapping[str, tuple[str, ...]] = field(default_factory=dict)
-    delete_values: AbstractMapping[str, tuple[str, ...]] = field(default_factory=dict)
-    reason: Reason = Reason.NONE
-
-    @property
-    def is_destructive(self) -> bool:
-        """Return whether this change deletes or disables an entry."""
-        return self.op is Op.DELETE or (self.op is Op.RENAME and self.reason is Reason.DISABLE)
-
-    def to_dict(self) -> dict[str, object]:
-        """Return this change as plain data for reports."""
-        data: dict[str, object] = {"op": self.op.value, "dn": self.dn}
-        if self.key:
-            data["key"] = self.key
-        if self.new_dn:
-            data["new_dn"] = self.new_dn
-        if self.reason:
-            data["reason"] = self.reason.value
-        for name in ("replace", "add_values", "delete_values"):
-            values = getattr(self, name)
-            if values:
-                data[name] = {attribute: list(v) for attribute, v in values.items()}
-        return data
 
 
 @dataclass(frozen=True)
@@ -99,6 +57,11 @@ class Plan:
     changes: tuple[Change, ...]
     errors: tuple[RecordError, ...] = ()
     managed: int = 0
+    unsettled: frozenset[str] = frozenset()
+    """Group keys whose members depend on the directory, not only on the source: read them
+    again next run (bad records, unknown memberships, collisions)."""
+    withdrawn: tuple[Withdrawal, ...] = ()
+    """Memberships this plan takes away from a bad record, or through a broken reference."""
 
     def counts(self) -> dict[str, int]:
         """Return the number of changes per operation."""
@@ -137,18 +100,40 @@ def make_plan(
     *,
     now: datetime | None = None,
     retention: timedelta = DEFAULT_RETENTION,
+    scope: Collection[str] | None = None,
 ) -> Plan:
-    """Return the changes that turn the current directory into the desired one."""
+    """Return the changes that turn the current directory into the desired one.
+
+    With `scope` (an incremental run) only the desired entries with these
+    keys are planned; the others are taken to be as desired already.
+    """
     planner = _Planner(desired, mapping, quarantine, now or datetime.now(UTC), retention)
     planner.index(current)
     planner.containers(existing_containers)
-    for key, want in desired.entries.items():
-        if not quarantine.protects(key):
+    wanted = [
+        want
+        for key, want in desired.entries.items()
+        if scope is None or key in scope or key in planner.by_key
+    ]
+    planner.collisions([want for want in wanted if want.kind.is_user])
+    for want in wanted:
+        if want.kind.is_user and not quarantine.protects(want.key):
             planner.converge(want)
     for key, have in planner.by_key.items():
+        if not have.kind.is_user:
+            continue
         if key not in desired.entries and not quarantine.blocks_deletion(key):
             planner.retire(have)
-    return Plan(planner.ordered(), tuple(planner.errors), managed=len(planner.by_key))
+        elif quarantine.protects(key) or key not in desired.entries:
+            planner.stay(have)
+    planner.groups([want.key for want in wanted if want.kind.is_group])
+    return Plan(
+        planner.ordered(),
+        tuple(planner.errors),
+        managed=len(planner.by_key),
+        unsettled=frozenset(planner.unsettled),
+        withdrawn=tuple(planner.withdrawn),
+    )
 
 
 class _Planner:
@@ -168,7 +153,10 @@ class _Planner:
         self.by_key: dict[str, Entry] = {}
         self.errors: list[RecordError] = []
         self.changes: list[Change] = []
-        self.protected_members: set[str] = set()
+        self.places = Places()
+        self.unsettled: set[str] = set()
+        self.withdrawn: list[Withdrawal] = []
+        self.disabled_taken: set[str] | None = None
         self.disabled_base = (
             dnlib.normalize_dn(desired.disabled_base) if desired.disabled_base else ""
         )
@@ -185,11 +173,15 @@ class _Planner:
                 self.quarantine.keys.add(entry.key)
                 continue
             self.by_key[entry.key] = entry
-        self.protected_members = {
-            dnlib.normalize_dn(entry.dn)
-            for entry in self.by_key.values()
-            if self.quarantine.protects(entry.key)
-        }
+        for key, have in self.by_key.items():
+            if have.kind.is_user:
+                self.places.keys[dnlib.normalize_dn(have.dn)] = key
+        for key, want in self.desired.entries.items():
+            if want.kind.is_user:
+                self.places.after[key] = want.dn
+                read = self.by_key.get(key)
+                if read is None or read.dn != want.dn:
+                    self.places.keys.setdefault(dnlib.normalize_dn(want.dn), key)
 
     def containers(self, existing: Iterable[str]) -> None:
         known = {dnlib.normalize_dn(dn) for dn in existing}
@@ -210,8 +202,51 @@ class _Planner:
             self.disabled_base
         )
 
+    def _active(self, entry: Entry) -> bool:
+        return not _markers(entry, self.mapping) and not self._in_disabled_ou(entry.dn)
+
+    def _stays(self, key: str) -> bool:
+        """Return whether the entry with this key is left where it is by this run."""
+        if self.quarantine.protects(key):
+            return True
+        return key not in self.desired.entries and self.quarantine.blocks_deletion(key)
+
+    def collisions(self, wanted: list[Entry]) -> None:
+        """Hold back users whose login is taken by an entry this run leaves where it is.
+
+        Such an entry belongs to a record in error (or of a kind whose
+        deletions are suspended); a DN, and a login, belong to one entry
+        only, so the record that wants it is reported and keeps its own entry.
+        """
+        held: dict[str, Entry] = {}
+        for entry in self.by_key.values():
+            if entry.kind.is_user and self._stays(entry.key) and self._active(entry):
+                held.setdefault(_login(entry.dn), entry)
+        found = True
+        while found:
+            found = False
+            for want in wanted:
+                holder = held.get(_login(want.dn))
+                if self.quarantine.protects(want.key) or holder is None or holder.key == want.key:
+                    continue
+                found = True
+                self.quarantine.keys.add(want.key)
+                self.places.after[want.key] = None
+                own = self.by_key.get(want.key)
+                kept = f"its entry {own.dn} is kept as it is" if own else "no entry is added"
+                self.errors.append(
+                    RecordError(
+                        self.desired.records.get(want.key, record_label(want.key)),
+                        f"collision: its login {dnlib.split_dn(want.dn)[0][1]!r} is held by "
+                        f"{holder.dn}, the entry of {record_label(holder.key)}, which is kept "
+                        f"as it is; {kept}",
+                    )
+                )
+                if own is not None and self._active(own):
+                    held.setdefault(_login(own.dn), own)
+
     def converge(self, want: Entry) -> None:
-        """Add, rename, restore or modify one desired entry."""
+        """Add, rename, restore or modify one desired user entry."""
         kind_mapping = self.mapping.kinds[want.kind]
         have = self.by_key.get(want.key)
         if have is None:
@@ -231,7 +266,8 @@ class _Planner:
         reason = Reason.RESTORE if restoring else Reason.NONE
         if _needs_rename(have.dn, want.dn):
             self.changes.append(Change(Op.RENAME, have.dn, want.key, new_dn=want.dn, reason=reason))
-        modify = _modify(have, want, kind_mapping, self.mapping, self.protected_members)
+            self.places.moving[want.key] = (have.dn, want.dn)
+        modify = _modify(have, want, kind_mapping, self.mapping)
         if markers:
             identity = self.mapping.identity_attribute
             modify = replace(
@@ -241,16 +277,19 @@ class _Planner:
         if modify is not None:
             self.changes.append(replace(modify, reason=reason))
 
+    def stay(self, have: Entry) -> None:
+        """Record that a user entry stays where it is: a bad record's, or a collided one's."""
+        self.places.after[have.key] = have.dn if self._active(have) else None
+
     def retire(self, have: Entry) -> None:
-        """Disable, keep or delete one entry that left the source."""
-        if not have.kind.is_user:
-            self.changes.append(Change(Op.DELETE, have.dn, have.key, reason=Reason.LEFT_SOURCE))
-            return
+        """Disable, keep or delete one user entry that left the source."""
+        self.places.after[have.key] = None
         since = disabled_since(have, self.mapping)
         if since is not None and self.now - since >= self.retention:
             self.changes.append(
                 Change(Op.DELETE, have.dn, have.key, reason=Reason.RETENTION_EXPIRED)
             )
+            self.places.moving[have.key] = (have.dn, None)
             return
         if since is None:
             stamp = self.now.astimezone(UTC).isoformat(timespec="seconds")
@@ -266,89 +305,192 @@ class _Planner:
                 )
             )
         if not self._in_disabled_ou(have.dn):
-            target = f"{dnlib.leaf_rdn(have.dn)},{self.desired.disabled_base}"
+            target = self._disabled_dn(have)
             self.changes.append(
                 Change(Op.RENAME, have.dn, have.key, new_dn=target, reason=Reason.DISABLE)
             )
+            self.places.moving[have.key] = (have.dn, target)
+
+    def _disabled_dn(self, have: Entry) -> str:
+        """Return where a user goes in the disabled OU: its own name unless that is taken."""
+        if self.disabled_taken is None:
+            self.disabled_taken = {
+                dnlib.normalize_dn(entry.dn)
+                for key, entry in self.by_key.items()
+                if self._in_disabled_ou(entry.dn)
+                and (key not in self.desired.entries or self.quarantine.protects(key))
+            }
+        target = f"{dnlib.leaf_rdn(have.dn)},{self.desired.disabled_base}"
+        if dnlib.normalize_dn(target) in self.disabled_taken:
+            target = unique_disabled_dn(have.dn, have.key, self.desired.disabled_base)
+        self.disabled_taken.add(dnlib.normalize_dn(target))
+        return target
+
+    def groups(self, wanted: list[str]) -> None:
+        """Plan the groups: their members are the grants, at the DNs the users end with."""
+        user_keys = {
+            want.dn: key for key, want in self.desired.entries.items() if want.kind.is_user
+        }
+        keys = list(wanted)
+        keys += [
+            key
+            for key, have in self.by_key.items()
+            if have.kind.is_group and key not in self.desired.entries
+        ]
+        for key in keys:
+            self.group(key, user_keys)
+
+    def group(self, key: str, user_keys: dict[str, str]) -> None:
+        have = self.by_key.get(key)
+        want = None if self.quarantine.protects(key) else self.desired.entries.get(key)
+        if have is None and want is None:
+            return
+        kind_mapping = self.mapping.kinds[key_kind(key)]
+        members = kind_mapping.members
+        assert members is not None
+        if want is None and not self.quarantine.blocks_deletion(key):
+            assert have is not None
+            self.changes.append(Change(Op.DELETE, have.dn, key, reason=Reason.LEFT_SOURCE))
+            self._note_withdrawals(key, have.dn, have.attributes.get(members, ()), ())
+            return
+        grants = self.desired.grants
+        wanted: dict[str, None] = {}
+        literal: list[str] = []
+        for dn in want.attributes.get(members, ()) if want else ():
+            found = user_keys.get(dn) or self.places.key_at(dn)
+            if found is None:
+                literal.append(dn)
+            else:
+                wanted[found] = None
+        held = sorted(k for k in grants.members.get(key, ()) if k not in wanted)
+        wanted.update(dict.fromkeys(held))
+        current = have.attributes.get(members, ()) if have else ()
+        keep_all = grants.keeps_all(key)
+        keeps = {}
+        if grants.uncertain or keep_all:
+            keeps = {
+                found: grants.keeps(found, key)
+                for value in current
+                if (found := self.places.key_at(value)) is not None
+            }
+        final = final_members(wanted, literal, current, keeps, keep_all, self.places)
+        if want is None or held or any(keeps.values()) or keep_all:
+            self.unsettled.add(key)
+        if any(self.quarantine.protects(k) for k in wanted):
+            self.unsettled.add(key)
+        if want is None:
+            assert have is not None
+            self._members(key, have, have.dn, current, final or (have.dn,), members, {})
+            return
+        if not final:
+            if have is not None:
+                self.changes.append(Change(Op.DELETE, have.dn, key, reason=Reason.NO_MEMBER))
+                self._note_withdrawals(key, have.dn, current, ())
+            return
+        if have is None:
+            attributes = {name: values for name, values in want.attributes.items() if values}
+            attributes[members] = final
+            self.changes.append(
+                Change(
+                    Op.ADD,
+                    want.dn,
+                    key,
+                    object_classes=kind_mapping.object_classes,
+                    replace=attributes,
+                )
+            )
+            return
+        if _needs_rename(have.dn, want.dn):
+            self.changes.append(Change(Op.RENAME, have.dn, key, new_dn=want.dn))
+        modify = _modify(have, want, kind_mapping, self.mapping)
+        replaced = dict(modify.replace) if modify else {}
+        self._members(key, have, want.dn, current, final, members, replaced)
+
+    def _members(
+        self,
+        key: str,
+        have: Entry,
+        dn: str,
+        current: tuple[str, ...],
+        final: tuple[str, ...],
+        members: str,
+        replaced: Attributes,
+    ) -> None:
+        """Plan the member changes of one group (and its other attribute changes)."""
+        if set(current) == set(final) and not self.places.moves_any(current):
+            if replaced:
+                self.changes.append(Change(Op.MODIFY, dn, key, replace=replaced))
+            return
+        diff = diff_members(current, final, self.places)
+        if diff.before:
+            self.changes.append(
+                Change(
+                    Op.MODIFY,
+                    have.dn,
+                    key,
+                    delete_values={members: diff.before},
+                    reason=Reason.BEFORE_MOVE,
+                )
+            )
+        if diff.add or diff.delete or replaced:
+            self.changes.append(
+                Change(
+                    Op.MODIFY,
+                    dn,
+                    key,
+                    replace=replaced,
+                    add_values={members: diff.add} if diff.add else {},
+                    delete_values={members: diff.delete} if diff.delete else {},
+                )
+            )
+        if diff.before or diff.delete:
+            self._note_withdrawals(key, have.dn, (*diff.before, *diff.delete), diff.final)
+
+    def _note_withdrawals(
+        self, key: str, group_dn: str, removed: Iterable[str], final: tuple[str, ...]
+    ) -> None:
+        """Record the memberships taken from bad records or through broken references."""
+        kept = {dnlib.normalize_dn(value) for value in final}
+        note = self.desired.grants.notes.get(key)
+        for value in removed:
+            member = self.places.key_at(value)
+            after = self.places.final(member) if member else None
+            if member is None or after is None or dnlib.normalize_dn(after) in kept:
+                continue
+            if self.quarantine.protects(member):
+                reason = (
+                    f"the record of {record_label(member)} is in error: its entry is kept, "
+                    "with only the access its record still grants"
+                )
+            elif note is not None:
+                reason = f"the source no longer grants it: {note}"
+            elif self._stays(key):
+                reason = (
+                    f"the record of {record_label(key)} is in error: its group is kept, "
+                    "with only the members its record still grants"
+                )
+            else:
+                continue
+            self.withdrawn.append(Withdrawal(value, group_dn, reason))
 
     def ordered(self) -> tuple[Change, ...]:
         """Return the changes in an order the directory accepts."""
-        targets = {
-            dnlib.normalize_dn(change.new_dn or change.dn)
-            for change in self.changes
-            if change.op in (Op.ADD, Op.RENAME)
-        }
-        phases: dict[int, list[Change]] = {}
-        renames: list[Change] = []
-        for change in self.changes:
-            if change.op is Op.RENAME:
-                renames.append(change)
-                continue
-            if change.op is Op.DELETE and dnlib.normalize_dn(change.dn) in targets:
-                change = replace(change, reason=Reason.MAKE_ROOM)
-            phases.setdefault(_phase(change), []).append(change)
-        phases[3] = _order_renames(
-            renames, {dnlib.normalize_dn(e.dn) for e in self.by_key.values()}
-        )
-        return tuple(change for phase in sorted(phases) for change in phases[phase])
+        return in_order(self.changes, {dnlib.normalize_dn(e.dn) for e in self.by_key.values()})
 
 
-def _phase(change: Change) -> int:
-    """Return the position of a change among the plan's phases.
+def _login(dn: str) -> str:
+    """Return the login a user DN stands for, as portals compare it (its RDN value)."""
+    return dnlib.split_dn(dn)[0][1].casefold()
 
-    0 containers, 1 deletes that free a DN wanted by an add or rename,
-    2 disable markers, 3 renames, 4 users, 5 groups, 6 group deletes,
-    7 user deletes.
+
+def unique_disabled_dn(dn: str, key: str, disabled_base: str) -> str:
+    """Return a name in the disabled OU that only the entry with this key can hold.
+
+    Used when another disabled entry already holds the user's own name
+    (a login given again and disabled again within the retention period).
     """
-    if change.op is Op.ADD_CONTAINER:
-        return 0
-    if change.reason is Reason.MAKE_ROOM:
-        return 1
-    if change.reason is Reason.DISABLE:
-        return 2
-    is_group = change.key is not None and key_kind(change.key).is_group
-    if change.op in (Op.ADD, Op.MODIFY):
-        return 5 if is_group else 4
-    return 6 if is_group else 7
-
-
-def _order_renames(renames: list[Change], occupied: set[str]) -> list[Change]:
-    """Order renames so none targets a DN still held; break cycles with a temporary name."""
-    ordered: list[Change] = []
-    pending = sorted(renames, key=lambda change: change.reason is not Reason.DISABLE)
-    while pending:
-        ready = [
-            change
-            for change in pending
-            if change.new_dn is not None
-            and (
-                dnlib.normalize_dn(change.new_dn) not in occupied
-                or dnlib.normalize_dn(change.new_dn) == dnlib.normalize_dn(change.dn)
-            )
-        ]
-        if not ready:
-            first = pending[0]
-            moving = {dnlib.normalize_dn(change.dn) for change in pending}
-            assert first.new_dn is not None
-            if dnlib.normalize_dn(first.new_dn) not in moving:
-                ordered.extend(pending)
-                break
-            attribute, value = dnlib.split_dn(first.dn)[0]
-            temporary = (
-                f"{dnlib.rdn(attribute, value + '.portal-sync-moving')},{dnlib.parent_dn(first.dn)}"
-            )
-            ordered.append(replace(first, new_dn=temporary))
-            occupied.discard(dnlib.normalize_dn(first.dn))
-            occupied.add(dnlib.normalize_dn(temporary))
-            pending[0] = replace(first, dn=temporary)
-            continue
-        for change in ready:
-            assert change.new_dn is not None
-            occupied.discard(dnlib.normalize_dn(change.dn))
-            occupied.add(dnlib.normalize_dn(change.new_dn))
-            ordered.append(change)
-            pending.remove(change)
-    return ordered
+    attribute, value = dnlib.split_dn(dn)[0]
+    return f"{dnlib.rdn(attribute, f'{value} ({key})')},{disabled_base}"
 
 
 def _needs_rename(have: str, want: str) -> bool:
@@ -360,71 +502,14 @@ def _needs_rename(have: str, want: str) -> bool:
     return dnlib.split_dn(have)[0][1] != dnlib.split_dn(want)[0][1]
 
 
-def _modify(
-    have: Entry,
-    want: Entry,
-    kind_mapping: KindMapping,
-    mapping: Mapping,
-    protected_members: set[str],
-) -> Change | None:
-    """Return the attribute-level modify from `have` to `want`, or None when equal."""
+def _modify(have: Entry, want: Entry, kind_mapping: KindMapping, mapping: Mapping) -> Change | None:
+    """Return the attribute-level modify from `have` to `want` (members aside), or None."""
     replace_values: Attributes = {}
-    add_values: Attributes = {}
-    delete_values: Attributes = {}
-    members = kind_mapping.members
     for name, values in want.attributes.items():
-        if name in (mapping.identity_attribute, kind_mapping.rdn):
+        if name in (mapping.identity_attribute, kind_mapping.rdn, kind_mapping.members):
             continue
-        current = have.attributes.get(name, ())
-        if name == members:
-            if set(current) == set(values):
-                continue
-            have_norm = {dnlib.normalize_dn(value): value for value in current}
-            want_norm = {dnlib.normalize_dn(value): value for value in values}
-            added = tuple(v for n, v in want_norm.items() if n not in have_norm)
-            removed = tuple(
-                v for n, v in have_norm.items() if n not in want_norm and n not in protected_members
-            )
-            if added:
-                add_values[name] = added
-            if removed:
-                delete_values[name] = removed
-        elif set(current) != set(values):
+        if set(have.attributes.get(name, ())) != set(values):
             replace_values[name] = values
-    if not (replace_values or add_values or delete_values):
+    if not replace_values:
         return None
-    return Change(
-        Op.MODIFY,
-        want.dn,
-        want.key,
-        replace=replace_values,
-        add_values=add_values,
-        delete_values=delete_values,
-    )
-
-
-def without_members(change: Change, refused: set[str], members: str) -> Change | None:
-    """Return a group change whose member values leave out DNs whose add was refused.
-
-    When a user's add fails (for example an entry the service does not own
-    already holds the DN), the groups must not name that DN: it would grant
-    the other entry access. Returns None when nothing is left to write.
-    """
-    if not refused or change.op not in (Op.ADD, Op.MODIFY):
-        return change
-
-    def keep(values: tuple[str, ...]) -> tuple[str, ...]:
-        return tuple(value for value in values if dnlib.normalize_dn(value) not in refused)
-
-    if change.op is Op.ADD:
-        if members not in change.replace:
-            return change
-        kept = keep(change.replace[members])
-        return replace(change, replace={**change.replace, members: kept}) if kept else None
-    added = keep(change.add_values.get(members, ()))
-    add_values = {name: values for name, values in change.add_values.items() if name != members}
-    if added:
-        add_values[members] = added
-    if not (change.replace or add_values or change.delete_values):
-        return None
-    return replace(change, add_values=add_values)
+    return Change(Op.MODIFY, want.dn, want.key, replace=replace_values)

@@ -8,7 +8,7 @@ directory; `sync.access` compares them with the source rules.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -19,6 +19,7 @@ from sync.directory import Directory, password_accepted, search
 from sync.entry import Kind, key_kind
 from sync.errors import SyncError
 from sync.mapping import Mapping, load_mapping
+from sync.plan import DISABLED_TAG
 from sync.settings import LdapSettings, Settings
 
 ORDER_CUSTOMER = "o"
@@ -33,6 +34,28 @@ class Relation(StrEnum):
     CUSTOMER = "customer"
     AGENCY = "agency"
     OTHER = "other"
+
+
+class EntryState(StrEnum):
+    """What a DN leads to, for a portal."""
+
+    ACTIVE = "active"
+    DISABLED = "disabled"
+    MISSING = "no such entry"
+
+
+@dataclass(frozen=True)
+class Holder:
+    """The user entry at a DN: its identity key (None when not portal-sync's) and state."""
+
+    dn: str
+    key: str | None
+    state: EntryState
+
+    @property
+    def login(self) -> str:
+        """Return the login the entry is named by."""
+        return dnlib.split_dn(self.dn)[0][1]
 
 
 class LoginRefused(SyncError):
@@ -175,8 +198,49 @@ class Portal:
             raise LoginRefused(f"login {login!r} refused")
         return self.user_at(login, dn, kind)
 
-    def order_members(self, order_id: str) -> tuple[str, tuple[PortalUser, ...]] | None:
-        """Return the order group's DN and every user who may open the order, or None."""
+    def holder(self, dn: str) -> Holder:
+        """Return what the user entry at `dn` is: whose, and whether it may log in."""
+        disabled = f"{self.settings.layout.disabled_ou},{self.settings.ldap.base_dn}"
+        if _below(dn, disabled):
+            return Holder(dn, None, EntryState.DISABLED)
+        identity = self.mapping.identity_attribute
+        found = [
+            attributes
+            for found_dn, attributes in search(self.directory, dn, "(objectClass=*)", (identity,))
+            if dnlib.normalize_dn(found_dn) == dnlib.normalize_dn(dn)
+        ]
+        if not found:
+            return Holder(dn, None, EntryState.MISSING)
+        return self._holder(dn, found[0])
+
+    def _holder(self, dn: str, attributes: dict[str, tuple[str, ...]]) -> Holder:
+        values = attributes.get(self.mapping.identity_attribute, ())
+        keys = [key for value in values if (key := self.mapping.key_of(value))]
+        marker = self.mapping.identity_prefix + DISABLED_TAG
+        disabled = any(value.startswith(marker) for value in values)
+        state = EntryState.DISABLED if disabled else EntryState.ACTIVE
+        return Holder(dn, keys[0] if keys else None, state)
+
+    def holders_of(self, keys: Iterable[str]) -> dict[str, Holder]:
+        """Return the user entries carrying these identity keys, by key."""
+        bases = [self._base(Kind.INTERNAL), self._base(Kind.EXTERNAL)]
+        identity = self.mapping.identity_attribute
+        values = [self.mapping.identity_value(key) for key in keys]
+        found: dict[str, Holder] = {}
+        for dn, attributes in self.directory.read_identities(bases, identity, values, (identity,)):
+            holder = self._holder(dn, attributes)
+            if holder.key is not None:
+                found[holder.key] = holder
+        return found
+
+    def group_exists(self, key: str) -> bool:
+        """Return whether the managed group with this key exists."""
+        identity = self.mapping.identity_attribute
+        query = f"({identity}={dnlib.escape_filter_value(self.mapping.identity_value(key))})"
+        return bool(search(self.directory, self._base(key_kind(key)), query, ("1.1",)))
+
+    def order_group(self, order_id: str) -> tuple[str, tuple[str, ...]] | None:
+        """Return the order group's DN and member values, or None when there is no group."""
         query = (
             f"({self.mapping.identity_attribute}="
             f"{dnlib.escape_filter_value(self.mapping.identity_value(f'order:{order_id}'))})"
@@ -187,8 +251,18 @@ class Portal:
         if not found:
             return None
         group_dn, attributes = found[0]
+        return group_dn, attributes.get(members, ())
+
+    def order_members(self, order_id: str) -> tuple[str, tuple[PortalUser, ...]] | None:
+        """Return the order group's DN and every user who may open the order, or None."""
+        answer = self.order_group(order_id)
+        if answer is None:
+            return None
+        group_dn, values = answer
         users = []
-        for member in attributes.get(members, ()):
+        for member in values:
+            if dnlib.normalize_dn(member) == dnlib.normalize_dn(group_dn):
+                continue
             login = dnlib.split_dn(member)[0][1]
             kind = Kind.INTERNAL if _below(member, self._base(Kind.INTERNAL)) else Kind.EXTERNAL
             users.append(self.user_at(login, member, kind))

@@ -10,7 +10,7 @@ from enum import IntEnum, StrEnum
 from typing import Any
 
 from sync.decisions import Decision, counted
-from sync.plan import Change
+from sync.plan import Change, Withdrawal
 from sync.problems import RecordError
 
 
@@ -72,6 +72,8 @@ class Report:
     """Valid records the rules left without an entry (no remote access...): not errors."""
     directory_started: datetime | None = None
     """When the run, its source read and checked, began on the directory (lease held)."""
+    withdrawn: list[Withdrawal] = field(default_factory=list)
+    """Memberships taken from bad records or through broken references, and why."""
 
     def fail(self, outcome: Outcome, message: str) -> None:
         """Record that the run stopped, and why."""
@@ -125,6 +127,7 @@ class Report:
             "errors": [{"record": e.record, "problem": e.problem} for e in self.errors],
             "left_out": counted(self.decisions),
             "decisions": [decision.to_dict() for decision in self.decisions],
+            "withdrawn": [withdrawal.to_dict() for withdrawal in self.withdrawn],
         }
 
     def to_json(self) -> str:
@@ -163,6 +166,9 @@ class Report:
             lines.append(f"records left out by the rules, not errors: {left_out}{more}")
             if explain:
                 lines.extend(f"  {decision}" for decision in self.decisions)
+        if self.withdrawn:
+            lines.append(f"{len(self.withdrawn)} membership(s) withdrawn:")
+            lines.extend(f"  {withdrawal}" for withdrawal in self.withdrawn)
         return "\n".join(lines)
 
 

@@ -148,15 +148,23 @@ def _unique_logins(
     errors: list[RecordError],
     quarantine: Quarantine,
 ) -> tuple[list[InternalUser], list[tuple[Person, Customer]]]:
-    """Drop every claimant of a login used twice (case-insensitive) and report each."""
+    """Drop every claimant of a login used twice (case-insensitive) and report each.
+
+    A login is claimed by the accounts that would hold it in the directory
+    and could log in with it: enabled internal users, and enabled accounts
+    of customers with remote access. A disabled account, or one of a
+    customer without remote access, claims nothing: its login is free. A
+    record already in error claims nothing either; if its entry still holds
+    the login, the planner finds that collision against the directory.
+    """
     owners: dict[str, list[str]] = defaultdict(list)
     for user in internal:
-        owners[user.login.casefold()].append(f"internal user {user.id}")
+        if user.enabled:
+            owners[user.login.casefold()].append(f"internal user {user.id}")
     for person, customer in persons:
-        if person.account is not None:
-            owners[person.account.login.casefold()].append(
-                f"person {person.id} of customer {customer.id}"
-            )
+        login = _claimed_login(person, customer)
+        if login is not None:
+            owners[login.casefold()].append(f"person {person.id} of customer {customer.id}")
     shared = {login: names for login, names in owners.items() if len(names) > 1}
 
     def claims(login: str, own: str) -> bool:
@@ -168,18 +176,26 @@ def _unique_logins(
 
     kept_internal = []
     for user in internal:
-        if claims(user.login, f"internal user {user.id}"):
+        if user.enabled and claims(user.login, f"internal user {user.id}"):
             quarantine.keys.add(entry_key(Kind.INTERNAL, user.id))
         else:
             kept_internal.append(user)
     kept_persons = []
     for person, customer in persons:
-        login = person.account.login if person.account else None
-        if login and claims(login, f"person {person.id} of customer {customer.id}"):
+        login = _claimed_login(person, customer)
+        if login is not None and claims(login, f"person {person.id} of customer {customer.id}"):
             quarantine.keys.add(entry_key(Kind.EXTERNAL, person.id))
         else:
             kept_persons.append((person, customer))
     return kept_internal, kept_persons
+
+
+def _claimed_login(person: Person, customer: Customer) -> str | None:
+    """Return the login a person's account would hold (enabled, with remote access), or None."""
+    account = person.account
+    if account is None or not account.enabled or not customer.remote_access:
+        return None
+    return account.login
 
 
 def _valid_orders(

@@ -10,7 +10,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
 
@@ -25,12 +25,15 @@ from sync.errors import (
     ConfigurationError,
     DirectoryError,
     DirectoryUnavailable,
+    NoSuchValue,
 )
+from sync.grants import read_grants
 from sync.guard import guard_reason
-from sync.incremental import Incremental, narrowed
+from sync.incremental import Incremental, moving_dns
 from sync.mapping import Mapping, MappingError, load_mapping
+from sync.membership import Applied, settle_members, without_absent
 from sync.passwords import SourceAccount, counted, settle_passwords, source_accounts
-from sync.plan import Change, Op, Plan, make_plan, without_members
+from sync.plan import Change, Op, Plan, Reason, make_plan, unique_disabled_dn
 from sync.problems import Quarantine, RecordError
 from sync.progress import Progress
 from sync.report import Outcome, Report
@@ -62,13 +65,17 @@ def prepare(settings: Settings, progress: Progress | None = None) -> Prepared:
     progress.stage("building")
     mapping = load_mapping(settings.mapping.path)
     structure, rule_errors = apply_rules(loaded.document, loaded.quarantine)
+    document = loaded.document
+    broken = not document.customers and not document.internal_users
+    if broken:
+        loaded.quarantine.kinds.update(kind.value for kind in Kind)
+    grants = read_grants(loaded.raw, settings.rules, loaded.quarantine.kinds, broken_export=broken)
+    loaded.raw = None  # the parsed text is large: hold it no longer than the grants need it
     desired = build_desired(
-        structure, settings.layout, settings.ldap.base_dn, mapping, loaded.quarantine
+        structure, settings.layout, settings.ldap.base_dn, mapping, loaded.quarantine, grants
     )
     errors = [*loaded.errors, *rule_errors, *desired.errors]
-    document = loaded.document
-    if not document.customers and not document.internal_users:
-        loaded.quarantine.kinds.update(kind.value for kind in Kind)
+    if broken:
         errors.append(
             RecordError(
                 "source document",
@@ -119,6 +126,31 @@ def read_current(
     return entries
 
 
+def groups_naming(
+    directory: Directory, settings: Settings, mapping: Mapping, dns: Collection[str]
+) -> list[Entry]:
+    """Return the managed groups whose members name one of these DNs."""
+    found: list[Entry] = []
+    if not dns:
+        return found
+    for kind in Kind:
+        members = mapping.kinds[kind].members
+        if not kind.is_group or members is None:
+            continue
+        base = kind_base(settings.layout, settings.ldap.base_dn, kind)
+        for dn, attributes in directory.read_holding(
+            [base], members, dns, mapping.attributes_read()
+        ):
+            carried = [
+                k
+                for v in attributes.get(mapping.identity_attribute, ())
+                if (k := mapping.key_of(v))
+            ]
+            if carried and key_kind(carried[0]) is kind:
+                found.append(Entry(carried[0], dn, attributes))
+    return found
+
+
 def plan_run(
     directory: Directory,
     settings: Settings,
@@ -130,23 +162,31 @@ def plan_run(
 ) -> Plan:
     """Return the plan that brings the directory to the prepared desired state.
 
-    With `keys` (an incremental run), read and plan only the entries with these keys.
+    With `keys` (an incremental run), read and plan only the entries with these keys,
+    and the groups whose members name a DN an entry leaves or gets in this run.
     `gone` receives the entries read that the source no longer wants.
     """
     directory.require_base(settings.ldap.base_dn)
     current = read_current(directory, settings, prepared.mapping, keys, progress)
+    if keys is not None:
+        dns = moving_dns(prepared.desired, keys, current)
+        found = groups_naming(directory, settings, prepared.mapping, dns)
+        known = {entry.key for entry in current}
+        current += [entry for entry in found if entry.key not in known]
+        keys = {*keys, *(entry.key for entry in found)}
     if gone is not None:
         wanted = prepared.desired.entries
         gone.update((entry.key, entry) for entry in current if entry.key not in wanted)
     existing = [dn for dn in prepared.desired.containers if directory.exists(dn)]
     return make_plan(
-        prepared.desired if keys is None else narrowed(prepared.desired, keys),
+        prepared.desired,
         current,
         existing,
         prepared.mapping,
         prepared.quarantine,
         now=now,
         retention=timedelta(days=settings.safety.retention_days),
+        scope=keys,
     )
 
 
@@ -170,11 +210,12 @@ def apply_plan(
     The plan's order holds across stages: a stage starts when the one before
     has all its answers (containers, renames, users, groups, deletes).
     Containers and renames go one at a time. A refused change is a record
-    error, not the end; its key, and those of groups that had to leave out
-    a refused user, are returned as not in their desired state.
+    error, not the end; its key, and those of groups that had to name a
+    member otherwise, are returned as not in their desired state. A DN whose
+    add or rename was refused belongs to someone else: no group gets it.
     """
     mapping = prepared.mapping
-    refused: set[str] = set()
+    outcome = Applied()
     unsettled: set[str] = set()
     progress = progress or Progress()
     progress.stage("applying", len(plan.changes))
@@ -185,7 +226,7 @@ def apply_plan(
             if planned.key is not None:
                 members = mapping.kinds[key_kind(planned.key)].members
                 if members:
-                    change = without_members(planned, refused, members)
+                    change = settle_members(planned, outcome, members)
                     if change != planned:
                         unsettled.add(planned.key)
             if change is not None:
@@ -195,35 +236,123 @@ def apply_plan(
         if not batch:
             continue
         width = window if batch[0].op in (Op.ADD, Op.MODIFY, Op.DELETE) else 1
-        for change, refusal in directory.apply_pipelined(batch, width):
-            progress.advance()
-            if refusal is None:
-                report.changes.append(change)
-                continue
-            record = prepared.desired.records.get(change.key or "", change.key or change.dn)
-            problem = str(refusal)
-            if isinstance(refusal, AlreadyExists):
-                problem = (
-                    f"collision: {refusal} (an entry portal-sync does not own, or one of a "
-                    "record in error); skipped, the existing entry is left untouched"
-                )
-            report.errors.append(RecordError(record, problem))
-            if change.key:
-                unsettled.add(change.key)
-            if change.op is Op.ADD:
-                refused.add(dnlib.normalize_dn(change.dn))
-            log.warning("skipped %s: %s", record, refusal)
+        retries = _apply(directory, batch, width, prepared, report, outcome, unsettled, progress)
+        _apply(directory, retries, 1, prepared, report, outcome, unsettled, progress, retry=False)
     return unsettled
 
 
-def settle_run_passwords(
-    directory: Directory, settings: Settings, prepared: Prepared, plan: Plan, report: Report
+def _apply(
+    directory: Directory,
+    batch: list[Change],
+    width: int,
+    prepared: Prepared,
+    report: Report,
+    outcome: Applied,
+    unsettled: set[str],
+    progress: Progress,
+    *,
+    retry: bool = True,
+) -> list[Change]:
+    """Write one stage; record refusals; return the changes worth one more try.
+
+    A user disabled while another disabled entry holds its name in the
+    disabled OU (its login was given again) moves under a name of its own.
+    A member change refused because a value to delete is gone (an overlay
+    such as refint removed or rewrote it) is tried again without it.
+    """
+    again: list[Change] = []
+    if not batch:
+        return again
+    absent: list[Change] = []
+    for change, refusal in directory.apply_pipelined(batch, width):
+        if retry:
+            progress.advance()
+        if refusal is None:
+            report.changes.append(change)
+            continue
+        if retry and isinstance(refusal, NoSuchValue) and change.op is Op.MODIFY:
+            absent.append(change)
+            continue
+        if (
+            retry
+            and isinstance(refusal, AlreadyExists)
+            and change.reason is Reason.DISABLE
+            and change.key is not None
+            and change.new_dn is not None
+        ):
+            base = dnlib.parent_dn(change.new_dn)
+            unique = unique_disabled_dn(change.dn, change.key, base)
+            again.append(replace(change, new_dn=unique))
+            outcome.relocated[dnlib.normalize_dn(change.new_dn)] = unique
+            continue
+        _refused(change, refusal, prepared, report, outcome, unsettled)
+    for change in absent:
+        members = prepared.mapping.kinds[key_kind(change.key)].members if change.key else None
+        if members is None:
+            _refused(change, NoSuchValue(change.dn), prepared, report, outcome, unsettled)
+            continue
+        reduced = without_absent(change, directory.read_values(change.dn, members), members)
+        if reduced is not None:
+            again.append(reduced)
+    return again
+
+
+def _refused(
+    change: Change,
+    refusal: Exception,
+    prepared: Prepared,
+    report: Report,
+    outcome: Applied,
+    unsettled: set[str],
 ) -> None:
-    """Set the passwords the settings ask for, after the entries were applied."""
+    """Report a change the directory refused, and remember what it means for later stages."""
+    record = prepared.desired.records.get(change.key or "", change.key or change.dn)
+    problem = str(refusal)
+    if isinstance(refusal, AlreadyExists):
+        problem = (
+            f"collision: {refusal} (an entry portal-sync does not own, or one of a "
+            "record in error); skipped, the existing entry is left untouched"
+        )
+    report.errors.append(RecordError(record, problem))
+    if change.key:
+        unsettled.add(change.key)
+        if key_kind(change.key).is_user:
+            _note_refused(change, outcome.refused)
+    log.warning("skipped %s: %s", record, refusal)
+
+
+def _note_refused(change: Change, refused: dict[str, str | None]) -> None:
+    """Remember which DN a user did not get, and the DN its entry still has (None: none)."""
+    if change.op is Op.ADD:
+        refused[dnlib.normalize_dn(change.dn)] = None
+    elif change.op is Op.RENAME and change.new_dn and change.reason is not Reason.DISABLE:
+        still = change.dn if change.reason is Reason.NONE else None
+        refused[dnlib.normalize_dn(change.new_dn)] = still
+
+
+def settle_run_passwords(
+    directory: Directory,
+    settings: Settings,
+    prepared: Prepared,
+    plan: Plan,
+    report: Report,
+    unsettled: Collection[str] = (),
+) -> None:
+    """Set the passwords the settings ask for, after the entries were applied.
+
+    An account whose entry did not get its DN (a collision, a refused
+    change) or whose record is in error gets no password: the DN it wanted
+    may be another entry's.
+    """
+    accounts = {
+        key: account
+        for key, account in prepared.accounts.items()
+        if key not in unsettled and not prepared.quarantine.protects(key)
+    }
     steps, errors = settle_passwords(
         directory,
         settings,
-        prepared.accounts,
+        accounts,
         prepared.desired.entries,
         plan.changes,
         report.changes,
@@ -280,6 +409,7 @@ def run_sync(
                 plan = cache.with_managed(plan)
                 report.errors.extend(plan.errors)
                 held = guard_reason(plan, settings.safety, allow_deletions)
+                report.withdrawn.extend(plan.withdrawn)
                 if held:
                     report.pending.extend(plan.destructive())
                     report.fail(
@@ -294,7 +424,8 @@ def run_sync(
                 else:
                     window = settings.performance.write_window
                     unsettled = apply_plan(directory, plan, prepared, report, window, progress)
-                    settle_run_passwords(directory, settings, prepared, plan, report)
+                    settle_run_passwords(directory, settings, prepared, plan, report, unsettled)
+                    unsettled |= plan.unsettled
                     cache.save(prepared.mapping, prepared.quarantine, gone, report, unsettled)
     except SourceError as exc:
         report.fail(Outcome.SOURCE, str(exc))

@@ -34,6 +34,7 @@ from pydantic_settings import (
 
 from sync.desired import Layout
 from sync.errors import ConfigurationError
+from sync.grants import AccessRules
 from sync.guard import SafetySettings
 from sync.origins import (
     NOT_SETTINGS,
@@ -291,6 +292,8 @@ class Settings(BaseSettings):
     """Attribute mapping."""
     safety: SafetySettings = SafetySettings()
     """Deletion guard and retention of disabled users."""
+    rules: AccessRules = AccessRules()
+    """Access choices of the shop (agencies on orders of customers without remote access)."""
     passwords: PasswordSettings = PasswordSettings()
     """User passwords."""
     portal: PortalSettings = PortalSettings()

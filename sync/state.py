@@ -30,13 +30,14 @@ PENDING = ""
 """The digest of an entry the directory may hold in any shape: read it next time."""
 
 
-def entry_digest(entry: Entry) -> str:
-    """Return a short digest of an entry's DN and attribute values."""
+def entry_digest(entry: Entry, extra: Iterable[str] = ()) -> str:
+    """Return a short digest of an entry's DN and attribute values (and `extra` values)."""
     parts = [entry.dn]
     for name in sorted(entry.attributes):
         parts.append(name)
         parts.extend(entry.attributes[name])
         parts.append("")
+    parts.extend(extra)
     return hashlib.blake2b("\0".join(parts).encode("utf-8"), digest_size=10).hexdigest()
 
 

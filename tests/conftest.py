@@ -151,3 +151,49 @@ def sync_settings_for(acl_slapd: LocalServer, tmp_path: Path) -> Callable[..., S
     """Return a factory: settings that sync a document as the sync account, not as rootdn."""
     portal = {"bind_dn": PORTAL_DN, "bind_password": PORTAL_PASSWORD}
     return settings_factory(acl_slapd, SYNC_DN, SYNC_PASSWORD, tmp_path, portal=portal)
+
+
+OVERLAYS = """dn: olcOverlay=memberof,olcDatabase={1}mdb,cn=config
+changetype: add
+objectClass: olcOverlayConfig
+objectClass: olcMemberOf
+olcOverlay: memberof
+olcMemberOfRefInt: TRUE
+
+dn: olcOverlay=refint,olcDatabase={1}mdb,cn=config
+changetype: add
+objectClass: olcOverlayConfig
+objectClass: olcRefintConfig
+olcOverlay: refint
+olcRefintAttribute: member memberOf
+"""
+
+
+@pytest.fixture(scope="session")
+def overlay_server() -> Iterator[LocalServer]:
+    """Start one slapd with the memberof and refint overlays, as production directories run."""
+    server = LocalServer(
+        modules_extra="olcModuleLoad: memberof\nolcModuleLoad: refint\n",
+        config_changes=(OVERLAYS,),
+    )
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["plain", "refint+memberof"])
+def any_slapd(request: pytest.FixtureRequest) -> LocalServer:
+    """Return, in turn, the plain slapd and the one with overlays, each with an empty tree."""
+    server: LocalServer = request.getfixturevalue(
+        "slapd_server" if request.param == "plain" else "overlay_server"
+    )
+    empty_tree(server)
+    return server
+
+
+@pytest.fixture
+def any_settings_for(any_slapd: LocalServer, tmp_path: Path) -> Callable[..., Settings]:
+    """Return a settings factory for `any_slapd`, as its rootdn."""
+    return settings_factory(any_slapd, any_slapd.root_dn, any_slapd.root_pw, tmp_path)

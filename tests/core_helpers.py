@@ -6,6 +6,7 @@ from typing import Any
 
 from sync.desired import Desired, Layout, build_desired
 from sync.document import load_data
+from sync.grants import AccessRules, read_grants
 from sync.mapping import Mapping, load_mapping
 from sync.problems import Quarantine
 from sync.rules import apply_rules
@@ -15,12 +16,16 @@ MAPPING = load_mapping("openldap")
 
 
 def desired_of(
-    document: dict[str, Any], layout: Layout | None = None, mapping: Mapping = MAPPING
+    document: dict[str, Any],
+    layout: Layout | None = None,
+    mapping: Mapping = MAPPING,
+    rules: AccessRules | None = None,
 ) -> tuple[Desired, Quarantine]:
     """Return the desired entries of a document and the quarantine it produced."""
     loaded = load_data(document)
     structure, _ = apply_rules(loaded.document, loaded.quarantine)
-    desired = build_desired(structure, layout or Layout(), BASE, mapping, loaded.quarantine)
+    grants = read_grants(loaded.raw, rules or AccessRules(), loaded.quarantine.kinds)
+    desired = build_desired(structure, layout or Layout(), BASE, mapping, loaded.quarantine, grants)
     return desired, loaded.quarantine
 
 

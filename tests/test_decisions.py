@@ -5,6 +5,7 @@ from __future__ import annotations
 from sync.decisions import Why, decisions
 from sync.desired import Layout, build_desired
 from sync.document import load_data
+from sync.grants import AccessRules, read_grants
 from sync.mapping import load_mapping
 from sync.report import Report
 from sync.rules import apply_rules
@@ -14,8 +15,9 @@ def built(document):
     loaded = load_data(document)
     quarantine = loaded.quarantine
     structure, errors = apply_rules(loaded.document, quarantine)
+    grants = read_grants(loaded.raw, AccessRules(), quarantine.kinds)
     desired = build_desired(
-        structure, Layout(), "dc=example,dc=org", load_mapping("openldap"), quarantine
+        structure, Layout(), "dc=example,dc=org", load_mapping("openldap"), quarantine, grants
     )
     return structure, desired, quarantine, [*loaded.errors, *errors, *desired.errors]
 

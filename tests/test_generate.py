@@ -11,6 +11,7 @@ import pytest
 from benchmarks.generate import add_one_person, change_one_person, generate, mutate
 from sync.desired import Layout, build_desired
 from sync.document import load_data
+from sync.grants import AccessRules, read_grants
 from sync.mapping import load_mapping
 from sync.rules import apply_rules
 
@@ -25,8 +26,14 @@ def small() -> dict:
 def record_errors(document: dict) -> list:
     loaded = load_data(copy.deepcopy(document))
     structure, rule_errors = apply_rules(loaded.document, loaded.quarantine)
+    grants = read_grants(loaded.raw, AccessRules(), loaded.quarantine.kinds)
     desired = build_desired(
-        structure, Layout(), "dc=example,dc=org", load_mapping("openldap"), loaded.quarantine
+        structure,
+        Layout(),
+        "dc=example,dc=org",
+        load_mapping("openldap"),
+        loaded.quarantine,
+        grants,
     )
     return [*loaded.errors, *rule_errors, *desired.errors]
 

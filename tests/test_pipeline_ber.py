@@ -70,3 +70,16 @@ def test_a_modify_dn_request_encodes_like_ldap3_with_true_as_rfc_4511_asks(super
     )
     # deleteoldrdn TRUE: pyasn1 writes 0x01, RFC 4511 section 5.1 asks for 0xFF
     assert ours == theirs.replace(b"\x01\x01\x01", b"\x01\x01\xff", 1)
+
+
+def test_a_modify_with_the_permissive_control_encodes_like_ldap3():
+    from ldap3.protocol.convert import build_controls_list
+
+    changes = [(ber.ADD_OPERATION, "member", ["uid=a,dc=x"])]
+    ours = ber.message(5, ber.modify_request("cn=g,dc=x", changes), [ber.PERMISSIVE_MODIFY])
+    message = LDAPMessage()
+    message["messageID"] = MessageID(5)
+    request = modify_operation("cn=g,dc=x", {"member": [(MODIFY_ADD, ["uid=a,dc=x"])]}, True)
+    message["protocolOp"] = ProtocolOp().setComponentByName("modifyRequest", request)
+    message["controls"] = build_controls_list([(ber.PERMISSIVE_MODIFY, False, None)])
+    assert ours == encoder.encode(message)

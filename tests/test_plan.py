@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
 from sync.desired import Desired
 from sync.entry import Entry
-from sync.plan import Change, Op, make_plan, without_members
+from sync.grants import Grants
+from sync.membership import Applied, settle_members
+from sync.plan import Change, Op, Reason, make_plan
 from sync.problems import Quarantine
 
 from core_helpers import BASE, MAPPING, desired_of
@@ -136,25 +139,52 @@ def test_missing_containers_are_added_first():
     assert result.changes[0].replace == {"ou": ("groups",)}
 
 
-def test_changes_are_ordered_disable_renames_users_groups_then_deletes():
+def test_changes_are_ordered_group_deletes_disable_renames_users_then_groups():
     old_group = group("order:8", "order-8", BOB)
     result = plan([A, G], [B, old_group])
-    assert [c.op for c in result.changes] == [Op.MODIFY, Op.RENAME, Op.ADD, Op.ADD, Op.DELETE]
+    assert [c.op for c in result.changes] == [Op.DELETE, Op.MODIFY, Op.RENAME, Op.ADD, Op.ADD]
     assert [c.key for c in result.changes] == [
+        "order:8",
         "external:2",
         "external:2",
         "external:1",
         "order:7",
-        "order:8",
     ]
 
 
-def test_quarantined_entries_are_not_modified_deleted_or_dropped_from_groups():
+def test_quarantined_entries_are_not_modified_or_deleted():
     quarantine = Quarantine(keys={"external:2"})
     changed_b = user("external:2", "bob", mail=["new@x"])
-    both = group("order:7", "order-7", ALICE, BOB)
-    assert plan([A, G], [A, B, both], quarantine).changes == ()
     assert plan([A, changed_b], [A, B], quarantine).changes == ()
+    assert plan([A], [A, B], quarantine).changes == ()
+
+
+def test_a_quarantined_member_stays_only_while_the_source_grants_it():
+    quarantine = Quarantine(keys={"external:2"})
+    both = group("order:7", "order-7", ALICE, BOB)
+    granted = Grants(members={"order:7": ("external:1", "external:2")})
+    wanted = Desired({e.key: e for e in (A, G)}, CONTAINERS, disabled_base=DISABLED, grants=granted)
+    assert make_plan(wanted, [A, B, both], CONTAINERS, MAPPING, quarantine).changes == ()
+    [change] = plan([A, G], [A, B, both], Quarantine(keys={"external:2"})).changes
+    assert change.delete_values == {"member": (BOB,)}
+
+
+def test_a_member_whose_entry_moves_away_leaves_before_it_moves():
+    both = group("order:7", "order-7", ALICE, BOB)
+    mark, leave, move = plan([A, G], [A, B, both]).changes
+    assert (leave.op, leave.dn, leave.delete_values) == (Op.MODIFY, G.dn, {"member": (BOB,)})
+    assert (mark.reason, move.op) == (Reason.DISABLE, Op.RENAME)
+
+
+def test_a_group_whose_last_member_moves_away_loses_it_with_the_dn_it_moved_to():
+    alone = group("order:7", "order-7", BOB)
+    moved = user("external:1", "alice")
+    wanted = group("order:7", "order-7", ALICE)
+    changes = plan([moved, wanted], [B, alone]).changes
+    [modify] = [c for c in changes if c.key == "order:7"]
+    assert modify.add_values == {"member": (ALICE,)}
+    assert modify.delete_values == {"member": (BOB, f"uid=bob,{DISABLED}")}
+    assert changes.index(modify) > max(i for i, c in enumerate(changes) if c.op is Op.RENAME)
 
 
 def test_unidentifiable_bad_record_suspends_deletes_of_its_kind():
@@ -168,15 +198,25 @@ def test_two_entries_with_one_identity_are_reported_and_left_alone():
     assert "two entries carry this identity" in result.errors[0].problem
 
 
-def test_without_members_drops_refused_dns_from_group_writes():
+def test_refused_dns_are_never_written_into_groups():
+    refused = Applied(refused={BOB.lower(): None})
     add = Change(Op.ADD, G.dn, G.key, replace={"cn": ("g",), "member": (ALICE, BOB)})
-    kept = without_members(add, {BOB.lower()}, "member")
+    kept = settle_members(add, refused, "member")
     assert kept is not None and kept.replace["member"] == (ALICE,)
-    assert (
-        without_members(replace(add, replace={"member": (BOB,)}), {BOB.lower()}, "member") is None
-    )
+    assert settle_members(replace(add, replace={"member": (BOB,)}), refused, "member") is None
     modify = Change(Op.MODIFY, G.dn, G.key, add_values={"member": (BOB,)})
-    assert without_members(modify, {BOB.lower()}, "member") is None
+    assert settle_members(modify, refused, "member") is None
+
+
+def test_a_member_whose_rename_was_refused_keeps_the_dn_it_has():
+    refused = Applied(refused={BOB.lower(): ALICE})
+    renamed = Change(
+        Op.MODIFY, G.dn, G.key, add_values={"member": (BOB,)}, delete_values={"member": (ALICE,)}
+    )
+    assert settle_members(renamed, refused, "member") is None
+    joining = Change(Op.MODIFY, G.dn, G.key, add_values={"member": (BOB,)})
+    settled = settle_members(joining, refused, "member")
+    assert settled is not None and settled.add_values == {"member": (ALICE,)}
 
 
 def test_seed_into_an_empty_directory_is_containers_users_then_groups(seed):
@@ -195,3 +235,87 @@ def test_plan_of_current_equal_to_desired_is_empty(seed):
         desired, list(desired.entries.values()), desired.containers, MAPPING, quarantine
     )
     assert result.changes == ()
+
+
+def test_a_login_held_by_a_bad_records_entry_is_a_collision_and_the_dn_stays_its_own():
+    quarantine = Quarantine(keys={"external:2"})
+    both = group("order:7", "order-7", ALICE, BOB)
+    granted = Grants(members={"order:7": ("external:1", "external:2")})
+    wants_bob = user("external:1", "bob")
+    wanted = Desired(
+        {e.key: e for e in (wants_bob, group("order:7", "order-7", BOB))},
+        CONTAINERS,
+        disabled_base=DISABLED,
+        records={"external:1": "person 1"},
+        grants=granted,
+    )
+    result = make_plan(wanted, [A, B, both], CONTAINERS, MAPPING, quarantine)
+    assert result.changes == ()
+    [error] = result.errors
+    assert error.record == "person 1" and error.problem.startswith("collision: its login 'bob'")
+    assert "external:1" in quarantine.keys and result.unsettled == {"order:7"}
+
+
+def test_a_login_held_in_the_other_user_ou_is_a_collision_too():
+    staff = Entry(
+        "internal:9",
+        f"uid=Bob,ou=internal,{BASE}",
+        {"uid": ("Bob",), "businesscategory": ("portal-sync:internal:9",)},
+    )
+    result = plan([staff, user("external:2", "bob")], [staff], Quarantine(keys={"internal:9"}))
+    assert [c.op for c in result.changes] == []
+    assert "held by uid=Bob,ou=internal" in result.errors[0].problem
+
+
+def test_a_user_disabled_while_another_holds_its_name_in_the_disabled_ou_gets_its_own():
+    earlier = Entry(
+        "external:9",
+        f"uid=bob,{DISABLED}",
+        {
+            "uid": ("bob",),
+            "businesscategory": (
+                "portal-sync:external:9",
+                "portal-sync:disabled-since:2026-11-20T00:00:00+00:00",
+            ),
+        },
+    )
+    now = datetime(2026, 11, 22, tzinfo=UTC)
+    _, move = plan([], [B, earlier], now=now).changes
+    assert move.new_dn == f"uid=bob (external:2),{DISABLED}"
+
+
+def test_a_member_value_naming_a_dn_someone_else_gets_is_judged_by_that_someone():
+    stale = group("order:7", "order-7", ALICE, BOB)
+    newcomer = user("external:3", "bob")
+    [change] = [c for c in plan([A, newcomer, G], [A, stale]).changes if c.key == "order:7"]
+    assert change.delete_values == {"member": (BOB,)}
+
+
+def test_a_member_moved_under_another_name_than_planned_is_deleted_under_that_name():
+    moved = Applied(relocated={f"uid=bob,{DISABLED}".lower(): f"uid=bob (x),{DISABLED}"})
+    late = Change(Op.MODIFY, G.dn, G.key, delete_values={"member": (BOB, f"uid=bob,{DISABLED}")})
+    settled = settle_members(late, moved, "member")
+    assert settled is not None
+    assert settled.delete_values == {
+        "member": (BOB, f"uid=bob,{DISABLED}", f"uid=bob (x),{DISABLED}")
+    }
+
+
+def test_a_dn_that_changes_holder_in_one_run_leaves_before_the_move_and_comes_back():
+    alice_keeps_the_group = group("order:7", "order-7", ALICE, BOB)
+    newcomer = user("external:3", "bob")
+    renamed = user("external:2", "robert")
+    wanted = group("order:7", "order-7", ALICE, BOB)
+    changes = plan([A, renamed, newcomer, wanted], [A, B, alice_keeps_the_group]).changes
+    before, rename, add, after = changes
+    assert (before.reason, before.delete_values) == (Reason.BEFORE_MOVE, {"member": (BOB,)})
+    assert (rename.op, add.op) == (Op.RENAME, Op.ADD)
+    assert after.add_values == {"member": (BOB,)} and not after.delete_values
+
+
+def test_a_sole_member_whose_dn_changes_holder_is_settled_after_the_move():
+    alone = group("order:7", "order-7", BOB)
+    newcomer = user("external:3", "bob")
+    [*_, after] = plan([newcomer, group("order:7", "order-7", BOB)], [B, alone]).changes
+    assert after.add_values == {"member": (BOB,)}
+    assert after.delete_values == {"member": (f"uid=bob,{DISABLED}",)}

@@ -6,17 +6,30 @@ import pytest
 
 from sync.desired import Layout, build_desired
 from sync.document import load_data
+from sync.grants import AccessRules, read_grants
 from sync.mapping import load_mapping
 from sync.rules import apply_rules
+
+from core_helpers import uid_of
 
 
 def built(document):
     loaded = load_data(document)
     structure, errors = apply_rules(loaded.document, loaded.quarantine)
+    grants = read_grants(loaded.raw, AccessRules(), loaded.quarantine.kinds)
     desired = build_desired(
-        structure, Layout(), "dc=example,dc=org", load_mapping("openldap"), loaded.quarantine
+        structure,
+        Layout(),
+        "dc=example,dc=org",
+        load_mapping("openldap"),
+        loaded.quarantine,
+        grants,
     )
     return desired, [*loaded.errors, *errors, *desired.errors]
+
+
+def members(desired, key):
+    return {uid_of(dn) for dn in desired.entries[key].attributes["member"]}
 
 
 @pytest.mark.parametrize("spelling", ["CT-ACHATS", "Ct-Achats"])
@@ -25,6 +38,7 @@ def test_a_contact_type_reference_matches_its_id_whatever_the_case(seed, spellin
     desired, errors = built(seed)
     assert errors == []
     assert "external:P-2" in desired.entries
+    assert "mlefevre" in members(desired, "customer:10001")
 
 
 def test_the_built_in_contact_type_is_one_type_whatever_the_case(seed):
@@ -43,4 +57,12 @@ def test_an_order_reference_matches_the_customer_and_agency_ids_whatever_the_cas
     seed["orders"][2]["agency"] = "AG-1"
     desired, errors = built(seed)
     assert errors == []
-    assert "order:_20261120_001" in desired.entries and "order:_20261120_002" in desired.entries
+    assert members(desired, "order:_20261120_001") == {
+        "cdubois",
+        "mlefevre",
+        "smartin",
+        "jsilva",
+        "acosta",
+    }
+    assert members(desired, "order:_20261120_002") == {"jsilva", "acosta"}
+    assert members(desired, "order:_20261121_003") == {"pbraun", "jsilva", "acosta"}

@@ -74,6 +74,16 @@ def test_duplicate_login_is_reported_for_every_claimant_case_insensitively(seed)
     assert {"external:P-1", "external:P-20", "internal:U-1"} <= quarantine.keys
 
 
+def test_only_accounts_that_could_log_in_claim_a_login(seed):
+    seed["internal_users"][0]["login"] = "cdubois"
+    seed["internal_users"][0]["enabled"] = False
+    seed["customers"][3]["persons"][0]["account"]["login"] = "CDUBOIS"
+    seed["customers"][1]["persons"][0]["account"] = {"login": "cdubois", "enabled": False}
+    structure, errors, quarantine = check(seed)
+    assert errors == [] and not quarantine.keys
+    assert "cdubois" in {u.login for u in structure.external_users if u.enabled}
+
+
 def test_order_of_unknown_customer_is_an_error(seed):
     seed["orders"][0]["customer"] = "99999"
     structure, errors, quarantine = check(seed)
