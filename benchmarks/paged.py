@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from ldap3 import NONE, SUBTREE, Connection, Server
 
-from sync.desired import kind_base
-from sync.entry import Kind
-from sync.mapping import load_mapping
+from sync.core.desired import kind_base
+from sync.core.entry import Kind
+from sync.core.mapping import load_mapping
 from sync.settings import load_settings
 
 

@@ -1,6 +1,6 @@
 """Our own exceptions; each class says what the run does next.
 
-ldap3's exceptions never leave `sync.directory`: they are translated there,
+ldap3's exceptions never leave `sync.ldap`: they are translated there,
 once, into the directory errors below.
 """
 

@@ -32,10 +32,10 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from sync.desired import Layout
+from sync.core.desired import Layout
+from sync.core.grants import AccessRules
+from sync.core.guard import SafetySettings
 from sync.errors import ConfigurationError
-from sync.grants import AccessRules
-from sync.guard import SafetySettings
 from sync.origins import (
     NOT_SETTINGS,
     PREFIX,

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sync.desired import Desired, Layout, build_desired
-from sync.document import load_data
-from sync.grants import AccessRules, read_grants
-from sync.mapping import Mapping, load_mapping
-from sync.problems import Quarantine
-from sync.rules import apply_rules
+from sync.core.desired import Desired, Layout, build_desired
+from sync.core.grants import AccessRules, read_grants
+from sync.core.mapping import Mapping, load_mapping
+from sync.core.problems import Quarantine
+from sync.core.rules import apply_rules
+from sync.sources.document import load_data
 
 BASE = "dc=example,dc=org"
 MAPPING = load_mapping("openldap")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from sync.access import drift, granted_orders
-from sync.document import load_data
-from sync.passwords import source_accounts
-from sync.problems import Quarantine
-from sync.rules import apply_rules
+from sync.core.problems import Quarantine
+from sync.core.rules import apply_rules
+from sync.portal.access import drift, granted_orders
+from sync.run.passwords import source_accounts
+from sync.sources.document import load_data
 
 from core_helpers import desired_of
 from seed_table import EXTERNAL_USERS, INTERNAL_USERS, ORDER_GROUPS

@@ -12,11 +12,11 @@ from ldap3 import MODIFY_ADD, MODIFY_DELETE
 from portal_helpers import password_of, ssha, write_config
 
 from sync.cli import main
-from sync.directory import Directory, password_accepted
-from sync.dn import normalize_dn, parent_dn
-from sync.plan import Op, Reason
-from sync.report import Outcome
-from sync.run import run_sync
+from sync.core.dn import normalize_dn, parent_dn
+from sync.core.plan import Op, Reason
+from sync.core.report import Outcome
+from sync.ldap.directory import Directory, password_accepted
+from sync.run.sync import run_sync
 
 from directory_view import connect, entries, groups, users, write_stamps
 

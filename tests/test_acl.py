@@ -10,9 +10,9 @@ import pytest
 from ldap3 import BASE, MODIFY_REPLACE, SUBTREE, Connection, Server
 from portal_helpers import password_of, person_with_login, with_hashes
 
-from sync.localserver import LocalServer
-from sync.portal import LoginRefused, Portal, can_open
-from sync.run import run_sync
+from sync.ldap.localserver import LocalServer
+from sync.portal.login import LoginRefused, Portal, can_open
+from sync.run.sync import run_sync
 
 from conftest import PORTAL_DN, PORTAL_PASSWORD, SYNC_DN, SYNC_PASSWORD, shipped_acl
 from seed_table import EXTERNAL_USERS, INTERNAL_USERS, ORDER_GROUPS

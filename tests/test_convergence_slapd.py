@@ -6,8 +6,8 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sync.dn import normalize_dn, split_dn
-from sync.run import run_sync
+from sync.core.dn import normalize_dn, split_dn
+from sync.run.sync import run_sync
 
 from conftest import empty_tree
 from directory_view import entries

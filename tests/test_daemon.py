@@ -24,7 +24,7 @@ from daemons import (
     write_source,
 )
 
-from sync.localserver import LocalServer
+from sync.ldap.localserver import LocalServer
 
 SEED_LOGINS = {"anna.schmidt", "tom.weber", "admin.print", "cdubois", "jsilva"}
 

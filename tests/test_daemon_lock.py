@@ -24,8 +24,8 @@ from daemons import (
 )
 
 from benchmarks.trigger_latency import seed_with
-from sync.history import History
-from sync.lease import blocking
+from sync.core.lease import blocking
+from sync.service.history import History
 
 # enough people that the run is still writing when the test first sees it write (one at a time)
 PERSONS = 4000

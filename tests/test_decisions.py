@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from sync.decisions import Why, decisions
-from sync.desired import Layout, build_desired
-from sync.document import load_data
-from sync.grants import AccessRules, read_grants
-from sync.mapping import load_mapping
-from sync.report import Report
-from sync.rules import apply_rules
+from sync.core.decisions import Why, decisions
+from sync.core.desired import Layout, build_desired
+from sync.core.grants import AccessRules, read_grants
+from sync.core.mapping import load_mapping
+from sync.core.report import Report
+from sync.core.rules import apply_rules
+from sync.sources.document import load_data
 
 
 def built(document):

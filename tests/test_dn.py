@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from ldap3.utils.conv import escape_filter_chars
 from ldap3.utils.dn import parse_dn
 
-from sync import dn as dnlib
+from sync.core import dn as dnlib
 
 HOSTILE = [",", "+", '"', "\\", "<", ">", ";", "=", "#", " ", "*)(uid=*", "é", "\x00", "\n"]
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sync.document import SourceError, load_data, parse_text, read_document
+from sync.sources.document import SourceError, load_data, parse_text, read_document
 
 
 def test_invalid_json_names_file_line_and_column(tmp_path):
@@ -87,7 +87,7 @@ def test_unknown_fields_are_ignored(seed):
 
 
 def test_record_errors_print_control_characters_escaped_and_long_values_cut():
-    from sync.problems import RecordError
+    from sync.core.problems import RecordError
 
     text = str(RecordError("order a\x00b\nc", "y" * 500))
     assert "\x00" not in text and "\n" not in text and "a\\x00b\\nc" in text

@@ -11,9 +11,9 @@ import time
 import pytest
 from ldap3 import MODIFY_REPLACE, NONE, SUBTREE, Connection, Server
 
-from sync.localserver import LocalServer
-from sync.report import Outcome
-from sync.run import run_sync
+from sync.core.report import Outcome
+from sync.ldap.localserver import LocalServer
+from sync.run.sync import run_sync
 from sync.settings import load_settings
 
 CUSTOMERS, PERSONS = 100, 20

@@ -9,11 +9,11 @@ from statistics import mean
 import pytest
 
 from benchmarks.generate import add_one_person, change_one_person, generate, mutate
-from sync.desired import Layout, build_desired
-from sync.document import load_data
-from sync.grants import AccessRules, read_grants
-from sync.mapping import load_mapping
-from sync.rules import apply_rules
+from sync.core.desired import Layout, build_desired
+from sync.core.grants import AccessRules, read_grants
+from sync.core.mapping import load_mapping
+from sync.core.rules import apply_rules
+from sync.sources.document import load_data
 
 DN_SPECIALS = ',+"\\<>;=#'
 

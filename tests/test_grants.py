@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sync.grants import AccessRules, read_grants
+from sync.core.grants import AccessRules, read_grants
 
 ALLOW = AccessRules(agency_without_customer_access=True)
 DEFAULT = AccessRules()

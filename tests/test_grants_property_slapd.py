@@ -27,8 +27,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sync.dn import normalize_dn, parent_dn
-from sync.run import run_sync
+from sync.core.dn import normalize_dn, parent_dn
+from sync.run.sync import run_sync
 
 from conftest import empty_tree, settings_factory
 from directory_view import entries

@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from sync.health import assess
-from sync.problems import RecordError
-from sync.report import Outcome, Report
+from sync.core.problems import RecordError
+from sync.core.report import Outcome, Report
+from sync.service.health import assess
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

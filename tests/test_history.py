@@ -9,10 +9,10 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from sync.cli import main
-from sync.history import History
-from sync.lock import FileLock
-from sync.problems import RecordError
-from sync.report import Outcome, Report
+from sync.core.problems import RecordError
+from sync.core.report import Outcome, Report
+from sync.run.lock import FileLock
+from sync.service.history import History
 
 
 def report_at(minute: int, outcome: Outcome | None = None) -> Report:

@@ -7,8 +7,8 @@ record. No value may widen a search or address another record's entry.
 
 from __future__ import annotations
 
-from sync.dn import split_dn
-from sync.run import run_sync
+from sync.core.dn import split_dn
+from sync.run.sync import run_sync
 
 from directory_view import entries
 

@@ -10,15 +10,14 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from benchmarks.generate import add_one_person, change_one_person, generate, mutate
-from sync.directory import Directory
-from sync.entry import Entry
-from sync.incremental import after_run
-from sync.mapping import load_mapping
-from sync.plan import Change, Op, Reason
-from sync.problems import Quarantine
-from sync.report import Report
-from sync.run import read_current, run_sync
-from sync.state import (
+from sync.core.entry import Entry
+from sync.core.mapping import load_mapping
+from sync.core.plan import Change, Op, Reason
+from sync.core.problems import Quarantine
+from sync.core.report import Report
+from sync.ldap.directory import Directory
+from sync.run.incremental import after_run
+from sync.run.state import (
     FILE_NAME,
     PENDING,
     State,
@@ -28,6 +27,7 @@ from sync.state import (
     save_state,
     stale_keys,
 )
+from sync.run.sync import read_current, run_sync
 
 
 class Calls:

@@ -6,11 +6,11 @@ import base64
 import subprocess
 
 from benchmarks.generate import generate
-from sync.directory import Directory
-from sync.ldif import change_record, ldif
-from sync.mapping import load_mapping
-from sync.plan import Change, Op
-from sync.run import prepare, read_current, run_sync
+from sync.core.ldif import change_record, ldif
+from sync.core.mapping import load_mapping
+from sync.core.plan import Change, Op
+from sync.ldap.directory import Directory
+from sync.run.sync import prepare, read_current, run_sync
 
 
 def parse(text: str) -> list[dict[str, list[str]]]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sync.lease import blocking, granted, parse_lease, released
+from sync.core.lease import blocking, granted, parse_lease, released
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 

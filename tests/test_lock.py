@@ -12,10 +12,10 @@ import pytest
 from daemons import environment
 
 from sync.cli import main
-from sync.directory import Directory
+from sync.core.lease import blocking, parse_lease
 from sync.errors import InsufficientAccess, LeaseConflict, LockBusy
-from sync.lease import blocking, parse_lease
-from sync.lock import DirectoryLease, FileLock, RunLock, locked_run
+from sync.ldap.directory import Directory
+from sync.run.lock import DirectoryLease, FileLock, RunLock, locked_run
 
 NEVER = threading.Event()
 
@@ -91,7 +91,7 @@ def test_a_crashed_holders_lease_expires(slapd, settings_for, seed, tmp_path):
         [
             sys.executable,
             "-c",
-            "import time\nfrom sync.lock import RunLock\nfrom sync.settings import load_settings\n"
+            "import time\nfrom sync.run.lock import RunLock\nfrom sync.settings import load_settings\n"
             "with RunLock(load_settings()).held(0):\n"
             "    print('held', flush=True)\n    time.sleep(600)\n",
         ],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sync.mapping import MappingError, load_mapping, parse_mapping
+from sync.core.mapping import MappingError, load_mapping, parse_mapping
 
 from core_helpers import desired_of
 

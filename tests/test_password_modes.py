@@ -16,9 +16,9 @@ from ldap3 import MODIFY_REPLACE, Connection, Server
 from portal_helpers import password_of, person_with_login, ssha, with_hashes, write_config
 
 from sync.cli import main
-from sync.directory import change_own_password, password_accepted
-from sync.localserver import LocalServer
-from sync.run import run_sync
+from sync.ldap.directory import change_own_password, password_accepted
+from sync.ldap.localserver import LocalServer
+from sync.run.sync import run_sync
 from sync.settings import load_settings
 
 from conftest import SERVICES, SYNC_DN, SYNC_PASSWORD, empty_tree, shipped_acl

@@ -8,9 +8,8 @@ import sys
 
 import pytest
 
-from sync.document import load_data
 from sync.errors import ConfigurationError
-from sync.passwords import (
+from sync.run.passwords import (
     ALPHABET,
     DeliveryFailed,
     SourceAccount,
@@ -22,6 +21,7 @@ from sync.passwords import (
     hash_step,
 )
 from sync.settings import PasswordMode, PasswordSettings
+from sync.sources.document import load_data
 
 NEW, OLD = "{SSHA}new", "{SSHA}old"
 

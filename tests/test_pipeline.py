@@ -5,12 +5,12 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.generate import generate
-from sync.directory import Directory
+from sync.core.mapping import load_mapping
+from sync.core.plan import Change, Op
 from sync.errors import DirectoryUnavailable
-from sync.localserver import LocalServer
-from sync.mapping import load_mapping
-from sync.plan import Change, Op
-from sync.run import prepare, read_current, run_sync
+from sync.ldap.directory import Directory
+from sync.ldap.localserver import LocalServer
+from sync.run.sync import prepare, read_current, run_sync
 from sync.settings import load_settings
 
 from conftest import empty_tree

@@ -11,7 +11,7 @@ from ldap3.operation.modifyDn import modify_dn_operation
 from ldap3.protocol.rfc4511 import LDAPMessage, MessageID, ProtocolOp
 from pyasn1.codec.ber import encoder
 
-from sync import ber
+from sync.ldap import ber
 
 
 def ldap3_bytes(message_id: int, name: str, request) -> bytes:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sync import dn as dnlib
+from sync.core import dn as dnlib
 
 ALPHABET = st.sampled_from([*'abcXYZé ü#=,+"\\<>;0-.', "\x00", "\n", "\xa0"])
 VALUES = st.text(ALPHABET, min_size=1, max_size=12)

@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from sync.desired import Desired
-from sync.entry import Entry
-from sync.grants import Grants
-from sync.membership import Applied, settle_members
-from sync.plan import Change, Op, Reason, make_plan
-from sync.problems import Quarantine
+from sync.core.desired import Desired
+from sync.core.entry import Entry
+from sync.core.grants import Grants
+from sync.core.membership import Applied, settle_members
+from sync.core.plan import Change, Op, Reason, make_plan
+from sync.core.problems import Quarantine
 
 from core_helpers import BASE, MAPPING, desired_of
 

@@ -10,7 +10,7 @@ from ldap3 import MODIFY_ADD, Connection, Server
 from portal_helpers import password_of, with_hashes, write_config
 
 from sync.cli import main
-from sync.run import run_sync
+from sync.run.sync import run_sync
 
 pytestmark = pytest.mark.slapd
 

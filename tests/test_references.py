@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from sync.desired import Layout, build_desired
-from sync.document import load_data
-from sync.grants import AccessRules, read_grants
-from sync.mapping import load_mapping
-from sync.rules import apply_rules
+from sync.core.desired import Layout, build_desired
+from sync.core.grants import AccessRules, read_grants
+from sync.core.mapping import load_mapping
+from sync.core.rules import apply_rules
+from sync.sources.document import load_data
 
 from core_helpers import uid_of
 

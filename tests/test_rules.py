@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sync.document import load_data
-from sync.rules import apply_rules
+from sync.core.rules import apply_rules
+from sync.sources.document import load_data
 
 
 def check(document):

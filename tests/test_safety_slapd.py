@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from ldap3 import MODIFY_ADD, MODIFY_REPLACE, NONE, Connection, Server
 
-from sync.report import Outcome
-from sync.run import run_sync
+from sync.core.report import Outcome
+from sync.run.sync import run_sync
 
 import seed_table
 from directory_view import connect, entries, groups, users, write_stamps

@@ -7,7 +7,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from sync.errors import ConfigurationError
-from sync.schedule import Backoff, sync_trigger
+from sync.service.schedule import Backoff, sync_trigger
 from sync.settings import ScheduleSettings
 
 

@@ -1,4 +1,4 @@
-from sync.run import run_sync
+from sync.run.sync import run_sync
 
 
 def test_seed_scenario_syncs_without_errors(settings_for, seed):

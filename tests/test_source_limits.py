@@ -8,9 +8,9 @@ import re
 import pytest
 import yaml
 
-from sync.document import SourceError, read_document
-from sync.run import prepare
+from sync.run.sync import prepare
 from sync.settings import Settings, load_settings
+from sync.sources.document import SourceError, read_document
 
 
 def settings_for_document(tmp_path, document, **overrides) -> Settings:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sync.run import run_sync
+from sync.run.sync import run_sync
 
 import seed_table
 from directory_view import entries, groups, users, write_stamps

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import trustme
 
-from sync.directory import Directory
 from sync.errors import BindFailed, ConfigurationError, DirectoryUnavailable
-from sync.localserver import LocalServer, ServerTls
+from sync.ldap.directory import Directory
+from sync.ldap.localserver import LocalServer, ServerTls
 from sync.settings import LdapSettings
 
 pytestmark = pytest.mark.slapd

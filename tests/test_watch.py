@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from sync.watch import SourceWatch
+from sync.service.watch import SourceWatch
 
 
 def watched(tmp_path):
