@@ -82,9 +82,10 @@ def granted_by_rules(document):
             for p in customer["persons"]
             if customer["remote_access"] and p.get("account") and p["account"]["enabled"]
         }
+    remote = {customer["id"]: customer["remote_access"] for customer in document["customers"]}
     pairs = set()
     for order in document["orders"]:
-        if order["portal_visible"]:
+        if order["portal_visible"] and remote[order["customer"]]:
             for login in logins[order["customer"]] | logins.get(order.get("agency"), set()):
                 pairs.add((login, order["id"]))
     return pairs
