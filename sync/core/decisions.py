@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sync.core.desired import Desired
-from sync.core.entry import Kind, entry_key
+from sync.core.entry import EntryKey, Kind
 from sync.core.model import Customer, Person
 from sync.core.problems import Quarantine
 from sync.core.rules import Structure
@@ -60,7 +60,7 @@ def decisions(structure: Structure, desired: Desired, quarantine: Quarantine) ->
     found: list[Decision] = []
     wanted = desired.entries
     for customer in structure.customers.values():
-        key = entry_key(Kind.CUSTOMER, customer.id)
+        key = EntryKey.of(Kind.CUSTOMER, customer.id)
         if not customer.remote_access:
             found.append(
                 Decision(
@@ -78,7 +78,7 @@ def decisions(structure: Structure, desired: Desired, quarantine: Quarantine) ->
                 )
             )
         for person in customer.persons:
-            if quarantine.protects(entry_key(Kind.EXTERNAL, person.id)):
+            if quarantine.protects(EntryKey.of(Kind.EXTERNAL, person.id)):
                 continue
             record = _person(person, customer)
             if person.account is None:
@@ -111,7 +111,7 @@ def decisions(structure: Structure, desired: Desired, quarantine: Quarantine) ->
                 )
             )
     for order in structure.orders:
-        key = entry_key(Kind.ORDER, order.id)
+        key = EntryKey.of(Kind.ORDER, order.id)
         if not order.portal_visible:
             found.append(
                 Decision(

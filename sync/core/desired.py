@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pydantic import BaseModel, ConfigDict
 
 from sync.core import dn as dnlib
-from sync.core.entry import Entry, Kind, entry_key
+from sync.core.entry import Entry, EntryKey, Kind
 from sync.core.grants import Grants
 from sync.core.mapping import FIELDS, Mapping, Template
 from sync.core.model import InternalUser
@@ -149,7 +149,7 @@ def build_desired(
     for role_key, name in grants.role_names.items():
         builder.add_group(
             Kind.ROLE,
-            role_key.split(":", 1)[1],
+            EntryKey(role_key).source_id,
             f"role {name}",
             layout.role_group_name,
             {"name": name},
@@ -239,7 +239,7 @@ class _Builder:
         grants: Grants,
     ) -> None:
         """Add a group when the source grants it a member or may keep the ones it has."""
-        key = entry_key(kind, source_id)
+        key = EntryKey.of(kind, source_id)
         granted = grants.members.get(key, ())
         if not granted and not grants.uncertain and key not in grants.unknown_groups:
             return
@@ -272,7 +272,7 @@ class _Builder:
         members: tuple[str, ...],
     ) -> None:
         kind_mapping = self.mapping.kinds[kind]
-        key = entry_key(kind, source_id)
+        key = EntryKey.of(kind, source_id)
         attributes = kind_mapping.render(context)
         attributes[self.mapping.identity_attribute] = (self.mapping.identity_value(key),)
         if kind_mapping.members:

@@ -25,7 +25,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
-from sync.core.entry import Kind, entry_key
+from sync.core.entry import EntryKey, Kind
 from sync.core.model import Identifier, Name
 
 
@@ -86,7 +86,7 @@ class Grants:
 
 
 def _unnamed(key: str, named: frozenset[str], suspended: frozenset[str]) -> bool:
-    return key.split(":", 1)[0] in suspended and key not in named
+    return EntryKey(key).kind in suspended and key not in named
 
 
 _BOOL = TypeAdapter(bool)
@@ -178,7 +178,7 @@ class _Reader:
             if cid is None:
                 self.unknown_users.update(users)
                 continue
-            self.named.add(entry_key(Kind.CUSTOMER, cid))
+            self.named.add(EntryKey.of(Kind.CUSTOMER, cid))
             customer = _Customer(
                 _flag(record, "remote_access", False), _flag(record, "agency", False), users
             )
@@ -186,7 +186,7 @@ class _Reader:
                 customer.remote = None
             self.customers[cid] = customer
             self.folded.setdefault(cid.casefold(), cid)
-            group = entry_key(Kind.CUSTOMER, cid)
+            group = EntryKey.of(Kind.CUSTOMER, cid)
             if customer.remote is None:
                 self.unknown_groups.add(group)
             elif customer.remote and users:
@@ -199,7 +199,7 @@ class _Reader:
             pid = _ident(person.get("id"))
             if pid is None:
                 continue
-            key = entry_key(Kind.EXTERNAL, pid)
+            key = EntryKey.of(Kind.EXTERNAL, pid)
             self.named.add(key)
             account = person.get("account")
             enabled = _flag(account, "enabled", True) if isinstance(account, dict) else None
@@ -215,7 +215,7 @@ class _Reader:
         for oid, record, shared in _identified(records):
             if oid is None:
                 continue
-            group = entry_key(Kind.ORDER, oid)
+            group = EntryKey.of(Kind.ORDER, oid)
             self.named.add(group)
             if shared:
                 self.unknown_groups.add(group)
@@ -271,7 +271,7 @@ class _Reader:
         for uid, record, shared in _identified(records):
             if uid is None:
                 continue
-            key = entry_key(Kind.INTERNAL, uid)
+            key = EntryKey.of(Kind.INTERNAL, uid)
             self.named.add(key)
             enabled = _flag(record, "enabled", True)
             roles = _roles(record.get("groups", []))
@@ -279,7 +279,7 @@ class _Reader:
                 self.unknown_users.add(key)
                 roles = roles or []
             for name in roles:
-                group = entry_key(Kind.ROLE, name.casefold())
+                group = EntryKey.of(Kind.ROLE, name.casefold())
                 self.named.add(group)
                 self.role_names.setdefault(group, name)
                 if enabled and key not in self.unknown_users:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from sync.core.entry import Attributes, Kind
+from sync.core.entry import Attributes, EntryKey, Kind
 
 FIELDS: dict[Kind, frozenset[str]] = {
     Kind.INTERNAL: frozenset(
@@ -177,13 +177,11 @@ class Mapping:
         """Return the identity attribute's value for an entry key."""
         return f"{self.identity_prefix}{key}"
 
-    def key_of(self, identity_value: str) -> str | None:
+    def key_of(self, identity_value: str) -> EntryKey | None:
         """Return the entry key in an identity value, or None when the value is not ours."""
         if not identity_value.startswith(self.identity_prefix):
             return None
-        key = identity_value[len(self.identity_prefix) :]
-        kind = key.split(":", 1)[0]
-        return key if kind in Kind.__members__.values() and ":" in key else None
+        return EntryKey.parse(identity_value[len(self.identity_prefix) :])
 
     def attributes_read(self) -> tuple[str, ...]:
         """Return every attribute a run needs to read from managed entries."""

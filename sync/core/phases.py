@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from sync.core import dn as dnlib
 from sync.core.change import Change, Op, Reason
-from sync.core.entry import key_kind
+from sync.core.entry import EntryKey
 
 
 def in_order(changes: Iterable[Change], occupied: set[str]) -> tuple[Change, ...]:
@@ -46,7 +46,7 @@ def _phase(change: Change) -> int:
     markers, 3 members leaving before their entries move, 4 renames and
     moves, 5 users, 6 groups, 7 user deletes.
     """
-    is_group = change.key is not None and key_kind(change.key).is_group
+    is_group = change.key is not None and EntryKey(change.key).kind.is_group
     if change.op is Op.ADD_CONTAINER:
         return 0
     if change.reason is Reason.MAKE_ROOM or (change.op is Op.DELETE and is_group):

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from sync.core import dn as dnlib
 from sync.core.change import Change, Op, Reason, Withdrawal
 from sync.core.desired import Desired
-from sync.core.entry import Attributes, Entry, key_kind, record_label
+from sync.core.entry import Attributes, Entry, EntryKey
 from sync.core.mapping import KindMapping, Mapping
 from sync.core.membership import Places, diff_members, final_members
 from sync.core.phases import in_order
@@ -236,9 +236,9 @@ class _Planner:
                 kept = f"its entry {own.dn} is kept as it is" if own else "no entry is added"
                 self.errors.append(
                     RecordError(
-                        self.desired.records.get(want.key, record_label(want.key)),
+                        self.desired.records.get(want.key, EntryKey(want.key).label),
                         f"collision: its login {dnlib.split_dn(want.dn)[0][1]!r} is held by "
-                        f"{holder.dn}, the entry of {record_label(holder.key)}, which is kept "
+                        f"{holder.dn}, the entry of {EntryKey(holder.key).label}, which is kept "
                         f"as it is; {kept}",
                     )
                 )
@@ -345,7 +345,7 @@ class _Planner:
         want = None if self.quarantine.protects(key) else self.desired.entries.get(key)
         if have is None and want is None:
             return
-        kind_mapping = self.mapping.kinds[key_kind(key)]
+        kind_mapping = self.mapping.kinds[EntryKey(key).kind]
         members = kind_mapping.members
         assert members is not None
         if want is None and not self.quarantine.blocks_deletion(key):
@@ -459,14 +459,14 @@ class _Planner:
                 continue
             if self.quarantine.protects(member):
                 reason = (
-                    f"the record of {record_label(member)} is in error: its entry is kept, "
+                    f"the record of {EntryKey(member).label} is in error: its entry is kept, "
                     "with only the access its record still grants"
                 )
             elif note is not None:
                 reason = f"the source no longer grants it: {note}"
             elif self._stays(key):
                 reason = (
-                    f"the record of {record_label(key)} is in error: its group is kept, "
+                    f"the record of {EntryKey(key).label} is in error: its group is kept, "
                     "with only the members its record still grants"
                 )
             else:

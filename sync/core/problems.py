@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sync.core.entry import EntryKey
+
 
 @dataclass(frozen=True)
 class RecordError:
@@ -41,4 +43,4 @@ class Quarantine:
 
     def blocks_deletion(self, key: str) -> bool:
         """Return whether deleting the entry with this key is suspended."""
-        return key in self.keys or key.split(":", 1)[0] in self.kinds
+        return key in self.keys or EntryKey(key).kind in self.kinds

@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sync.core.entry import Kind, entry_key
+from sync.core.entry import EntryKey, Kind
 from sync.core.model import BUILTIN_CONTACT_TYPE, Customer, Document, InternalUser, Order, Person
 from sync.core.problems import Quarantine, RecordError
 from sync.core.references import canonical
@@ -85,13 +85,13 @@ def _unique_by_id(
             continue
         for record in same:
             errors.append(RecordError(f"{label} {record.id}", f"{len(same)} records share this id"))
-            quarantine.keys.add(entry_key(kind, record.id))
+            quarantine.keys.add(EntryKey.of(kind, record.id))
     return kept
 
 
 def _quarantine_persons(customer: Customer, quarantine: Quarantine) -> None:
     for person in customer.persons:
-        quarantine.keys.add(entry_key(Kind.EXTERNAL, person.id))
+        quarantine.keys.add(EntryKey.of(Kind.EXTERNAL, person.id))
 
 
 def _valid_persons(
@@ -112,7 +112,7 @@ def _valid_persons(
                         f"{len(claimants)} persons share this id",
                     )
                 )
-                quarantine.keys.add(entry_key(Kind.EXTERNAL, person.id))
+                quarantine.keys.add(EntryKey.of(Kind.EXTERNAL, person.id))
             continue
         kept.extend(claimants)
     result: list[tuple[Person, Customer]] = []
@@ -120,7 +120,7 @@ def _valid_persons(
         problem = _person_problem(person, customer)
         if problem:
             errors.append(RecordError(f"person {person.id} of customer {customer.id}", problem))
-            quarantine.keys.add(entry_key(Kind.EXTERNAL, person.id))
+            quarantine.keys.add(EntryKey.of(Kind.EXTERNAL, person.id))
         else:
             result.append((person, customer))
     return result
@@ -177,14 +177,14 @@ def _unique_logins(
     kept_internal = []
     for user in internal:
         if user.enabled and claims(user.login, f"internal user {user.id}"):
-            quarantine.keys.add(entry_key(Kind.INTERNAL, user.id))
+            quarantine.keys.add(EntryKey.of(Kind.INTERNAL, user.id))
         else:
             kept_internal.append(user)
     kept_persons = []
     for person, customer in persons:
         login = _claimed_login(person, customer)
         if login is not None and claims(login, f"person {person.id} of customer {customer.id}"):
-            quarantine.keys.add(entry_key(Kind.EXTERNAL, person.id))
+            quarantine.keys.add(EntryKey.of(Kind.EXTERNAL, person.id))
         else:
             kept_persons.append((person, customer))
     return kept_internal, kept_persons
@@ -227,7 +227,7 @@ def _valid_orders(
             problem = f"customer {order.agency} is not flagged as an agency"
         if problem:
             errors.append(RecordError(f"order {order.id}", problem))
-            quarantine.keys.add(entry_key(Kind.ORDER, order.id))
+            quarantine.keys.add(EntryKey.of(Kind.ORDER, order.id))
         else:
             kept.append(order)
     return kept

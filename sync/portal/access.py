@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sync.core import dn as dnlib
 from sync.core.desired import Desired
-from sync.core.entry import Kind, key_kind
+from sync.core.entry import EntryKey, Kind
 from sync.core.grants import Grants
 from sync.portal.login import EntryState, Holder, Portal, PortalUser
 
@@ -50,9 +50,9 @@ def drift(directory: set[str], rules: set[str]) -> Drift:
 def granted_orders(grants: Grants, key: str) -> set[str]:
     """Return the IDs of the orders the rules grant the user with this key."""
     return {
-        group.split(":", 1)[1]
+        EntryKey(group).source_id
         for group, users in grants.members.items()
-        if key_kind(group) is Kind.ORDER and key in users
+        if EntryKey(group).kind is Kind.ORDER and key in users
     }
 
 
@@ -117,7 +117,7 @@ def order_drift(
 
 
 def _order(order_id: str) -> str:
-    return f"{Kind.ORDER.value}:{order_id}"
+    return EntryKey.of(Kind.ORDER, order_id)
 
 
 def describe_user(user: PortalUser) -> list[str]:

@@ -15,7 +15,7 @@ from enum import StrEnum
 
 from sync.core import dn as dnlib
 from sync.core.desired import kind_base
-from sync.core.entry import Kind, key_kind
+from sync.core.entry import EntryKey, Kind
 from sync.core.mapping import Mapping, load_mapping
 from sync.core.plan import DISABLED_TAG
 from sync.errors import SyncError
@@ -142,8 +142,8 @@ class Portal:
     def _source_id(self, attributes: dict[str, tuple[str, ...]], kind: Kind) -> str | None:
         for value in attributes.get(self.mapping.identity_attribute, ()):
             key = self.mapping.key_of(value)
-            if key is not None and key_kind(key) is kind:
-                return key.split(":", 1)[1]
+            if key is not None and key.kind is kind:
+                return key.source_id
         return None
 
     def find(self, login: str) -> tuple[str, Kind]:
@@ -237,14 +237,12 @@ class Portal:
         """Return whether the managed group with this key exists."""
         identity = self.mapping.identity_attribute
         query = f"({identity}={dnlib.escape_filter_value(self.mapping.identity_value(key))})"
-        return bool(search(self.directory, self._base(key_kind(key)), query, ("1.1",)))
+        return bool(search(self.directory, self._base(EntryKey(key).kind), query, ("1.1",)))
 
     def order_group(self, order_id: str) -> tuple[str, tuple[str, ...]] | None:
         """Return the order group's DN and member values, or None when there is no group."""
-        query = (
-            f"({self.mapping.identity_attribute}="
-            f"{dnlib.escape_filter_value(self.mapping.identity_value(f'order:{order_id}'))})"
-        )
+        identity = self.mapping.identity_value(EntryKey.of(Kind.ORDER, order_id))
+        query = f"({self.mapping.identity_attribute}={dnlib.escape_filter_value(identity)})"
         members = self.mapping.kinds[Kind.ORDER].members
         assert members is not None
         found = search(self.directory, self._base(Kind.ORDER), query, (members,))

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
-from sync.core.entry import Entry, Kind, entry_key
+from sync.core.entry import Entry, EntryKey, Kind
 from sync.core.plan import Change, Op
 from sync.core.problems import RecordError
 from sync.core.rules import Structure
@@ -63,12 +63,12 @@ class DeliveryFailed(Exception):
 
 def source_accounts(structure: Structure) -> dict[str, SourceAccount]:
     """Return the password-relevant facts of every user in the structure, by entry key."""
-    accounts = {}
+    accounts: dict[str, SourceAccount] = {}
     for user in structure.internal_users:
-        key = entry_key(Kind.INTERNAL, user.id)
+        key = EntryKey.of(Kind.INTERNAL, user.id)
         accounts[key] = SourceAccount(key, user.login, user.email, user.password_hash)
     for ext in structure.external_users:
-        key = entry_key(Kind.EXTERNAL, ext.person.id)
+        key = EntryKey.of(Kind.EXTERNAL, ext.person.id)
         account = ext.person.account
         hashed = account.password_hash if account is not None else None
         accounts[key] = SourceAccount(key, ext.login, ext.person.email, hashed)
@@ -77,10 +77,10 @@ def source_accounts(structure: Structure) -> dict[str, SourceAccount]:
 
 def mode_of(settings: PasswordSettings, key: str) -> PasswordMode:
     """Return the password mode for the entry with this key."""
-    kind = key.split(":", 1)[0]
-    if kind == Kind.INTERNAL.value:
+    kind = EntryKey(key).kind
+    if kind is Kind.INTERNAL:
         return settings.internal
-    if kind == Kind.EXTERNAL.value:
+    if kind is Kind.EXTERNAL:
         return settings.external
     return PasswordMode.NONE
 

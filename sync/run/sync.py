@@ -17,7 +17,7 @@ from itertools import groupby
 from sync.core import dn as dnlib
 from sync.core.decisions import Decision, decisions
 from sync.core.desired import Desired, build_desired, containers, kind_base
-from sync.core.entry import Entry, Kind, key_kind
+from sync.core.entry import Entry, EntryKey, Kind
 from sync.core.grants import read_grants
 from sync.core.guard import guard_reason
 from sync.core.mapping import Mapping, MappingError, load_mapping
@@ -146,7 +146,7 @@ def groups_naming(
                 for v in attributes.get(mapping.identity_attribute, ())
                 if (k := mapping.key_of(v))
             ]
-            if carried and key_kind(carried[0]) is kind:
+            if carried and carried[0].kind is kind:
                 found.append(Entry(carried[0], dn, attributes))
     return found
 
@@ -192,7 +192,7 @@ def plan_run(
 
 def _stage(change: Change) -> tuple[str, bool, str]:
     """Return the stage of a change: every change of a stage may be in flight at once."""
-    is_group = change.key is not None and key_kind(change.key).is_group
+    is_group = change.key is not None and EntryKey(change.key).kind.is_group
     op = "write" if change.op in (Op.ADD, Op.MODIFY) else change.op.value
     return op, is_group, change.reason.value
 
@@ -224,7 +224,7 @@ def apply_plan(
         for planned in stage:
             change: Change | None = planned
             if planned.key is not None:
-                members = mapping.kinds[key_kind(planned.key)].members
+                members = mapping.kinds[EntryKey(planned.key).kind].members
                 if members:
                     change = settle_members(planned, outcome, members)
                     if change != planned:
@@ -287,7 +287,7 @@ def _apply(
             continue
         _refused(change, refusal, prepared, report, outcome, unsettled)
     for change in absent:
-        members = prepared.mapping.kinds[key_kind(change.key)].members if change.key else None
+        members = prepared.mapping.kinds[EntryKey(change.key).kind].members if change.key else None
         if members is None:
             _refused(change, NoSuchValue(change.dn), prepared, report, outcome, unsettled)
             continue
@@ -316,7 +316,7 @@ def _refused(
     report.errors.append(RecordError(record, problem))
     if change.key:
         unsettled.add(change.key)
-        if key_kind(change.key).is_user:
+        if EntryKey(change.key).kind.is_user:
             _note_refused(change, outcome.refused)
     log.warning("skipped %s: %s", record, refusal)
 
@@ -402,7 +402,8 @@ def run_sync(
                 prepared = prepared or prepare(settings, progress)
                 report.decisions = prepared.decisions
                 report.errors.extend(prepared.errors)
-                report.managed = dict(Counter(key_kind(k).value for k in prepared.desired.entries))
+                kinds = (EntryKey(key).kind.value for key in prepared.desired.entries)
+                report.managed = dict(Counter(kinds))
                 keys = cache.keys_to_read(prepared.desired, prepared.quarantine)
                 gone: dict[str, Entry] = {}
                 plan = plan_run(directory, settings, prepared, now, keys, gone, progress)

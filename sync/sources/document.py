@@ -18,7 +18,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from sync.core.entry import Kind, entry_key
+from sync.core.entry import EntryKey, Kind
 from sync.core.model import FORMAT_VERSION, Document
 from sync.core.problems import Quarantine, RecordError
 
@@ -221,23 +221,23 @@ def _quarantine(data: dict[str, Any], path: tuple[Any, ...], quarantine: Quarant
     if path[0] == "customers" and len(path) == 4:
         person_id = _raw_id(record["persons"][path[3]])
         if person_id:
-            quarantine.keys.add(entry_key(Kind.EXTERNAL, person_id))
+            quarantine.keys.add(EntryKey.of(Kind.EXTERNAL, person_id))
         else:
             quarantine.kinds.add(Kind.EXTERNAL.value)
         return
     record_id = _raw_id(record)
     if path[0] == "internal_users":
         if record_id:
-            quarantine.keys.add(entry_key(Kind.INTERNAL, record_id))
+            quarantine.keys.add(EntryKey.of(Kind.INTERNAL, record_id))
         else:
             quarantine.kinds.update((Kind.INTERNAL.value, Kind.ROLE.value))
     elif path[0] == "orders":
         if record_id:
-            quarantine.keys.add(entry_key(Kind.ORDER, record_id))
+            quarantine.keys.add(EntryKey.of(Kind.ORDER, record_id))
         else:
             quarantine.kinds.add(Kind.ORDER.value)
     elif record_id:
-        quarantine.keys.add(entry_key(Kind.CUSTOMER, record_id))
+        quarantine.keys.add(EntryKey.of(Kind.CUSTOMER, record_id))
         quarantine.broken_customers.add(record_id)
         persons = record.get("persons") if isinstance(record, dict) else None
         if persons is not None and not isinstance(persons, list):
@@ -245,7 +245,7 @@ def _quarantine(data: dict[str, Any], path: tuple[Any, ...], quarantine: Quarant
         for person in persons if isinstance(persons, list) else []:
             person_id = _raw_id(person)
             if person_id:
-                quarantine.keys.add(entry_key(Kind.EXTERNAL, person_id))
+                quarantine.keys.add(EntryKey.of(Kind.EXTERNAL, person_id))
             else:
                 quarantine.kinds.add(Kind.EXTERNAL.value)
     else:
