@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sync.core.desired import Desired, Layout, build_desired
+from sync.core.desired import Desired, build_desired
 from sync.core.grants import AccessRules, read_grants
 from sync.core.mapping import Mapping, load_mapping
 from sync.core.problems import Quarantine
 from sync.core.rules import apply_rules
+from sync.core.tree import Layout, Tree
 from sync.sources.document import load_data
 
 BASE = "dc=example,dc=org"
@@ -25,7 +26,8 @@ def desired_of(
     loaded = load_data(document)
     structure, _ = apply_rules(loaded.document, loaded.quarantine)
     grants = read_grants(loaded.raw, rules or AccessRules(), loaded.quarantine.kinds)
-    desired = build_desired(structure, layout or Layout(), BASE, mapping, loaded.quarantine, grants)
+    tree = Tree(layout or Layout(), BASE)
+    desired = build_desired(structure, tree, mapping, loaded.quarantine, grants)
     return desired, loaded.quarantine
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from sync.core.decisions import Why, decisions
-from sync.core.desired import Layout, build_desired
+from sync.core.desired import build_desired
 from sync.core.grants import AccessRules, read_grants
 from sync.core.mapping import load_mapping
 from sync.core.report import Report
 from sync.core.rules import apply_rules
+from sync.core.tree import Layout, Tree
 from sync.sources.document import load_data
 
 
@@ -17,7 +18,7 @@ def built(document):
     structure, errors = apply_rules(loaded.document, quarantine)
     grants = read_grants(loaded.raw, AccessRules(), quarantine.kinds)
     desired = build_desired(
-        structure, Layout(), "dc=example,dc=org", load_mapping("openldap"), quarantine, grants
+        structure, Tree(Layout(), "dc=example,dc=org"), load_mapping("openldap"), quarantine, grants
     )
     return structure, desired, quarantine, [*loaded.errors, *errors, *desired.errors]
 

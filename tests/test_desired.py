@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from sync.core.desired import Layout
 from sync.core.entry import Kind
+from sync.core.tree import Layout
 
 import seed_table
 from core_helpers import BASE, desired_of, uid_of

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from sync.core.desired import Layout, build_desired
+from sync.core.desired import build_desired
 from sync.core.grants import AccessRules, read_grants
 from sync.core.mapping import load_mapping
 from sync.core.rules import apply_rules
+from sync.core.tree import Layout, Tree
 from sync.sources.document import load_data
 
 from core_helpers import uid_of
@@ -19,8 +20,7 @@ def built(document):
     grants = read_grants(loaded.raw, AccessRules(), loaded.quarantine.kinds)
     desired = build_desired(
         structure,
-        Layout(),
-        "dc=example,dc=org",
+        Tree(Layout(), "dc=example,dc=org"),
         load_mapping("openldap"),
         loaded.quarantine,
         grants,

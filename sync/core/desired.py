@@ -5,8 +5,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from pydantic import BaseModel, ConfigDict
-
 from sync.core import dn as dnlib
 from sync.core.entry import Entry, EntryKey, Kind
 from sync.core.grants import Grants
@@ -14,41 +12,7 @@ from sync.core.mapping import FIELDS, Mapping, Template
 from sync.core.model import InternalUser
 from sync.core.problems import Quarantine, RecordError
 from sync.core.rules import ExternalUser, Structure
-
-
-class Layout(BaseModel):
-    """Where entries go under the base DN, and how groups are named."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    internal_ou: str = "ou=internal"
-    """Internal users (the shop's staff), relative to the base DN."""
-    external_ou: str = "ou=external"
-    """External users (customers' contact persons), relative to the base DN."""
-    customer_groups_ou: str = "ou=customers,ou=groups"
-    """One group per remote-access customer, relative to the base DN."""
-    order_groups_ou: str = "ou=orders,ou=groups"
-    """One group per order visible on the portal, relative to the base DN."""
-    role_groups_ou: str = "ou=roles,ou=groups"
-    """One group per internal user group (Prepress, Administrators...), relative to the base DN."""
-    disabled_ou: str = "ou=disabled"
-    """Users who left the source or were disabled, kept for the retention period; relative."""
-    customer_group_name: str = "X{id}-{name}"
-    """Name of a customer group; fields {id}, {name}, {nickname} (the vendor's default)."""
-    order_group_name: str = "order-{id}"
-    """Name of an order group; fields {id}, {name}, {customer_id}."""
-    role_group_name: str = "{name}"
-    """Name of an internal role group; field {name}."""
-
-    def ou_of(self, kind: Kind) -> str:
-        """Return the relative DN of the OU holding entries of one kind."""
-        return {
-            Kind.INTERNAL: self.internal_ou,
-            Kind.EXTERNAL: self.external_ou,
-            Kind.CUSTOMER: self.customer_groups_ou,
-            Kind.ORDER: self.order_groups_ou,
-            Kind.ROLE: self.role_groups_ou,
-        }[kind]
+from sync.core.tree import Tree
 
 
 @dataclass
@@ -69,26 +33,9 @@ class Desired:
         return tuple(sorted(k for k in self.grants.members.get(group, ()) if k not in self.entries))
 
 
-def kind_base(layout: Layout, base_dn: str, kind: Kind) -> str:
-    """Return the absolute DN of the OU holding entries of one kind."""
-    return f"{layout.ou_of(kind)},{base_dn}"
-
-
-def containers(layout: Layout, base_dn: str) -> tuple[str, ...]:
-    """Return the DNs of every OU the layout needs, parents before children."""
-    found: dict[str, int] = {}
-    for relative_ou in [*(layout.ou_of(kind) for kind in Kind), layout.disabled_ou]:
-        pairs = dnlib.split_dn(relative_ou)
-        for depth in range(len(pairs)):
-            relative = dnlib.join_dn(pairs[depth:])
-            found.setdefault(f"{relative},{base_dn}", len(pairs) - depth)
-    return tuple(sorted(found, key=lambda dn: found[dn]))
-
-
 def build_desired(
     structure: Structure,
-    layout: Layout,
-    base_dn: str,
+    tree: Tree,
     mapping: Mapping,
     quarantine: Quarantine,
     grants: Grants,
@@ -98,7 +45,8 @@ def build_desired(
     Users come from the valid records; group memberships come from `grants`,
     which also names members whose record is in error but still supported.
     """
-    builder = _Builder(layout, base_dn, mapping, quarantine)
+    layout = tree.layout
+    builder = _Builder(tree, mapping, quarantine)
     internal = [user for user in structure.internal_users if user.enabled]
     for user in internal:
         builder.add_user(
@@ -158,9 +106,9 @@ def build_desired(
 
     return Desired(
         builder.finish(),
-        containers(layout, base_dn),
+        tree.containers(),
         builder.errors,
-        disabled_base=f"{layout.disabled_ou},{base_dn}",
+        disabled_base=tree.disabled,
         records=builder.records,
         grants=grants,
     )
@@ -203,9 +151,9 @@ def _external_context(ext: ExternalUser) -> dict[str, str]:
 class _Builder:
     """Collects entries, refusing two records that would share one DN."""
 
-    def __init__(self, layout: Layout, base_dn: str, mapping: Mapping, quarantine: Quarantine):
-        self.layout = layout
-        self.base_dn = base_dn
+    def __init__(self, tree: Tree, mapping: Mapping, quarantine: Quarantine):
+        self.tree = tree
+        layout = tree.layout
         self.mapping = mapping
         self.quarantine = quarantine
         self.entries: dict[str, Entry] = {}
@@ -282,9 +230,7 @@ class _Builder:
             self.errors.append(RecordError(record, f"its {kind_mapping.rdn} is empty"))
             self.quarantine.keys.add(key)
             return
-        dn = (
-            f"{dnlib.rdn(kind_mapping.rdn, naming[0])},{kind_base(self.layout, self.base_dn, kind)}"
-        )
+        dn = f"{dnlib.rdn(kind_mapping.rdn, naming[0])},{self.tree.base(kind)}"
         self.entries[key] = Entry(key, dn, attributes)
         self.records[key] = record
         normalized = dnlib.normalize_dn(dn)

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sync.core import dn as dnlib
-from sync.core.desired import kind_base
 from sync.core.entry import EntryKey, Kind
 from sync.core.mapping import Mapping, load_mapping
 from sync.core.plan import DISABLED_TAG
@@ -137,7 +136,7 @@ class Portal:
             yield cls(settings, directory, mapping)
 
     def _base(self, kind: Kind) -> str:
-        return kind_base(self.settings.layout, self.settings.ldap.base_dn, kind)
+        return self.settings.tree.base(kind)
 
     def _source_id(self, attributes: dict[str, tuple[str, ...]], kind: Kind) -> str | None:
         for value in attributes.get(self.mapping.identity_attribute, ()):
@@ -200,8 +199,7 @@ class Portal:
 
     def holder(self, dn: str) -> Holder:
         """Return what the user entry at `dn` is: whose, and whether it may log in."""
-        disabled = f"{self.settings.layout.disabled_ou},{self.settings.ldap.base_dn}"
-        if _below(dn, disabled):
+        if _below(dn, self.settings.tree.disabled):
             return Holder(dn, None, EntryState.DISABLED)
         identity = self.mapping.identity_attribute
         found = [

@@ -16,7 +16,7 @@ from itertools import groupby
 
 from sync.core import dn as dnlib
 from sync.core.decisions import Decision, decisions
-from sync.core.desired import Desired, build_desired, containers, kind_base
+from sync.core.desired import Desired, build_desired
 from sync.core.entry import Entry, EntryKey, Kind
 from sync.core.grants import read_grants
 from sync.core.guard import guard_reason
@@ -71,9 +71,7 @@ def prepare(settings: Settings, progress: Progress | None = None) -> Prepared:
         loaded.quarantine.kinds.update(kind.value for kind in Kind)
     grants = read_grants(loaded.raw, settings.rules, loaded.quarantine.kinds, broken_export=broken)
     loaded.raw = None  # the parsed text is large: hold it no longer than the grants need it
-    desired = build_desired(
-        structure, settings.layout, settings.ldap.base_dn, mapping, loaded.quarantine, grants
-    )
+    desired = build_desired(structure, settings.tree, mapping, loaded.quarantine, grants)
     errors = [*loaded.errors, *rule_errors, *desired.errors]
     if broken:
         errors.append(
@@ -101,8 +99,7 @@ def read_current(
     """
     progress = progress or Progress()
     progress.stage("reading the directory", len(keys) if keys is not None else None)
-    bases = [kind_base(settings.layout, settings.ldap.base_dn, kind) for kind in Kind]
-    bases.append(f"{settings.layout.disabled_ou},{settings.ldap.base_dn}")
+    bases = settings.tree.managed()
     entries = []
     found = (
         directory.read_managed(
@@ -137,7 +134,7 @@ def groups_naming(
         members = mapping.kinds[kind].members
         if not kind.is_group or members is None:
             continue
-        base = kind_base(settings.layout, settings.ldap.base_dn, kind)
+        base = settings.tree.base(kind)
         for dn, attributes in directory.read_holding(
             [base], members, dns, mapping.attributes_read()
         ):
@@ -394,7 +391,7 @@ def run_sync(
         with hold(), Directory.open(settings.ldap) as directory:
             report.directory_started = datetime.now(UTC)
             directory.require_base(settings.ldap.base_dn)
-            cache.check_containers(directory, containers(settings.layout, settings.ldap.base_dn))
+            cache.check_containers(directory, settings.tree.containers())
             if cache.source_unchanged() and (prepared is None or explain):
                 log.info("the source is the one the last clean run applied: nothing to do")
                 report.managed = cache.managed()
