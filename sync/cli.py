@@ -11,13 +11,11 @@ from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
-from sync.core.mapping import MappingError
 from sync.core.model import json_schema
-from sync.core.report import ExitCode, Report
-from sync.errors import ConfigurationError, DirectoryError, DirectoryUnavailable, LockBusy
+from sync.core.report import STOPPING, ExitCode, Outcome, Report, outcome_of
+from sync.errors import ConfigurationError, LockBusy
 from sync.logs import configure_logging
 from sync.settings import Settings, load_settings
-from sync.sources.document import SourceError
 
 EXIT_PIPE = 141
 """Exit code when the reader of the output went away (`| head`): 128 + SIGPIPE, as a shell."""
@@ -546,12 +544,8 @@ def _main(argv: Sequence[str] | None) -> int:
             "login": _login,
         }[args.command]
         return handler(args)
-    except SourceError as exc:
-        print(f"portal-sync: {exc}", file=sys.stderr)
-        return int(ExitCode.SOURCE)
-    except (ConfigurationError, MappingError) as exc:
-        print(f"portal-sync: configuration error: {exc}", file=sys.stderr)
-        return int(ExitCode.CONFIGURATION)
-    except (DirectoryUnavailable, DirectoryError) as exc:
-        print(f"portal-sync: {exc}", file=sys.stderr)
-        return int(ExitCode.UNAVAILABLE)
+    except STOPPING as exc:
+        outcome = outcome_of(exc)
+        what = "configuration error: " if outcome is Outcome.CONFIGURATION else ""
+        print(f"portal-sync: {what}{exc}", file=sys.stderr)
+        return int(outcome.exit_code)

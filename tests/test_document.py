@@ -6,7 +6,8 @@ import json
 
 import pytest
 
-from sync.sources.document import SourceError, load_data, parse_text, read_document
+from sync.errors import SourceError
+from sync.sources.document import load_data, parse_text, read_document
 
 
 def test_invalid_json_names_file_line_and_column(tmp_path):

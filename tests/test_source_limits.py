@@ -8,9 +8,10 @@ import re
 import pytest
 import yaml
 
+from sync.errors import SourceError
 from sync.run.sync import prepare
 from sync.settings import Settings, load_settings
-from sync.sources.document import SourceError, read_document
+from sync.sources.document import read_document
 
 
 def settings_for_document(tmp_path, document, **overrides) -> Settings:

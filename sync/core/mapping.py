@@ -16,6 +16,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sync.core.entry import Attributes, EntryKey, Kind
+from sync.errors import ConfigurationError
 
 FIELDS: dict[Kind, frozenset[str]] = {
     Kind.INTERNAL: frozenset(
@@ -55,7 +56,7 @@ FIELDS: dict[Kind, frozenset[str]] = {
 }
 
 
-class MappingError(Exception):
+class MappingError(ConfigurationError):
     """The mapping file is missing or wrong; the run stops before any change."""
 
 

@@ -1,4 +1,8 @@
-"""What went wrong with single source records, and what that protects."""
+"""What is wrong with single source records, and which entries that protects.
+
+These are values, not exceptions (those are `sync.errors`): a bad record is
+reported and skipped, its entries are left as they are, and the run carries on.
+"""
 
 from __future__ import annotations
 

@@ -12,10 +12,17 @@ from typing import Any
 from sync.core.decisions import Decision, counted
 from sync.core.plan import Change, Withdrawal
 from sync.core.problems import RecordError
+from sync.errors import (
+    ConfigurationError,
+    DirectoryError,
+    DirectoryUnavailable,
+    SourceError,
+    SyncError,
+)
 
 
 class Outcome(StrEnum):
-    """How a run ended."""
+    """How a run ended; a run stopped by an error ends as `outcome_of` it."""
 
     SUCCESS = "success"
     RECORD_ERRORS = "success-with-record-errors"
@@ -24,6 +31,11 @@ class Outcome(StrEnum):
     UNAVAILABLE = "directory-unavailable"
     DIRECTORY = "directory-error"
     DELETION_GUARD = "held-by-deletion-guard"
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """Return the process exit code for this outcome."""
+        return _EXIT[self]
 
 
 class ExitCode(IntEnum):
@@ -47,6 +59,23 @@ _EXIT = {
     Outcome.DIRECTORY: ExitCode.UNAVAILABLE,
     Outcome.DELETION_GUARD: ExitCode.DELETION_GUARD,
 }
+
+_STOPPED_BY: tuple[tuple[type[SyncError], Outcome], ...] = (
+    (SourceError, Outcome.SOURCE),
+    (ConfigurationError, Outcome.CONFIGURATION),
+    (DirectoryUnavailable, Outcome.UNAVAILABLE),
+    (DirectoryError, Outcome.DIRECTORY),
+)
+"""Each error that stops a run, and how the run ends; the first that matches counts
+(a refused bind is a directory error and a configuration error: a configuration error)."""
+
+STOPPING: tuple[type[SyncError], ...] = tuple(error for error, _ in _STOPPED_BY)
+"""The errors that stop a run with an outcome of their own."""
+
+
+def outcome_of(error: SyncError) -> Outcome:
+    """Return how a run stopped by `error` ends."""
+    return next(outcome for kind, outcome in _STOPPED_BY if isinstance(error, kind))
 
 
 def _now() -> datetime:
@@ -90,7 +119,7 @@ class Report:
     @property
     def exit_code(self) -> ExitCode:
         """Return the process exit code for this outcome."""
-        return _EXIT[self.outcome]
+        return self.outcome.exit_code
 
     @property
     def ok(self) -> bool:

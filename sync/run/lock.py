@@ -27,12 +27,11 @@ from typing import IO, Any
 
 from sync.core import dn as dnlib
 from sync.core.lease import Lease, blocking, granted, new_holder, released
-from sync.core.report import Outcome, Report
+from sync.core.report import STOPPING, Outcome, Report, outcome_of
 from sync.errors import (
     AlreadyExists,
     ConfigurationError,
     DirectoryError,
-    DirectoryUnavailable,
     InsufficientAccess,
     LeaseConflict,
     LockBusy,
@@ -298,12 +297,8 @@ def locked_run(lock: RunLock, settings: Settings, wait: float, **options: Any) -
     try:
         with lock.file_held(deadline, wait):
             return run_sync(settings, hold=lambda: lock.lease_held(deadline), **options)
-    except DirectoryUnavailable as exc:
-        return _failed(Outcome.UNAVAILABLE, str(exc), started)
-    except ConfigurationError as exc:
-        return _failed(Outcome.CONFIGURATION, str(exc), started)
-    except DirectoryError as exc:
-        return _failed(Outcome.DIRECTORY, str(exc), started)
+    except STOPPING as exc:
+        return _failed(outcome_of(exc), str(exc), started)
 
 
 def _failed(outcome: Outcome, message: str, started: datetime) -> Report:

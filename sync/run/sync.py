@@ -20,17 +20,14 @@ from sync.core.desired import Desired, build_desired
 from sync.core.entry import Entry, EntryKey, Kind
 from sync.core.grants import read_grants
 from sync.core.guard import guard_reason
-from sync.core.mapping import Mapping, MappingError, load_mapping
+from sync.core.mapping import Mapping, load_mapping
 from sync.core.membership import Applied, settle_members, without_absent
 from sync.core.plan import Change, Op, Plan, Reason, make_plan, unique_disabled_dn
 from sync.core.problems import Quarantine, RecordError
-from sync.core.report import Outcome, Report
+from sync.core.report import STOPPING, Outcome, Report, outcome_of
 from sync.core.rules import apply_rules
 from sync.errors import (
     AlreadyExists,
-    ConfigurationError,
-    DirectoryError,
-    DirectoryUnavailable,
     NoSuchValue,
 )
 from sync.ldap.directory import Directory
@@ -38,7 +35,7 @@ from sync.progress import Progress
 from sync.run.incremental import Incremental, moving_dns
 from sync.run.passwords import SourceAccount, counted, settle_passwords, source_accounts
 from sync.settings import Settings
-from sync.sources.document import SourceError, read_document
+from sync.sources.document import read_document
 
 log = logging.getLogger("portal_sync")
 
@@ -425,14 +422,8 @@ def run_sync(
                     settle_run_passwords(directory, settings, prepared, plan, report, unsettled)
                     unsettled |= plan.unsettled
                     cache.save(prepared.mapping, prepared.quarantine, gone, report, unsettled)
-    except SourceError as exc:
-        report.fail(Outcome.SOURCE, str(exc))
-    except (MappingError, ConfigurationError) as exc:
-        report.fail(Outcome.CONFIGURATION, str(exc))
-    except DirectoryUnavailable as exc:
-        report.fail(Outcome.UNAVAILABLE, str(exc))
-    except DirectoryError as exc:
-        report.fail(Outcome.DIRECTORY, str(exc))
+    except STOPPING as exc:
+        report.fail(outcome_of(exc), str(exc))
     report.finish()
     log.info("%s", report.to_text(verbose=False))
     return report

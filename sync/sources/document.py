@@ -21,12 +21,9 @@ from pydantic import ValidationError
 from sync.core.entry import EntryKey, Kind
 from sync.core.model import FORMAT_VERSION, Document
 from sync.core.problems import Quarantine, RecordError
+from sync.errors import SourceError
 
 _RECORD_LISTS = {"internal_users": "internal user", "customers": "customer", "orders": "order"}
-
-
-class SourceError(Exception):
-    """The source document cannot be read at all; the run stops before any change."""
 
 
 @dataclass
