@@ -15,7 +15,8 @@ from sync.cli import main
 from sync.core.dn import normalize_dn, parent_dn
 from sync.core.plan import Op, Reason
 from sync.core.report import Outcome
-from sync.ldap.directory import Directory, password_accepted
+from sync.ldap.connection import password_accepted
+from sync.ldap.directory import Directory
 from sync.run.sync import run_sync
 
 from directory_view import connect, entries, groups, users, write_stamps

@@ -16,7 +16,7 @@ from ldap3 import MODIFY_REPLACE, Connection, Server
 from portal_helpers import password_of, person_with_login, ssha, with_hashes, write_config
 
 from sync.cli import main
-from sync.ldap.directory import change_own_password, password_accepted
+from sync.ldap.connection import change_own_password, password_accepted
 from sync.ldap.localserver import LocalServer
 from sync.run.sync import run_sync
 from sync.settings import load_settings

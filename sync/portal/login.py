@@ -18,7 +18,8 @@ from sync.core.entry import EntryKey, Kind
 from sync.core.mapping import Mapping, load_mapping
 from sync.core.plan import DISABLED_TAG
 from sync.errors import SyncError
-from sync.ldap.directory import Directory, password_accepted, search
+from sync.ldap.connection import password_accepted
+from sync.ldap.directory import Directory
 from sync.settings import LdapSettings, Settings
 
 ORDER_CUSTOMER = "o"
@@ -156,7 +157,7 @@ class Portal:
             )
             query = f"(&{classes}({naming}={dnlib.escape_filter_value(login)}))"
             found += [
-                (dn, kind) for dn, _ in search(self.directory, self._base(kind), query, ("1.1",))
+                (dn, kind) for dn, _ in self.directory.search(self._base(kind), query, ("1.1",))
             ]
         if len(found) != 1:
             raise LoginRefused(f"login {login!r} refused")
@@ -177,8 +178,8 @@ class Portal:
             members = self.mapping.kinds[group_kind].members
             query = f"({members}={dnlib.escape_filter_value(dn)})"
             wanted = (identity, ORDER_CUSTOMER, ORDER_AGENCY)
-            for group_dn, attributes in search(
-                self.directory, self._base(group_kind), query, wanted
+            for group_dn, attributes in self.directory.search(
+                self._base(group_kind), query, wanted
             ):
                 source_id = self._source_id(attributes, group_kind)
                 if source_id is None:
@@ -204,7 +205,7 @@ class Portal:
         identity = self.mapping.identity_attribute
         found = [
             attributes
-            for found_dn, attributes in search(self.directory, dn, "(objectClass=*)", (identity,))
+            for found_dn, attributes in self.directory.search(dn, "(objectClass=*)", (identity,))
             if dnlib.normalize_dn(found_dn) == dnlib.normalize_dn(dn)
         ]
         if not found:
@@ -235,7 +236,7 @@ class Portal:
         """Return whether the managed group with this key exists."""
         identity = self.mapping.identity_attribute
         query = f"({identity}={dnlib.escape_filter_value(self.mapping.identity_value(key))})"
-        return bool(search(self.directory, self._base(EntryKey(key).kind), query, ("1.1",)))
+        return bool(self.directory.search(self._base(EntryKey(key).kind), query, ("1.1",)))
 
     def order_group(self, order_id: str) -> tuple[str, tuple[str, ...]] | None:
         """Return the order group's DN and member values, or None when there is no group."""
@@ -243,7 +244,7 @@ class Portal:
         query = f"({self.mapping.identity_attribute}={dnlib.escape_filter_value(identity)})"
         members = self.mapping.kinds[Kind.ORDER].members
         assert members is not None
-        found = search(self.directory, self._base(Kind.ORDER), query, (members,))
+        found = self.directory.search(self._base(Kind.ORDER), query, (members,))
         if not found:
             return None
         group_dn, attributes = found[0]

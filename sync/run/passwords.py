@@ -28,7 +28,7 @@ from sync.core.plan import Change, Op
 from sync.core.problems import RecordError
 from sync.core.rules import Structure
 from sync.errors import ConfigurationError, EntryRejected, NoSuchEntry
-from sync.ldap.directory import Directory, password_matches, set_password, write_password_hash
+from sync.ldap.directory import Directory
 from sync.settings import PasswordMode, PasswordSettings, Settings
 
 log = logging.getLogger("portal_sync")
@@ -269,16 +269,16 @@ def _settle(
     step = first_step(mode_of(options, account.key), created, source, last)
     if step is Step.GENERATE:
         password = generate_password(options.initial_length)
-        set_password(directory, dn, password)
+        directory.set_password(dn, password)
         deliver(options, account, dn, password)
         return step
     if source is None or step is Step.NOTHING:
         return Step.NOTHING
     if step is None:
-        holds_last = last is not None and bool(password_matches(directory, dn, last))
-        step = hash_step(password_matches(directory, dn, source), holds_last)
+        holds_last = last is not None and bool(directory.password_matches(dn, last))
+        step = hash_step(directory.password_matches(dn, source), holds_last)
     if step is Step.WRITE_HASH:
-        write_password_hash(directory, dn, source)
+        directory.write_password_hash(dn, source)
     if step in (Step.WRITE_HASH, Step.ADOPT):
         state.written[account.key] = source
     return step
