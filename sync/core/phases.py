@@ -1,8 +1,10 @@
-"""The order in which a plan's changes reach the directory (pure).
+"""The order in which a plan's changes reach the directory, and its stages (pure).
 
-Each change has a phase; within a phase the changes are independent and
-may be in flight together. Renames are ordered among themselves so none
-targets a DN still held, through a temporary name when users swap logins.
+Each change has a phase, and the plan lists its changes phase by phase;
+within a phase the changes are independent. Renames are ordered among
+themselves so none targets a DN still held, through a temporary name when
+users swap logins. The apply step writes one stage at a time, all changes of
+a stage in flight together (`stage_of`).
 """
 
 from __future__ import annotations
@@ -34,19 +36,19 @@ def in_order(changes: Iterable[Change], occupied: set[str]) -> tuple[Change, ...
             continue
         if change.op is Op.DELETE and dnlib.normalize_dn(change.dn) in targets:
             change = replace(change, reason=Reason.MAKE_ROOM)
-        phases.setdefault(_phase(change), []).append(change)
+        phases.setdefault(phase_of(change), []).append(change)
     phases[4] = _order_renames(renames, occupied)
     return tuple(change for phase in sorted(phases) for change in phases[phase])
 
 
-def _phase(change: Change) -> int:
+def phase_of(change: Change) -> int:
     """Return the position of a change among the plan's phases.
 
     0 containers, 1 group deletes and deletes that free a DN, 2 disable
     markers, 3 members leaving before their entries move, 4 renames and
     moves, 5 users, 6 groups, 7 user deletes.
     """
-    is_group = change.key is not None and EntryKey(change.key).kind.is_group
+    is_group = _is_group(change)
     if change.op is Op.ADD_CONTAINER:
         return 0
     if change.reason is Reason.MAKE_ROOM or (change.op is Op.DELETE and is_group):
@@ -58,6 +60,24 @@ def _phase(change: Change) -> int:
     if change.op in (Op.ADD, Op.MODIFY):
         return 6 if is_group else 5
     return 7
+
+
+def stage_of(change: Change) -> tuple[int, str, bool, str]:
+    """Return the stage of a change: the apply step writes the plan one stage at a time.
+
+    A stage is the run of consecutive changes of one phase, operation
+    (adds and modifies count as one), kind of entry and reason. Its changes
+    may be in flight together, and a change retried after its stage (a
+    disabled user moved under a name of its own, a member change without a
+    value an overlay removed) is done before the next stage starts, e.g.
+    before a rename into the DN the disabled user leaves.
+    """
+    op = "write" if change.op in (Op.ADD, Op.MODIFY) else change.op.value
+    return phase_of(change), op, _is_group(change), change.reason.value
+
+
+def _is_group(change: Change) -> bool:
+    return change.key is not None and EntryKey(change.key).kind.is_group
 
 
 def _order_renames(renames: list[Change], occupied: set[str]) -> list[Change]:

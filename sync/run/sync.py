@@ -22,6 +22,7 @@ from sync.core.grants import read_grants
 from sync.core.guard import guard_reason
 from sync.core.mapping import Mapping, load_mapping
 from sync.core.membership import Applied, settle_members, without_absent
+from sync.core.phases import stage_of
 from sync.core.plan import Change, Op, Plan, Reason, make_plan, unique_disabled_dn
 from sync.core.problems import Quarantine, RecordError
 from sync.core.report import STOPPING, Outcome, Report, outcome_of
@@ -184,13 +185,6 @@ def plan_run(
     )
 
 
-def _stage(change: Change) -> tuple[str, bool, str]:
-    """Return the stage of a change: every change of a stage may be in flight at once."""
-    is_group = change.key is not None and EntryKey(change.key).kind.is_group
-    op = "write" if change.op in (Op.ADD, Op.MODIFY) else change.op.value
-    return op, is_group, change.reason.value
-
-
 def apply_plan(
     directory: Directory,
     plan: Plan,
@@ -213,7 +207,7 @@ def apply_plan(
     unsettled: set[str] = set()
     progress = progress or Progress()
     progress.stage("applying", len(plan.changes))
-    for _, stage in groupby(plan.changes, key=_stage):
+    for _, stage in groupby(plan.changes, key=stage_of):
         batch: list[Change] = []
         for planned in stage:
             change: Change | None = planned
