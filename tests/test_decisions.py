@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from sync.core.decisions import Why, decisions
 from sync.core.desired import build_desired
 from sync.core.grants import AccessRules, read_grants
@@ -10,6 +12,8 @@ from sync.core.report import Report
 from sync.core.rules import apply_rules
 from sync.core.tree import Layout, Tree
 from sync.sources.document import load_data
+
+AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
 def built(document):
@@ -61,7 +65,7 @@ def test_records_in_error_are_errors_not_decisions(seed):
 
 def test_the_report_counts_decisions_and_lists_them_only_when_asked(seed):
     structure, desired, quarantine, _ = built(seed)
-    report = Report(decisions=decisions(structure, desired, quarantine)).finish()
+    report = Report(AT, decisions=decisions(structure, desired, quarantine)).finish(AT)
     text = report.to_text()
     assert "records left out by the rules, not errors:" in text
     assert "person without a portal account: 1" in text and "Jean Petit" not in text

@@ -18,7 +18,7 @@ def finished(ago: float, outcome: Outcome | None = None, errors: int = 0) -> Rep
     report.errors.extend(RecordError(f"person:{n}", "bad") for n in range(errors))
     if outcome is not None:
         report.fail(outcome, "the directory server is unavailable")
-    report.finish()
+    report.finish(NOW)
     report.finished = NOW - timedelta(seconds=ago)
     return report
 

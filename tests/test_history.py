@@ -21,7 +21,7 @@ def report_at(minute: int, outcome: Outcome | None = None) -> Report:
         report.fail(outcome, "connecting: the directory server is unavailable")
     else:
         report.errors.append(RecordError("person:P-9", "duplicate login jdoe"))
-    report.finish()
+    report.finish(report.started)
     report.finished = report.started + timedelta(seconds=2)
     return report
 

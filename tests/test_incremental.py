@@ -121,10 +121,11 @@ def test_after_a_run_refused_and_undeleted_entries_are_pending_and_disabled_user
     }
     seen["external:old"] = gone("external:old", marker)
     report = Report(
+        clock,
         changes=[
             Change(Op.DELETE, "uid=d,dc=x", "external:deleted"),
             Change(Op.MODIFY, "uid=n,dc=x", "external:now", reason=Reason.DISABLE),
-        ]
+        ],
     )
     previous = State(
         "f",

@@ -18,6 +18,7 @@ from core_helpers import BASE, MAPPING, desired_of
 
 CONTAINERS = (f"ou=external,{BASE}", f"ou=groups,{BASE}", f"ou=orders,ou=groups,{BASE}")
 ALICE = f"uid=alice,ou=external,{BASE}"
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 BOB = f"uid=bob,ou=external,{BASE}"
 
 
@@ -51,6 +52,7 @@ DISABLED = f"ou=disabled,{BASE}"
 
 def plan(desired, current, quarantine=None, containers=CONTAINERS, **lifecycle):
     wanted = Desired({e.key: e for e in desired}, containers, disabled_base=DISABLED)
+    lifecycle.setdefault("now", NOW)
     return make_plan(wanted, current, containers, MAPPING, quarantine or Quarantine(), **lifecycle)
 
 
@@ -134,7 +136,7 @@ def test_login_changing_only_in_case_is_still_a_rename():
 def test_missing_containers_are_added_first():
     result = plan([A], [], containers=CONTAINERS)
     wanted = Desired({A.key: A}, CONTAINERS, disabled_base=DISABLED)
-    result = make_plan(wanted, [], [CONTAINERS[0]], MAPPING, Quarantine())
+    result = make_plan(wanted, [], [CONTAINERS[0]], MAPPING, Quarantine(), now=NOW)
     assert [c.op for c in result.changes] == [Op.ADD_CONTAINER, Op.ADD_CONTAINER, Op.ADD]
     assert result.changes[0].replace == {"ou": ("groups",)}
 
@@ -164,7 +166,7 @@ def test_a_quarantined_member_stays_only_while_the_source_grants_it():
     both = group("order:7", "order-7", ALICE, BOB)
     granted = Grants(members={"order:7": ("external:1", "external:2")})
     wanted = Desired({e.key: e for e in (A, G)}, CONTAINERS, disabled_base=DISABLED, grants=granted)
-    assert make_plan(wanted, [A, B, both], CONTAINERS, MAPPING, quarantine).changes == ()
+    assert make_plan(wanted, [A, B, both], CONTAINERS, MAPPING, quarantine, now=NOW).changes == ()
     [change] = plan([A, G], [A, B, both], Quarantine(keys={"external:2"})).changes
     assert change.delete_values == {"member": (BOB,)}
 
@@ -221,7 +223,7 @@ def test_a_member_whose_rename_was_refused_keeps_the_dn_it_has():
 
 def test_seed_into_an_empty_directory_is_containers_users_then_groups(seed):
     desired, quarantine = desired_of(seed)
-    result = make_plan(desired, [], [], MAPPING, quarantine)
+    result = make_plan(desired, [], [], MAPPING, quarantine, now=NOW)
     assert result.counts() == {"add-container": 7, "add": 19}
     kinds = [c.key.split(":")[0] for c in result.changes if c.key]
     assert kinds.index("customer") > max(
@@ -232,7 +234,7 @@ def test_seed_into_an_empty_directory_is_containers_users_then_groups(seed):
 def test_plan_of_current_equal_to_desired_is_empty(seed):
     desired, quarantine = desired_of(seed)
     result = make_plan(
-        desired, list(desired.entries.values()), desired.containers, MAPPING, quarantine
+        desired, list(desired.entries.values()), desired.containers, MAPPING, quarantine, now=NOW
     )
     assert result.changes == ()
 
@@ -249,7 +251,7 @@ def test_a_login_held_by_a_bad_records_entry_is_a_collision_and_the_dn_stays_its
         records={"external:1": "person 1"},
         grants=granted,
     )
-    result = make_plan(wanted, [A, B, both], CONTAINERS, MAPPING, quarantine)
+    result = make_plan(wanted, [A, B, both], CONTAINERS, MAPPING, quarantine, now=NOW)
     assert result.changes == ()
     [error] = result.errors
     assert error.record == "person 1" and error.problem.startswith("collision: its login 'bob'")

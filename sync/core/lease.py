@@ -9,9 +9,6 @@ drift does not matter.
 
 from __future__ import annotations
 
-import os
-import socket
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -51,11 +48,6 @@ def parse_lease(value: str) -> Lease | None:
     if expires.tzinfo is None:
         return None
     return Lease(fields["holder"], expires)
-
-
-def new_holder() -> str:
-    """Return a holder name unique to this process: host, PID and a random nonce."""
-    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def granted(holder: str, now: datetime, seconds: float) -> Lease:

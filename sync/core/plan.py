@@ -98,16 +98,18 @@ def make_plan(
     mapping: Mapping,
     quarantine: Quarantine,
     *,
-    now: datetime | None = None,
+    now: datetime,
     retention: timedelta = DEFAULT_RETENTION,
     scope: Collection[str] | None = None,
 ) -> Plan:
     """Return the changes that turn the current directory into the desired one.
 
-    With `scope` (an incremental run) only the desired entries with these
-    keys are planned; the others are taken to be as desired already.
+    `now` is the run's time: users are disabled as of `now`, and deleted when
+    their retention has ended by then. With `scope` (an incremental run) only
+    the desired entries with these keys are planned; the others are taken to
+    be as desired already.
     """
-    planner = _Planner(desired, mapping, quarantine, now or datetime.now(UTC), retention)
+    planner = _Planner(desired, mapping, quarantine, now, retention)
     planner.index(current)
     planner.containers(existing_containers)
     wanted = [

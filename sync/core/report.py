@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import IntEnum, StrEnum
 from typing import Any
 
@@ -78,16 +78,15 @@ def outcome_of(error: SyncError) -> Outcome:
     return next(outcome for kind, outcome in _STOPPED_BY if isinstance(error, kind))
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
-
-
 @dataclass
 class Report:
-    """Everything a run did, for people (text) and programs (JSON)."""
+    """Everything a run did, for people (text) and programs (JSON).
 
+    The report reads no clock: the run says when it started and when it finished.
+    """
+
+    started: datetime
     dry_run: bool = False
-    started: datetime = field(default_factory=_now)
     finished: datetime | None = None
     outcome: Outcome = Outcome.SUCCESS
     failure: str | None = None
@@ -109,9 +108,9 @@ class Report:
         self.outcome = outcome
         self.failure = message
 
-    def finish(self) -> Report:
-        """Close the report: set the end time and the outcome."""
-        self.finished = _now()
+    def finish(self, at: datetime) -> Report:
+        """Close the report: the run finished `at`; set the outcome."""
+        self.finished = at
         if self.failure is None:
             self.outcome = Outcome.RECORD_ERRORS if self.errors else Outcome.SUCCESS
         return self
@@ -131,8 +130,8 @@ class Report:
         return dict(Counter(change.op.value for change in self.changes))
 
     def duration(self) -> float:
-        """Return the run's length in seconds."""
-        end = self.finished or _now()
+        """Return the run's length in seconds (none before it finished)."""
+        end = self.finished or self.started
         return (end - self.started).total_seconds()
 
     def to_dict(self) -> dict[str, Any]:

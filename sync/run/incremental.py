@@ -17,6 +17,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
+from sync.clock import now
 from sync.core.desired import Desired
 from sync.core.dn import normalize_dn, parent_dn
 from sync.core.entry import Entry
@@ -34,7 +35,6 @@ from sync.run.state import (
     forget_state,
     full_due,
     load_state,
-    now,
     save_state,
     stale_keys,
     text_digest,

@@ -17,16 +17,19 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from sync.clock import now
 from sync.core import dn as dnlib
-from sync.core.lease import Lease, blocking, granted, new_holder, released
+from sync.core.lease import Lease, blocking, granted, released
 from sync.core.report import STOPPING, Outcome, Report, outcome_of
 from sync.errors import (
     AlreadyExists,
@@ -46,8 +49,9 @@ _POLL = 0.1
 _LEASE_POLL = 0.2
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+def new_holder() -> str:
+    """Return a lease holder name unique to this process: host, PID and a random nonce."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 class FileLock:
@@ -83,7 +87,7 @@ class FileLock:
                 continue
             handle.seek(0)
             handle.truncate()
-            handle.write(f"pid {os.getpid()} since {_now().isoformat(timespec='seconds')}\n")
+            handle.write(f"pid {os.getpid()} since {now().isoformat(timespec='seconds')}\n")
             handle.flush()
             self._file = handle
             return True
@@ -149,10 +153,10 @@ class DirectoryLease:
                 return
             if not waiting and time.monotonic() < deadline:
                 waiting = True
-                log.info("waiting for the lease %s: %s", self.dn, blocker.describe(_now()))
+                log.info("waiting for the lease %s: %s", self.dn, blocker.describe(now()))
             if time.monotonic() >= deadline or cancel.wait(_LEASE_POLL):
                 raise LockBusy(
-                    f"another portal-sync run holds the lease {self.dn}: {blocker.describe(_now())}"
+                    f"another portal-sync run holds the lease {self.dn}: {blocker.describe(now())}"
                 )
 
     def _try(self) -> Lease | None:
@@ -160,11 +164,11 @@ class DirectoryLease:
 
         Raise AlreadyExists or LeaseConflict when another run wrote it meanwhile.
         """
-        now = _now()
-        mine = granted(self.holder, now, self.seconds).to_value()
+        at = now()
+        mine = granted(self.holder, at, self.seconds).to_value()
         with Directory.open(self._ldap) as directory:
             values = directory.read_lease(self.dn)
-            if values is not None and (blocker := blocking(values, self.holder, now)):
+            if values is not None and (blocker := blocking(values, self.holder, at)):
                 return blocker
             if values is None:
                 directory.require_base(dnlib.parent_dn(self.dn), self.setting)
@@ -187,7 +191,7 @@ class DirectoryLease:
         """Extend the lease; return False when another run took it (the lease is lost)."""
         if self._held is None:
             return False
-        mine = granted(self.holder, _now(), self.seconds).to_value()
+        mine = granted(self.holder, now(), self.seconds).to_value()
         try:
             with Directory.open(self._ldap) as directory:
                 directory.swap_lease(self.dn, (self._held,), mine)
@@ -213,7 +217,7 @@ class DirectoryLease:
         try:
             with Directory.open(self._ldap) as directory:
                 directory.swap_lease(
-                    self.dn, (self._held,), released(self.holder, _now()).to_value()
+                    self.dn, (self._held,), released(self.holder, now()).to_value()
                 )
         except DirectoryError as exc:
             log.warning("could not release the lease %s; it expires by itself: %s", self.dn, exc)
@@ -292,7 +296,7 @@ def locked_run(lock: RunLock, settings: Settings, wait: float, **options: Any) -
     never writes to the directory. When taking the lease fails, the run's
     report says so with the outcome the run itself would have had.
     """
-    started = _now()
+    started = now()
     deadline = time.monotonic() + wait
     try:
         with lock.file_held(deadline, wait):
@@ -304,4 +308,4 @@ def locked_run(lock: RunLock, settings: Settings, wait: float, **options: Any) -
 def _failed(outcome: Outcome, message: str, started: datetime) -> Report:
     report = Report(started=started)
     report.fail(outcome, message)
-    return report.finish()
+    return report.finish(now())

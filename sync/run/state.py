@@ -16,7 +16,7 @@ import logging
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -170,11 +170,6 @@ def full_due(last_full: datetime, now: datetime, full_at: time) -> bool:
     if boundary > local_now:
         boundary -= timedelta(days=1)
     return last_full < boundary
-
-
-def now() -> datetime:
-    """Return the current time, time-zone aware."""
-    return datetime.now(UTC)
 
 
 def stale_keys(

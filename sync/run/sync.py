@@ -11,9 +11,10 @@ from collections import Counter
 from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from itertools import groupby
 
+from sync import clock
 from sync.core import dn as dnlib
 from sync.core.decisions import Decision, decisions
 from sync.core.desired import Desired, build_desired
@@ -150,7 +151,7 @@ def plan_run(
     directory: Directory,
     settings: Settings,
     prepared: Prepared,
-    now: datetime | None = None,
+    now: datetime,
     keys: Collection[str] | None = None,
     gone: dict[str, Entry] | None = None,
     progress: Progress | None = None,
@@ -370,17 +371,18 @@ def run_sync(
     `hold` (the run lease) is entered only then, around the directory work.
     `explain` reads the source even when it is unchanged, for the decisions.
     """
-    report = Report(dry_run=dry_run)
+    report = Report(started=clock.now(), dry_run=dry_run)
     progress = progress or Progress()
+    at = now or report.started
     try:
-        cache = Incremental.start(settings, full=full, clock=now)
+        cache = Incremental.start(settings, full=full, clock=at)
         unchanged = cache.source_unchanged() and not explain
         prepared = None if unchanged else prepare(settings, progress)
         if prepared is not None:
             report.decisions = prepared.decisions
         progress.stage("connecting to the directory")
         with hold(), Directory.open(settings.ldap) as directory:
-            report.directory_started = datetime.now(UTC)
+            report.directory_started = clock.now()
             directory.require_base(settings.ldap.base_dn)
             cache.check_containers(directory, settings.tree.containers())
             if cache.source_unchanged() and (prepared is None or explain):
@@ -394,7 +396,7 @@ def run_sync(
                 report.managed = dict(Counter(kinds))
                 keys = cache.keys_to_read(prepared.desired, prepared.quarantine)
                 gone: dict[str, Entry] = {}
-                plan = plan_run(directory, settings, prepared, now, keys, gone, progress)
+                plan = plan_run(directory, settings, prepared, at, keys, gone, progress)
                 plan = cache.with_managed(plan)
                 report.errors.extend(plan.errors)
                 held = guard_reason(plan, settings.safety, allow_deletions)
@@ -418,6 +420,6 @@ def run_sync(
                     cache.save(prepared.mapping, prepared.quarantine, gone, report, unsettled)
     except STOPPING as exc:
         report.fail(outcome_of(exc), str(exc))
-    report.finish()
+    report.finish(clock.now())
     log.info("%s", report.to_text(verbose=False))
     return report

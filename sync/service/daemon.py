@@ -14,11 +14,12 @@ import logging
 import os
 import signal
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from sync.clock import now
 from sync.core.report import Outcome, Report
 from sync.errors import ConfigurationError, LockBusy
 from sync.logs import Quiet
@@ -35,10 +36,6 @@ from sync.settings import Settings
 log = logging.getLogger("portal_sync.daemon")
 
 _JOB = "sync"
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class Daemon:
@@ -89,7 +86,7 @@ class Daemon:
             max_instances=1,
             coalesce=True,
             misfire_grace_time=max(1, round(schedule.misfire_grace)),
-            next_run_time=_now(),
+            next_run_time=now(),
         )
         if schedule.watch_interval > 0:
             watch = SourceWatch(self.settings.source.path, lambda: self.request("source changed"))
@@ -126,14 +123,14 @@ class Daemon:
             log.info("run requested: %s", reason)
             self._pending = True
             if not self._running:
-                self.scheduler.modify_job(_JOB, next_run_time=_now())
+                self.scheduler.modify_job(_JOB, next_run_time=now())
 
     def health(self) -> Health:
         """Return the answer of /healthz now."""
         with self._state:
             last, success, outage = self._last, self._last_success, self._outage
         since = outage[1] if outage else None
-        return assess(last, success, _now(), self.settings.http.max_age, since)
+        return assess(last, success, now(), self.settings.http.max_age, since)
 
     def stop(self) -> bool:
         """Stop scheduling and wait for the run in progress; return whether it finished in time."""
@@ -178,7 +175,7 @@ class Daemon:
             with self._state:
                 if retry is not None and not self.stopping.is_set():
                     log.debug("next try in %.1f s", retry)
-                    self.scheduler.modify_job(_JOB, next_run_time=_now() + timedelta(seconds=retry))
+                    self.scheduler.modify_job(_JOB, next_run_time=now() + timedelta(seconds=retry))
                 self._running = False
                 self._idle.set()
 
@@ -210,7 +207,7 @@ class Daemon:
                 log.warning(
                     "recovered: runs succeed again after %s for %.0f s (%d failed runs); %s",
                     outcome.value,
-                    (_now() - since).total_seconds(),
+                    (now() - since).total_seconds(),
                     self.backoff.failures,
                     report.to_text(verbose=False).splitlines()[0],
                 )
