@@ -13,8 +13,8 @@ from sync.run.passwords import (
     ALPHABET,
     DeliveryFailed,
     SourceAccount,
-    State,
     Step,
+    WrittenHashes,
     deliver,
     first_step,
     generate_password,
@@ -71,17 +71,17 @@ def test_generated_passwords_are_long_random_and_from_the_alphabet():
 
 def test_an_unwritable_state_directory_is_a_configuration_error(tmp_path):
     (tmp_path / "file").write_text("")
-    state = State(tmp_path / "file" / "state" / "passwords.json", {"external:P-1": OLD})
+    state = WrittenHashes(tmp_path / "file" / "state" / "passwords.json", {"external:P-1": OLD})
     with pytest.raises(ConfigurationError, match="cannot write the password state"):
         state.save()
 
 
 def test_the_state_file_is_private_and_reads_back(tmp_path):
-    state = State.load(tmp_path / "state")
+    state = WrittenHashes.load(tmp_path / "state")
     state.written["external:P-1"] = OLD
     state.save()
     assert stat.S_IMODE(os.stat(state.path).st_mode) == 0o600
-    assert State.load(tmp_path / "state").written == {"external:P-1": OLD}
+    assert WrittenHashes.load(tmp_path / "state").written == {"external:P-1": OLD}
 
 
 ACCOUNT = SourceAccount("external:P-1", "cdubois", "claire@example.org", None)

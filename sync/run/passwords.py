@@ -119,15 +119,15 @@ def generate_password(length: int) -> str:
     return "".join(secrets.choice(ALPHABET) for _ in range(length))
 
 
-class State:
-    """The hash last written per entry key, kept in the state directory."""
+class WrittenHashes:
+    """The hash this service last wrote per entry key, kept in the state directory."""
 
     def __init__(self, path: Path, written: dict[str, str]) -> None:
         self.path = path
         self.written = written
 
     @classmethod
-    def load(cls, state_dir: Path) -> State:
+    def load(cls, state_dir: Path) -> WrittenHashes:
         """Return the state stored in `state_dir`, empty when there is none."""
         path = state_dir / STATE_FILE
         try:
@@ -236,7 +236,7 @@ def settle_passwords(
     created = {c.key for c in changes if c.op is Op.ADD and c.key}
     deleted = {c.key for c in changes if c.op is Op.DELETE and c.key}
     refused = {c.key for c in planned if c.op is Op.ADD and c.key} - created
-    state = State.load(settings.state_dir)
+    state = WrittenHashes.load(settings.state_dir)
     state.forget(deleted)
     before = dict(state.written)
     steps: dict[str, Step] = {}
@@ -258,7 +258,7 @@ def settle_passwords(
 def _settle(
     directory: Directory,
     options: PasswordSettings,
-    state: State,
+    state: WrittenHashes,
     account: SourceAccount,
     dn: str,
     created: bool,
