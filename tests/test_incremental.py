@@ -10,23 +10,22 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from benchmarks.generate import add_one_person, change_one_person, generate, mutate
+from sync.core.digest import (
+    PENDING,
+    RunRecord,
+    State,
+    after_run,
+    entry_digest,
+    full_due,
+    stale_keys,
+)
 from sync.core.entry import Entry
 from sync.core.mapping import load_mapping
 from sync.core.plan import Change, Op, Reason
 from sync.core.problems import Quarantine
 from sync.core.report import Report
 from sync.ldap.directory import Directory
-from sync.run.incremental import after_run
-from sync.run.state import (
-    FILE_NAME,
-    PENDING,
-    State,
-    entry_digest,
-    full_due,
-    load_state,
-    save_state,
-    stale_keys,
-)
+from sync.run.state import FILE_NAME, load_state, save_state
 from sync.run.sync import read_current, run_sync
 
 
@@ -134,12 +133,15 @@ def test_after_a_run_refused_and_undeleted_entries_are_pending_and_disabled_user
     )
     entries, retained = after_run(
         previous,
-        digests,
-        seen,
-        Quarantine(keys={"external:bad"}),
-        report,
-        {"external:refused", "customer:trimmed", "external:refused-disable"},
-        (clock, timedelta(days=30)),
+        RunRecord(
+            clock,
+            timedelta(days=30),
+            digests,
+            seen,
+            report,
+            Quarantine(keys={"external:bad"}),
+            {"external:refused", "customer:trimmed", "external:refused-disable"},
+        ),
         mapping,
     )
     assert entries == {

@@ -18,6 +18,7 @@ from sync import clock
 from sync.core import dn as dnlib
 from sync.core.decisions import Decision, decisions
 from sync.core.desired import Desired, build_desired
+from sync.core.digest import RunRecord, desired_digests, fingerprint, moving_dns
 from sync.core.entry import Entry, EntryKey, Kind
 from sync.core.grants import read_grants
 from sync.core.guard import guard_reason
@@ -34,8 +35,9 @@ from sync.errors import (
 )
 from sync.ldap.directory import Directory
 from sync.progress import Progress
-from sync.run.incremental import Incremental, moving_dns
+from sync.run.incremental import Incremental
 from sync.run.passwords import SourceAccount, counted, settle_passwords, source_accounts
+from sync.run.state import file_digest
 from sync.settings import Settings
 from sync.sources.document import read_document
 
@@ -375,7 +377,14 @@ def run_sync(
     progress = progress or Progress()
     at = now or report.started
     try:
-        cache = Incremental.start(settings, full=full, clock=at)
+        try:
+            source_digest = file_digest(settings.source.path)
+        except OSError:
+            source_digest = ""
+        printed = fingerprint(settings.ldap.url, settings.tree, load_mapping(settings.mapping.path))
+        cache = Incremental.start(
+            settings.performance, settings.state_dir, printed, source_digest, full=full, clock=at
+        )
         unchanged = cache.source_unchanged() and not explain
         prepared = None if unchanged else prepare(settings, progress)
         if prepared is not None:
@@ -394,7 +403,8 @@ def run_sync(
                 report.errors.extend(prepared.errors)
                 kinds = (EntryKey(key).kind.value for key in prepared.desired.entries)
                 report.managed = dict(Counter(kinds))
-                keys = cache.keys_to_read(prepared.desired, prepared.quarantine)
+                digests = desired_digests(prepared.desired)
+                keys = cache.keys_to_read(digests, prepared.quarantine)
                 gone: dict[str, Entry] = {}
                 plan = plan_run(directory, settings, prepared, at, keys, gone, progress)
                 plan = cache.with_managed(plan)
@@ -417,7 +427,11 @@ def run_sync(
                     unsettled = apply_plan(directory, plan, prepared, report, window, progress)
                     settle_run_passwords(directory, settings, prepared, plan, report, unsettled)
                     unsettled |= plan.unsettled
-                    cache.save(prepared.mapping, prepared.quarantine, gone, report, unsettled)
+                    retention = timedelta(days=settings.safety.retention_days)
+                    done = RunRecord(
+                        at, retention, digests, gone, report, prepared.quarantine, unsettled
+                    )
+                    cache.save(done, prepared.mapping)
     except STOPPING as exc:
         report.fail(outcome_of(exc), str(exc))
     report.finish(clock.now())
