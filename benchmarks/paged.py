@@ -9,7 +9,7 @@ from __future__ import annotations
 from ldap3 import NONE, SUBTREE, Connection, Server
 
 from sync.core.entry import Kind
-from sync.core.mapping import load_mapping
+from sync.ldap.flavour import load_mapping
 from sync.settings import load_settings
 
 

@@ -407,7 +407,7 @@ def _status(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from sync.core.decisions import counted
     from sync.ldap.directory import Directory
-    from sync.run.sync import prepare
+    from sync.run.prepare import prepare
 
     settings = _settings(args)
     print(f"settings: ok (directory {settings.ldap.url}, base {settings.ldap.base_dn})")
@@ -450,7 +450,7 @@ def _check_portal(settings: Settings) -> None:
 def _access(args: argparse.Namespace) -> int:
     from sync.portal.access import compare_order, compare_user, describe_order, describe_user
     from sync.portal.login import LoginRefused, Portal
-    from sync.run.sync import prepare
+    from sync.run.prepare import prepare
 
     settings = _settings(args)
     prepared = prepare(settings) if args.compare else None

@@ -5,11 +5,12 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from sync.core.mapping import load_mapping
 from sync.core.show import describe_tree
 from sync.ldap.directory import Directory
+from sync.ldap.flavour import load_mapping
 from sync.ldap.localserver import LocalServer
-from sync.run.sync import read_current, run_sync
+from sync.run.current import read_current
+from sync.run.sync import run_sync
 from sync.settings import load_settings
 
 

@@ -6,10 +6,11 @@ from typing import Any
 
 from sync.core.desired import Desired, build_desired
 from sync.core.grants import AccessRules, read_grants
-from sync.core.mapping import Mapping, load_mapping
+from sync.core.mapping import Mapping
 from sync.core.problems import Quarantine
 from sync.core.rules import apply_rules
 from sync.core.tree import Layout, Tree
+from sync.ldap.flavour import load_mapping
 from sync.sources.document import load_data
 
 BASE = "dc=example,dc=org"

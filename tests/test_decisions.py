@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 from sync.core.decisions import Why, decisions
 from sync.core.desired import build_desired
 from sync.core.grants import AccessRules, read_grants
-from sync.core.mapping import load_mapping
 from sync.core.report import Report
 from sync.core.rules import apply_rules
 from sync.core.tree import Layout, Tree
+from sync.ldap.flavour import load_mapping
 from sync.sources.document import load_data
 
 AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)

@@ -11,9 +11,9 @@ import pytest
 from benchmarks.generate import add_one_person, change_one_person, generate, mutate
 from sync.core.desired import build_desired
 from sync.core.grants import AccessRules, read_grants
-from sync.core.mapping import load_mapping
 from sync.core.rules import apply_rules
 from sync.core.tree import Layout, Tree
+from sync.ldap.flavour import load_mapping
 from sync.sources.document import load_data
 
 DN_SPECIALS = ',+"\\<>;=#'

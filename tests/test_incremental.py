@@ -20,13 +20,14 @@ from sync.core.digest import (
     stale_keys,
 )
 from sync.core.entry import Entry
-from sync.core.mapping import load_mapping
 from sync.core.plan import Change, Op, Reason
 from sync.core.problems import Quarantine
 from sync.core.report import Report
 from sync.ldap.directory import Directory
+from sync.ldap.flavour import load_mapping
+from sync.run.current import read_current
 from sync.run.state import FILE_NAME, load_state, save_state
-from sync.run.sync import read_current, run_sync
+from sync.run.sync import run_sync
 
 
 class Calls:

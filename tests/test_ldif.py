@@ -7,10 +7,12 @@ import subprocess
 
 from benchmarks.generate import generate
 from sync.core.ldif import change_record, ldif
-from sync.core.mapping import load_mapping
 from sync.core.plan import Change, Op
 from sync.ldap.directory import Directory
-from sync.run.sync import prepare, read_current, run_sync
+from sync.ldap.flavour import load_mapping
+from sync.run.current import read_current
+from sync.run.prepare import prepare
+from sync.run.sync import run_sync
 
 
 def parse(text: str) -> list[dict[str, list[str]]]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sync.core.mapping import MappingError, load_mapping, parse_mapping
+from sync.core.mapping import MappingError, parse_mapping
+from sync.ldap.flavour import load_mapping
 
 from core_helpers import desired_of
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.generate import generate
-from sync.core.mapping import load_mapping
 from sync.core.plan import Change, Op
 from sync.errors import DirectoryUnavailable
 from sync.ldap.directory import Directory
+from sync.ldap.flavour import load_mapping
 from sync.ldap.localserver import LocalServer
-from sync.run.sync import prepare, read_current, run_sync
+from sync.run.current import read_current
+from sync.run.prepare import prepare
+from sync.run.sync import run_sync
 from sync.settings import load_settings
 
 from conftest import empty_tree

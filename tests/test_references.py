@@ -6,9 +6,9 @@ import pytest
 
 from sync.core.desired import build_desired
 from sync.core.grants import AccessRules, read_grants
-from sync.core.mapping import load_mapping
 from sync.core.rules import apply_rules
 from sync.core.tree import Layout, Tree
+from sync.ldap.flavour import load_mapping
 from sync.sources.document import load_data
 
 from core_helpers import uid_of

@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from sync.errors import SourceError
-from sync.run.sync import prepare
+from sync.run.prepare import prepare
 from sync.settings import Settings, load_settings
 from sync.sources.document import read_document
 

@@ -1,8 +1,9 @@
-"""Declarative attribute mappings, one TOML file per directory flavour.
+"""Declarative attribute mappings, one TOML file per directory flavour (parsing, pure).
 
 The code only interprets a mapping: object classes, naming attribute, the
 identity attribute and a template per attribute. An Active Directory or
-389-DS mapping is another file, not another code path.
+389-DS mapping is another file, not another code path; `sync.ldap.flavour`
+reads the files.
 """
 
 from __future__ import annotations
@@ -10,8 +11,6 @@ from __future__ import annotations
 import string
 import tomllib
 from collections.abc import Mapping as AbstractMapping
-from importlib import resources
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -192,24 +191,6 @@ class Mapping:
             if kind_mapping.members:
                 names.add(kind_mapping.members)
         return tuple(sorted(names))
-
-
-def load_mapping(name_or_path: str) -> Mapping:
-    """Return the mapping of a shipped flavour (e.g. "openldap") or of a TOML file."""
-    if name_or_path.endswith(".toml") or "/" in name_or_path:
-        path = Path(name_or_path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise MappingError(f"{path}: cannot read the mapping: {exc.strerror}") from exc
-        origin = str(path)
-    else:
-        shipped = resources.files("sync.mappings").joinpath(f"{name_or_path}.toml")
-        if not shipped.is_file():
-            raise MappingError(f"no shipped mapping named {name_or_path!r}")
-        text = shipped.read_text(encoding="utf-8")
-        origin = f"mappings/{name_or_path}.toml"
-    return parse_mapping(text, origin)
 
 
 def parse_mapping(text: str, origin: str) -> Mapping:

@@ -15,11 +15,12 @@ from enum import StrEnum
 
 from sync.core import dn as dnlib
 from sync.core.entry import EntryKey, Kind
-from sync.core.mapping import Mapping, load_mapping
+from sync.core.mapping import Mapping
 from sync.core.plan import DISABLED_TAG
 from sync.errors import SyncError
 from sync.ldap.connection import password_accepted
 from sync.ldap.directory import Directory
+from sync.ldap.flavour import load_mapping
 from sync.settings import LdapSettings, Settings
 
 ORDER_CUSTOMER = "o"

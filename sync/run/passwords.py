@@ -29,7 +29,7 @@ from sync.core.problems import RecordError
 from sync.core.rules import Structure
 from sync.errors import ConfigurationError, EntryRejected, NoSuchEntry
 from sync.ldap.directory import Directory
-from sync.settings import PasswordMode, PasswordSettings, Settings
+from sync.settings import PasswordMode, PasswordSettings
 
 log = logging.getLogger("portal_sync")
 
@@ -216,7 +216,8 @@ def counted(steps: Mapping[str, Step]) -> dict[str, int]:
 
 def settle_passwords(
     directory: Directory,
-    settings: Settings,
+    options: PasswordSettings,
+    state_dir: Path,
     accounts: Mapping[str, SourceAccount],
     entries: Mapping[str, Entry],
     planned: Iterable[Change],
@@ -227,16 +228,16 @@ def settle_passwords(
     Only entries this service owns are touched: those it read as its own,
     and those it added in this run (a refused add may mean that an entry of
     someone else holds the DN). Returns the step taken per entry key and
-    the accounts that failed; no password value is in either.
+    the accounts that failed; no password value is in either. The hashes
+    written are remembered in `state_dir`.
     """
-    options = settings.passwords
     if options.internal is PasswordMode.NONE and options.external is PasswordMode.NONE:
         return {}, []
     changes = list(applied)
     created = {c.key for c in changes if c.op is Op.ADD and c.key}
     deleted = {c.key for c in changes if c.op is Op.DELETE and c.key}
     refused = {c.key for c in planned if c.op is Op.ADD and c.key} - created
-    state = WrittenHashes.load(settings.state_dir)
+    state = WrittenHashes.load(state_dir)
     state.forget(deleted)
     before = dict(state.written)
     steps: dict[str, Step] = {}

@@ -8,7 +8,6 @@ correctness.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from pathlib import Path
@@ -18,15 +17,6 @@ from sync.core.digest import State, parse_state
 log = logging.getLogger("portal_sync")
 
 FILE_NAME = "incremental-state.json"
-
-
-def file_digest(path: Path) -> str:
-    """Return the digest of a file's bytes."""
-    digest = hashlib.blake2b(digest_size=16)
-    with path.open("rb") as stream:
-        while chunk := stream.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def load_state(state_dir: Path) -> State | None:
