@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
-from ldap3 import ASYNC, BASE, MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, SUBTREE, Connection
+from ldap3 import BASE, MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, SUBTREE, Connection
 from ldap3.core import exceptions as ldap_exc
 
 from sync.core import dn as dnlib
@@ -24,7 +24,7 @@ from sync.errors import (
     LeaseConflict,
     NoSuchEntry,
 )
-from sync.ldap import ber
+from sync.ldap import ber, ldap3_internals
 from sync.ldap.connection import bound_connection
 from sync.ldap.translate import translated
 from sync.settings import LdapSettings
@@ -59,7 +59,12 @@ class Directory:
     @classmethod
     @contextmanager
     def open(cls, settings: LdapSettings) -> Iterator[Directory]:
-        """Yield a directory bound with the service account; unbind at the end."""
+        """Yield a directory bound with the service account; unbind at the end.
+
+        The write connection is opened on the first write; when the directory
+        closes, its receiver thread has ended.
+        """
+        ldap3_internals.require()
         connection = bound_connection(
             settings,
             settings.bind_dn,
@@ -72,7 +77,7 @@ class Directory:
                 settings,
                 settings.bind_dn,
                 settings.bind_password.get_secret_value(),
-                client_strategy=ASYNC,
+                **ldap3_internals.WRITER_OPTIONS,
             )
 
         directory = cls(connection, settings.page_size, open_writer, settings.timeout)
@@ -83,11 +88,7 @@ class Directory:
             with suppress(ldap_exc.LDAPException):
                 connection.unbind()
             if directory._writer is not None:
-                # With a receive timeout set, ldap3's receiver thread keeps polling the
-                # closed socket forever (100 % CPU); without one it ends at the close.
-                directory._writer.receive_timeout = None
-                with suppress(ldap_exc.LDAPException):
-                    directory._writer.unbind()
+                ldap3_internals.close(directory._writer, settings.timeout)
 
     def exists(self, dn: str) -> bool:
         """Return whether an entry exists at `dn`."""
@@ -217,7 +218,7 @@ class Directory:
             while in_flight and (len(in_flight) >= window or any(t in busy for t in targets)):
                 yield self._answer(writer, in_flight, busy)
             with translated(f"{change.op.value} {change.dn}"):
-                message_id = _post(writer, _encoded(change), _controls(change))
+                message_id = ldap3_internals.post(writer, _encoded(change), _controls(change))
             in_flight.append((message_id, change))
             for target in targets:
                 busy[target] = busy.get(target, 0) + 1
@@ -236,14 +237,7 @@ class Directory:
                     del busy[target]
         try:
             with translated(f"{change.op.value} {change.dn}"):
-                try:
-                    writer.get_response(message_id, timeout=self._timeout)
-                except (AttributeError, TypeError) as exc:
-                    # ldap3's receiver thread drops its table of requests when the
-                    # connection dies between our wait and its answer.
-                    raise ldap_exc.LDAPSocketReceiveError(
-                        f"the write connection was closed: {exc}"
-                    ) from exc
+                ldap3_internals.answer(writer, message_id, self._timeout)
         except (AlreadyExists, EntryRejected, NoSuchEntry) as refusal:
             return change, refusal
         return change, None
@@ -356,24 +350,3 @@ def _encoded(change: Change) -> bytes:
 def _controls(change: Change) -> tuple[str, ...]:
     """Return the controls of a change: member changes are idempotent (see sync.core.membership)."""
     return (ber.PERMISSIVE_MODIFY,) if change.op is Op.MODIFY else ()
-
-
-def _post(writer: Connection, operation: bytes, controls: tuple[str, ...] = ()) -> int:
-    """Send one encoded request on the asynchronous connection; return its message id.
-
-    This bypasses ldap3's pyasn1 encoder (see sync.ldap.ber) but registers the
-    request the way ldap3's asynchronous strategy does, so get_response
-    and the receiver thread treat the answer as usual.
-    """
-    strategy = writer.strategy
-    with writer.connection_lock:
-        if writer.closed or writer.socket is None:
-            raise ldap_exc.LDAPSocketOpenError("the write connection is closed")
-        message_id: int = writer.server.next_message_id()
-        strategy._outstanding[message_id] = {"type": "writeRequest"}
-        strategy._add_event_for_message(message_id)
-        try:
-            writer.socket.sendall(ber.message(message_id, operation, controls))
-        except OSError as exc:
-            raise ldap_exc.LDAPSocketSendError(f"sending to the directory failed: {exc}") from exc
-    return message_id

@@ -51,6 +51,12 @@ def translated(action: str) -> Iterator[None]:
         ) from exc
     except (ldap_exc.LDAPSSLConfigurationError, ldap_exc.LDAPStartTLSError) as exc:
         raise ConfigurationError(f"{action}: TLS set-up failed: {exc}") from exc
+    except ldap_exc.LDAPReferralResult as exc:
+        raise ConfigurationError(
+            f"{action}: the server answered with a referral: it does not take this change "
+            "itself (a read-only replica, or a subtree another server holds); point ldap.url "
+            "at the server that takes the writes for the base DN"
+        ) from exc
     except ldap_exc.LDAPNoSuchAttributeResult as exc:
         raise NoSuchValue(f"{action}: {exc.description}: {exc.message}".rstrip(": ")) from exc
     except ldap_exc.LDAPOperationResult as exc:
