@@ -12,8 +12,8 @@ from ldap3 import MODIFY_ADD, MODIFY_DELETE
 from portal_helpers import password_of, ssha, write_config
 
 from sync.cli import main
+from sync.core.change import Op, Reason
 from sync.core.dn import normalize_dn, parent_dn
-from sync.core.plan import Op, Reason
 from sync.core.report import Outcome
 from sync.ldap.connection import password_accepted
 from sync.ldap.directory import Directory

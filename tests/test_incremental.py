@@ -10,6 +10,7 @@ from datetime import UTC, datetime, time, timedelta
 import pytest
 
 from benchmarks.generate import add_one_person, change_one_person, generate, mutate
+from sync.core.change import Change, Op, Reason
 from sync.core.digest import (
     PENDING,
     RunRecord,
@@ -20,7 +21,6 @@ from sync.core.digest import (
     stale_keys,
 )
 from sync.core.entry import Entry
-from sync.core.plan import Change, Op, Reason
 from sync.core.problems import Quarantine
 from sync.core.report import Report
 from sync.ldap.directory import Directory

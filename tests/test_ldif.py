@@ -6,8 +6,8 @@ import base64
 import subprocess
 
 from benchmarks.generate import generate
+from sync.core.change import Change, Op
 from sync.core.ldif import change_record, ldif
-from sync.core.plan import Change, Op
 from sync.ldap.directory import Directory
 from sync.ldap.flavour import load_mapping
 from sync.run.current import read_current

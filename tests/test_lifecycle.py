@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from sync.core.change import Op, Reason
 from sync.core.desired import Desired
 from sync.core.entry import Entry
 from sync.core.guard import SafetySettings, guard_reason
 from sync.core.mapping import parse_mapping
-from sync.core.plan import Op, Plan, Reason, make_plan
+from sync.core.plan import Plan, make_plan
 from sync.core.problems import Quarantine
 
 from core_helpers import BASE, MAPPING

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from benchmarks.generate import generate
-from sync.core.plan import Change, Op
+from sync.core.change import Change, Op
 from sync.errors import DirectoryUnavailable
 from sync.ldap.directory import Directory
 from sync.ldap.flavour import load_mapping

@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from sync.core.change import Change, Op, Reason
 from sync.core.desired import Desired
 from sync.core.entry import Entry
 from sync.core.grants import Grants
 from sync.core.membership import Applied, settle_members
-from sync.core.plan import Change, Op, Reason, make_plan
+from sync.core.plan import make_plan
 from sync.core.problems import Quarantine
 
 from core_helpers import BASE, MAPPING, desired_of

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
+from sync.core.change import Op, Reason
 from sync.core.desired import Desired
 from sync.core.dn import normalize_dn, parent_dn
 from sync.core.entry import Entry
 from sync.core.mapping import Mapping as DirectoryMapping
-from sync.core.plan import Op, Reason, disabled_since
+from sync.core.plan import disabled_since
 from sync.core.problems import Quarantine
 from sync.core.report import Report
 from sync.core.tree import Tree

@@ -12,7 +12,7 @@ import base64
 from collections.abc import Iterable, Iterator
 
 from sync.core import dn as dnlib
-from sync.core.plan import Change, Op
+from sync.core.change import Change, Op
 
 _UNSAFE_START = frozenset(" :<")
 

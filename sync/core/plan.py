@@ -34,18 +34,6 @@ from sync.core.membership import Places, diff_members, final_members
 from sync.core.phases import in_order
 from sync.core.problems import Quarantine, RecordError
 
-__all__ = [
-    "DEFAULT_RETENTION",
-    "DISABLED_TAG",
-    "Change",
-    "Op",
-    "Plan",
-    "Reason",
-    "Withdrawal",
-    "disabled_since",
-    "make_plan",
-]
-
 DISABLED_TAG = "disabled-since:"
 DEFAULT_RETENTION = timedelta(days=30)
 

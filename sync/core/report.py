@@ -9,8 +9,8 @@ from datetime import datetime
 from enum import IntEnum, StrEnum
 from typing import Any
 
+from sync.core.change import Change, Withdrawal
 from sync.core.decisions import Decision, counted
-from sync.core.plan import Change, Withdrawal
 from sync.core.problems import RecordError
 from sync.errors import (
     ConfigurationError,

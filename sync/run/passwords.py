@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 
+from sync.core.change import Change, Op
 from sync.core.entry import Entry, EntryKey, Kind
-from sync.core.plan import Change, Op
 from sync.core.problems import RecordError
 from sync.core.rules import Structure
 from sync.errors import ConfigurationError, EntryRejected, NoSuchEntry

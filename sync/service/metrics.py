@@ -11,8 +11,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from sync.core.change import Op
 from sync.core.entry import Kind
-from sync.core.plan import Op
 from sync.core.report import Outcome, Report
 
 _BUCKETS = (0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800)
