@@ -255,7 +255,7 @@ def _normalized_by_slapd(server: LocalServer, rules: str, folder: Path) -> list[
 
 
 def test_the_slapd_conf_snippet_says_what_the_ldif_says(acl_server, tmp_path):
-    folder = Path(__file__).parent.parent / "config" / "slapd"
+    folder = Path(__file__).parents[2] / "config" / "slapd"
     ldif = "\n".join(
         line for line in _unfolded(shipped_acl()) if line.startswith(("olcAccess:", "olcLimits:"))
     )
