@@ -183,6 +183,14 @@ class Mapping:
             return None
         return EntryKey.parse(identity_value[len(self.identity_prefix) :])
 
+    def key_in(self, attributes: Attributes) -> EntryKey | None:
+        """Return the key an entry's identity attribute carries (its first of ours), or None."""
+        for value in attributes.get(self.identity_attribute, ()):
+            key = self.key_of(value)
+            if key is not None:
+                return key
+        return None
+
     def attributes_read(self) -> tuple[str, ...]:
         """Return every attribute a run needs to read from managed entries."""
         names = {self.identity_attribute}

@@ -215,11 +215,10 @@ class Portal:
 
     def _holder(self, dn: str, attributes: dict[str, tuple[str, ...]]) -> Holder:
         values = attributes.get(self.mapping.identity_attribute, ())
-        keys = [key for value in values if (key := self.mapping.key_of(value))]
         marker = self.mapping.identity_prefix + DISABLED_TAG
         disabled = any(value.startswith(marker) for value in values)
         state = EntryState.DISABLED if disabled else EntryState.ACTIVE
-        return Holder(dn, keys[0] if keys else None, state)
+        return Holder(dn, self.mapping.key_in(attributes), state)
 
     def holders_of(self, keys: Iterable[str]) -> dict[str, Holder]:
         """Return the user entries carrying these identity keys, by key."""

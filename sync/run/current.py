@@ -83,11 +83,9 @@ def read_current(
     )
     for dn, attributes in found:
         progress.advance()
-        carried = [
-            k for v in attributes.get(mapping.identity_attribute, ()) if (k := mapping.key_of(v))
-        ]
-        if carried:
-            entries.append(Entry(carried[0], dn, attributes))
+        key = mapping.key_in(attributes)
+        if key is not None:
+            entries.append(Entry(key, dn, attributes))
     return entries
 
 
@@ -106,11 +104,7 @@ def groups_naming(
         for dn, attributes in directory.read_holding(
             [base], members, dns, mapping.attributes_read()
         ):
-            carried = [
-                k
-                for v in attributes.get(mapping.identity_attribute, ())
-                if (k := mapping.key_of(v))
-            ]
-            if carried and carried[0].kind is kind:
-                found.append(Entry(carried[0], dn, attributes))
+            key = mapping.key_in(attributes)
+            if key is not None and key.kind is kind:
+                found.append(Entry(key, dn, attributes))
     return found
