@@ -97,7 +97,7 @@ def build_desired(
     for role_key, name in grants.role_names.items():
         builder.add_group(
             Kind.ROLE,
-            EntryKey(role_key).source_id,
+            EntryKey.source_id(role_key),
             f"role {name}",
             layout.role_group_name,
             {"name": name},

@@ -26,7 +26,8 @@ class Kind(StrEnum):
         return not self.is_group
 
 
-_KINDS = frozenset(kind.value for kind in Kind)
+_KIND_OF = {kind.value: kind for kind in Kind}
+_PREFIX = {kind: f"{kind.value}:" for kind in Kind}
 _LABELS = {
     Kind.INTERNAL: "internal user",
     Kind.EXTERNAL: "person",
@@ -36,42 +37,46 @@ _LABELS = {
 }
 
 
-class EntryKey(str):
-    """The stable key of the entry for one source record: `kind:source id`.
+class EntryKey:
+    """The stable key of the entry for one source record: the text `kind:source id`.
 
-    A key is text: the identity attribute holds it after the mapping's
-    prefix, and the state files store it. So a key is a str, and any text of
-    that form can be read as one (`EntryKey(text).kind`); this class is the
-    one place that builds a key or takes one apart.
+    A key is text wherever it is kept: after the mapping's prefix in the
+    entry's identity attribute, in the state files, in every dict of a run.
+    So keys are plain str (an object per key would cost memory and garbage
+    collection by the hundred thousand), and this class is the one place
+    that builds a key or takes one apart.
     """
 
     __slots__ = ()
 
-    @classmethod
-    def of(cls, kind: Kind, source_id: str) -> EntryKey:
+    @staticmethod
+    def of(kind: Kind, source_id: str) -> str:
         """Return the key of the entry for the record `source_id` of this kind."""
-        return cls(f"{kind.value}:{source_id}")
+        return _PREFIX[kind] + source_id
 
-    @classmethod
-    def parse(cls, text: str) -> EntryKey | None:
-        """Return the key in `text`, or None when it names no kind of entry the service keeps."""
+    @staticmethod
+    def parse(text: str) -> str | None:
+        """Return `text` when it is a key, or None when it names no kind of entry kept here."""
         kind, colon, _ = text.partition(":")
-        return cls(text) if colon and kind in _KINDS else None
+        return text if colon and kind in _KIND_OF else None
 
-    @property
-    def kind(self) -> Kind:
-        """Return the kind of entry this key names."""
-        return Kind(self.partition(":")[0])
+    @staticmethod
+    def kind(key: str) -> Kind:
+        """Return the kind of entry a key names; ValueError when it names none."""
+        try:
+            return _KIND_OF[key.partition(":")[0]]
+        except KeyError:
+            raise ValueError(f"{key!r} is no key of a kind of entry") from None
 
-    @property
-    def source_id(self) -> str:
-        """Return the id of the source record behind this key."""
-        return self.partition(":")[2]
+    @staticmethod
+    def source_id(key: str) -> str:
+        """Return the id of the source record behind a key."""
+        return key.partition(":")[2]
 
-    @property
-    def label(self) -> str:
-        """Return the record behind this key in words ("person P-1", "order _2026_001")."""
-        return f"{_LABELS[self.kind]} {self.source_id}"
+    @staticmethod
+    def label(key: str) -> str:
+        """Return the record behind a key in words ("person P-1", "order _2026_001")."""
+        return f"{_LABELS[EntryKey.kind(key)]} {EntryKey.source_id(key)}"
 
 
 Attributes = dict[str, tuple[str, ...]]
@@ -88,4 +93,4 @@ class Entry:
     @property
     def kind(self) -> Kind:
         """Return the kind of this entry."""
-        return EntryKey(self.key).kind
+        return EntryKey.kind(self.key)

@@ -86,7 +86,7 @@ class Grants:
 
 
 def _unnamed(key: str, named: frozenset[str], suspended: frozenset[str]) -> bool:
-    return EntryKey(key).kind in suspended and key not in named
+    return EntryKey.kind(key) in suspended and key not in named
 
 
 _BOOL = TypeAdapter(bool)

@@ -177,13 +177,13 @@ class Mapping:
         """Return the identity attribute's value for an entry key."""
         return f"{self.identity_prefix}{key}"
 
-    def key_of(self, identity_value: str) -> EntryKey | None:
+    def key_of(self, identity_value: str) -> str | None:
         """Return the entry key in an identity value, or None when the value is not ours."""
         if not identity_value.startswith(self.identity_prefix):
             return None
         return EntryKey.parse(identity_value[len(self.identity_prefix) :])
 
-    def key_in(self, attributes: Attributes) -> EntryKey | None:
+    def key_in(self, attributes: Attributes) -> str | None:
         """Return the key an entry's identity attribute carries (its first of ours), or None."""
         for value in attributes.get(self.identity_attribute, ()):
             key = self.key_of(value)

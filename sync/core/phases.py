@@ -77,7 +77,7 @@ def stage_of(change: Change) -> tuple[int, str, bool, str]:
 
 
 def _is_group(change: Change) -> bool:
-    return change.key is not None and EntryKey(change.key).kind.is_group
+    return change.key is not None and EntryKey.kind(change.key).is_group
 
 
 def _order_renames(renames: list[Change], occupied: set[str]) -> list[Change]:

@@ -226,9 +226,9 @@ class _Planner:
                 kept = f"its entry {own.dn} is kept as it is" if own else "no entry is added"
                 self.errors.append(
                     RecordError(
-                        self.desired.records.get(want.key, EntryKey(want.key).label),
+                        self.desired.records.get(want.key, EntryKey.label(want.key)),
                         f"collision: its login {dnlib.split_dn(want.dn)[0][1]!r} is held by "
-                        f"{holder.dn}, the entry of {EntryKey(holder.key).label}, which is kept "
+                        f"{holder.dn}, the entry of {EntryKey.label(holder.key)}, which is kept "
                         f"as it is; {kept}",
                     )
                 )
@@ -335,7 +335,7 @@ class _Planner:
         want = None if self.quarantine.protects(key) else self.desired.entries.get(key)
         if have is None and want is None:
             return
-        kind_mapping = self.mapping.kinds[EntryKey(key).kind]
+        kind_mapping = self.mapping.kinds[EntryKey.kind(key)]
         members = kind_mapping.members
         assert members is not None
         if want is None and not self.quarantine.blocks_deletion(key):
@@ -449,14 +449,14 @@ class _Planner:
                 continue
             if self.quarantine.protects(member):
                 reason = (
-                    f"the record of {EntryKey(member).label} is in error: its entry is kept, "
+                    f"the record of {EntryKey.label(member)} is in error: its entry is kept, "
                     "with only the access its record still grants"
                 )
             elif note is not None:
                 reason = f"the source no longer grants it: {note}"
             elif self._stays(key):
                 reason = (
-                    f"the record of {EntryKey(key).label} is in error: its group is kept, "
+                    f"the record of {EntryKey.label(key)} is in error: its group is kept, "
                     "with only the members its record still grants"
                 )
             else:

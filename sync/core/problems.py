@@ -47,4 +47,4 @@ class Quarantine:
 
     def blocks_deletion(self, key: str) -> bool:
         """Return whether deleting the entry with this key is suspended."""
-        return key in self.keys or EntryKey(key).kind in self.kinds
+        return key in self.keys or EntryKey.kind(key) in self.kinds

@@ -50,9 +50,9 @@ def drift(directory: set[str], rules: set[str]) -> Drift:
 def granted_orders(grants: Grants, key: str) -> set[str]:
     """Return the IDs of the orders the rules grant the user with this key."""
     return {
-        EntryKey(group).source_id
+        EntryKey.source_id(group)
         for group, users in grants.members.items()
-        if EntryKey(group).kind is Kind.ORDER and key in users
+        if EntryKey.kind(group) is Kind.ORDER and key in users
     }
 
 

@@ -143,8 +143,8 @@ class Portal:
     def _source_id(self, attributes: dict[str, tuple[str, ...]], kind: Kind) -> str | None:
         for value in attributes.get(self.mapping.identity_attribute, ()):
             key = self.mapping.key_of(value)
-            if key is not None and key.kind is kind:
-                return key.source_id
+            if key is not None and EntryKey.kind(key) is kind:
+                return EntryKey.source_id(key)
         return None
 
     def find(self, login: str) -> tuple[str, Kind]:
@@ -236,7 +236,7 @@ class Portal:
         """Return whether the managed group with this key exists."""
         identity = self.mapping.identity_attribute
         query = f"({identity}={dnlib.escape_filter_value(self.mapping.identity_value(key))})"
-        return bool(self.directory.search(self._base(EntryKey(key).kind), query, ("1.1",)))
+        return bool(self.directory.search(self._base(EntryKey.kind(key)), query, ("1.1",)))
 
     def order_group(self, order_id: str) -> tuple[str, tuple[str, ...]] | None:
         """Return the order group's DN and member values, or None when there is no group."""

@@ -52,7 +52,7 @@ def apply_plan(
         for planned in stage:
             change: Change | None = planned
             if planned.key is not None:
-                members = mapping.kinds[EntryKey(planned.key).kind].members
+                members = mapping.kinds[EntryKey.kind(planned.key)].members
                 if members:
                     change = settle_members(planned, outcome, members)
                     if change != planned:
@@ -115,7 +115,7 @@ def _apply(
             continue
         _refused(change, refusal, prepared, report, outcome, unsettled)
     for change in absent:
-        members = prepared.mapping.kinds[EntryKey(change.key).kind].members if change.key else None
+        members = prepared.mapping.kinds[EntryKey.kind(change.key)].members if change.key else None
         if members is None:
             _refused(change, NoSuchValue(change.dn), prepared, report, outcome, unsettled)
             continue
@@ -144,7 +144,7 @@ def _refused(
     report.errors.append(RecordError(record, problem))
     if change.key:
         unsettled.add(change.key)
-        if EntryKey(change.key).kind.is_user:
+        if EntryKey.kind(change.key).is_user:
             _note_refused(change, outcome.refused)
     log.warning("skipped %s: %s", record, refusal)
 

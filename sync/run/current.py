@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sync.core.desired import Desired
 from sync.core.digest import moving_dns
-from sync.core.entry import Entry, Kind
+from sync.core.entry import Entry, EntryKey, Kind
 from sync.core.mapping import Mapping
 from sync.ldap.directory import Directory
 from sync.progress import Progress
@@ -105,6 +105,6 @@ def groups_naming(
             [base], members, dns, mapping.attributes_read()
         ):
             key = mapping.key_in(attributes)
-            if key is not None and key.kind is kind:
+            if key is not None and EntryKey.kind(key) is kind:
                 found.append(Entry(key, dn, attributes))
     return found

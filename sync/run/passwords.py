@@ -77,7 +77,7 @@ def source_accounts(structure: Structure) -> dict[str, SourceAccount]:
 
 def mode_of(settings: PasswordSettings, key: str) -> PasswordMode:
     """Return the password mode for the entry with this key."""
-    kind = EntryKey(key).kind
+    kind = EntryKey.kind(key)
     if kind is Kind.INTERNAL:
         return settings.internal
     if kind is Kind.EXTERNAL:

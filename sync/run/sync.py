@@ -131,7 +131,7 @@ class _Run:
         prepared = self.read_source()
         report = self.report
         report.errors.extend(prepared.errors)
-        kinds = (EntryKey(key).kind.value for key in prepared.desired.entries)
+        kinds = (EntryKey.kind(key).value for key in prepared.desired.entries)
         report.managed = dict(Counter(kinds))
         digests = desired_digests(prepared.desired)
         keys = cache.keys_to_read(digests, prepared.quarantine)
