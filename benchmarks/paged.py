@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from ldap3 import NONE, SUBTREE, Connection, Server
 
-from sync.desired import kind_base
-from sync.entry import Kind
-from sync.mapping import load_mapping
+from sync.core.entry import Kind
+from sync.ldap.flavour import load_mapping
 from sync.settings import load_settings
 
 
@@ -27,7 +26,7 @@ def main() -> None:
     found = 0
     for kind in Kind:
         for item in connection.extend.standard.paged_search(
-            kind_base(settings.layout, settings.ldap.base_dn, kind),
+            settings.tree.base(kind),
             f"({mapping.identity_attribute}={mapping.identity_prefix}*)",
             SUBTREE,
             attributes=list(mapping.attributes_read()),

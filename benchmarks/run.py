@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks.generate import SIZES, add_one_person, change_one_person, generate, mutate
-from sync.localserver import LocalServer
+from sync.ldap.localserver import LocalServer
 
 MONITOR = """dn: olcDatabase=monitor,cn=config
 changetype: add

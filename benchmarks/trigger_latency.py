@@ -25,9 +25,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from sync.directory import Directory
-from sync.history import History
-from sync.localserver import LocalServer
+from sync.ldap.directory import Directory
+from sync.ldap.localserver import LocalServer
+from sync.service.history import History
 from sync.settings import LdapSettings
 
 

@@ -11,12 +11,10 @@ from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
 
-from sync.document import SourceError
-from sync.errors import ConfigurationError, DirectoryError, DirectoryUnavailable, LockBusy
+from sync.core.model import json_schema
+from sync.core.report import STOPPING, ExitCode, Outcome, Report, outcome_of
+from sync.errors import ConfigurationError, LockBusy
 from sync.logs import configure_logging
-from sync.mapping import MappingError
-from sync.model import json_schema
-from sync.report import ExitCode, Report
 from sync.settings import Settings, load_settings
 
 EXIT_PIPE = 141
@@ -327,10 +325,10 @@ def _logging(args: argparse.Namespace, settings: Settings, default: str = "WARNI
 
 
 def _run(args: argparse.Namespace) -> int:
-    from sync.history import History
-    from sync.lock import RunLock, locked_run
     from sync.progress import progress_for
-    from sync.run import run_sync
+    from sync.run.lock import RunLock, locked_run
+    from sync.run.sync import run_sync
+    from sync.service.history import History
 
     if args.ldif and not args.dry_run:
         print("portal-sync: --ldif needs --dry-run", file=sys.stderr)
@@ -373,7 +371,7 @@ def _print_report(report: Report, args: argparse.Namespace) -> None:
 
 
 def _write_ldif(path: Path, report: Report) -> None:
-    from sync.ldif import ldif
+    from sync.core.ldif import ldif
 
     if path == Path("-"):
         sys.stdout.writelines(ldif(report.changes))
@@ -383,14 +381,14 @@ def _write_ldif(path: Path, report: Report) -> None:
 
 
 def _daemon(args: argparse.Namespace) -> int:
-    from sync.daemon import run_daemon
+    from sync.service.daemon import run_daemon
 
     return run_daemon(_settings(args, log_level="INFO"))
 
 
 def _status(args: argparse.Namespace) -> int:
-    from sync.history import History, describe
-    from sync.lock import FileLock
+    from sync.run.lock import FileLock
+    from sync.service.history import History, describe
 
     settings = _settings(args)
     reports = History(settings.state_dir, settings.history.keep).reports(args.limit)
@@ -407,9 +405,9 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from sync.decisions import counted
-    from sync.directory import Directory
-    from sync.run import prepare
+    from sync.core.decisions import counted
+    from sync.ldap.directory import Directory
+    from sync.run.prepare import prepare
 
     settings = _settings(args)
     print(f"settings: ok (directory {settings.ldap.url}, base {settings.ldap.base_dn})")
@@ -434,8 +432,8 @@ def _check(args: argparse.Namespace) -> int:
 
 def _check_portal(settings: Settings) -> None:
     """Print how the connection is protected, and bind as the portal account when set."""
-    from sync.directory import Directory
-    from sync.portal import portal_ldap
+    from sync.ldap.directory import Directory
+    from sync.portal.login import portal_ldap
 
     ldap = settings.ldap
     if ldap.uses_tls:
@@ -450,9 +448,9 @@ def _check_portal(settings: Settings) -> None:
 
 
 def _access(args: argparse.Namespace) -> int:
-    from sync.access import compare_order, compare_user, describe_order, describe_user
-    from sync.portal import LoginRefused, Portal
-    from sync.run import prepare
+    from sync.portal.access import compare_order, compare_user, describe_order, describe_user
+    from sync.portal.login import LoginRefused, Portal
+    from sync.run.prepare import prepare
 
     settings = _settings(args)
     prepared = prepare(settings) if args.compare else None
@@ -484,8 +482,8 @@ def _access(args: argparse.Namespace) -> int:
 
 
 def _login(args: argparse.Namespace) -> int:
-    from sync.access import describe_user
-    from sync.portal import LoginRefused, Portal
+    from sync.portal.access import describe_user
+    from sync.portal.login import LoginRefused, Portal
 
     settings = _settings(args)
     password = getpass.getpass(f"password for {args.login}: ")
@@ -546,12 +544,8 @@ def _main(argv: Sequence[str] | None) -> int:
             "login": _login,
         }[args.command]
         return handler(args)
-    except SourceError as exc:
-        print(f"portal-sync: {exc}", file=sys.stderr)
-        return int(ExitCode.SOURCE)
-    except (ConfigurationError, MappingError) as exc:
-        print(f"portal-sync: configuration error: {exc}", file=sys.stderr)
-        return int(ExitCode.CONFIGURATION)
-    except (DirectoryUnavailable, DirectoryError) as exc:
-        print(f"portal-sync: {exc}", file=sys.stderr)
-        return int(ExitCode.UNAVAILABLE)
+    except STOPPING as exc:
+        outcome = outcome_of(exc)
+        what = "configuration error: " if outcome is Outcome.CONFIGURATION else ""
+        print(f"portal-sync: {what}{exc}", file=sys.stderr)
+        return int(outcome.exit_code)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from sync.directory import Directory
-from sync.localserver import LocalServer
-from sync.mapping import load_mapping
-from sync.run import read_current, run_sync
+from sync.core.show import describe_tree
+from sync.ldap.directory import Directory
+from sync.ldap.flavour import load_mapping
+from sync.ldap.localserver import LocalServer
+from sync.run.current import read_current
+from sync.run.sync import run_sync
 from sync.settings import load_settings
-from sync.show import describe_tree
 
 
 def run_demo(source: Path | None = None) -> int:

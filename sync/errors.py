@@ -1,7 +1,13 @@
-"""Our own exceptions; each class says what the run does next.
+"""Our own exceptions: something stopped, and each class says what the run does next.
 
-ldap3's exceptions never leave `sync.directory`: they are translated there,
-once, into the directory errors below.
+An exception stops what raised it: the run (a source that cannot be read,
+a wrong setting, a directory that is down) or one change (a refusal, which
+the apply step turns into a record error). What is wrong with single source
+records is no exception: `sync.core.problems` holds those findings as
+values, which a run reports while it carries on. ldap3's exceptions never
+leave `sync.ldap`: they are translated there, once, into the directory
+errors below. `sync.core.report` gives each error that stops a run its
+outcome and exit code.
 """
 
 from __future__ import annotations
@@ -13,6 +19,10 @@ class SyncError(Exception):
 
 class ConfigurationError(SyncError):
     """Settings, mapping or directory layout are wrong: stop and say what to fix."""
+
+
+class SourceError(SyncError):
+    """The source cannot be read at all: the run stops before any change (exit code 4)."""
 
 
 class DirectoryError(SyncError):

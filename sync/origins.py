@@ -31,12 +31,12 @@ NOT_SETTINGS = frozenset(
 """Variables that are no settings: where the settings are, and what portal-sync hands to
 the initial-password command (which may well call portal-sync itself)."""
 
-Tree = dict[str, "Tree | None"]
+Names = dict[str, "Names | None"]
 
 
-def known(model: type[BaseModel]) -> Tree:
+def known(model: type[BaseModel]) -> Names:
     """Return the setting names of a model: a sub-tree per group, None for a value."""
-    tree: Tree = {}
+    tree: Names = {}
     for name, info in model.model_fields.items():
         annotation = info.annotation
         nested = isinstance(annotation, type) and issubclass(annotation, BaseModel)
@@ -56,7 +56,7 @@ def _closest(name: str, candidates: Iterable[str]) -> str | None:
     return spelled[found[0]] if found else None
 
 
-def _variables(tree: Tree, path: tuple[str, ...] = ()) -> list[str]:
+def _variables(tree: Names, path: tuple[str, ...] = ()) -> list[str]:
     names = []
     for name, sub in tree.items():
         names.append(variable((*path, name)))
@@ -65,11 +65,11 @@ def _variables(tree: Tree, path: tuple[str, ...] = ()) -> list[str]:
     return names
 
 
-def unknown_in_file(data: Mapping[str, Any], tree: Tree, file: Path) -> list[str]:
+def unknown_in_file(data: Mapping[str, Any], tree: Names, file: Path) -> list[str]:
     """Return one line per section or key of a settings file that is no setting."""
     problems: list[str] = []
 
-    def walk(table: Mapping[str, Any], sub: Tree, section: tuple[str, ...]) -> None:
+    def walk(table: Mapping[str, Any], sub: Names, section: tuple[str, ...]) -> None:
         for key, value in table.items():
             if key in sub:
                 inner = sub[key]
@@ -95,10 +95,10 @@ def unknown_in_file(data: Mapping[str, Any], tree: Tree, file: Path) -> list[str
     return problems
 
 
-def setting_path(name: str, tree: Tree) -> tuple[str, ...] | None:
+def setting_path(name: str, tree: Names) -> tuple[str, ...] | None:
     """Return the setting path an environment name (without prefix) stands for, or None."""
     path = tuple(part.lower() for part in name.split(DELIMITER))
-    sub: Tree | None = tree
+    sub: Names | None = tree
     for part in path:
         if sub is None or part not in sub:
             return None
@@ -106,7 +106,7 @@ def setting_path(name: str, tree: Tree) -> tuple[str, ...] | None:
     return path
 
 
-def unknown_variables(names: Iterable[str], tree: Tree, where: str = "") -> list[str]:
+def unknown_variables(names: Iterable[str], tree: Names, where: str = "") -> list[str]:
     """Return one line per PORTAL_SYNC_* name that is no setting; `where` names their file."""
     problems = []
     every = _variables(tree)
@@ -122,7 +122,7 @@ def unknown_variables(names: Iterable[str], tree: Tree, where: str = "") -> list
     return problems
 
 
-def unknown_secrets(folder: Path, tree: Tree) -> list[str]:
+def unknown_secrets(folder: Path, tree: Names) -> list[str]:
     """Return one line per file of the secrets directory that is no setting."""
     problems = []
     every = [v[len(PREFIX) :].lower() for v in _variables(tree)]
@@ -142,7 +142,7 @@ def unknown_secrets(folder: Path, tree: Tree) -> list[str]:
 
 
 def flattened(
-    data: Mapping[str, Any], tree: Tree, path: tuple[str, ...] = ()
+    data: Mapping[str, Any], tree: Names, path: tuple[str, ...] = ()
 ) -> list[tuple[str, ...]]:
     """Return the setting paths a nested mapping sets."""
     found = []

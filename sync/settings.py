@@ -32,16 +32,16 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from sync.desired import Layout
+from sync.core.grants import AccessRules
+from sync.core.guard import SafetySettings
+from sync.core.tree import Layout, Tree
 from sync.errors import ConfigurationError
-from sync.grants import AccessRules
-from sync.guard import SafetySettings
 from sync.origins import (
     NOT_SETTINGS,
     PREFIX,
+    Names,
     Origins,
     SettingGroup,
-    Tree,
     flattened,
     in_file,
     known,
@@ -314,6 +314,11 @@ class Settings(BaseSettings):
     history: HistorySettings = HistorySettings()
     """Run history."""
 
+    @property
+    def tree(self) -> Tree:
+        """Return where the managed entries live: the layout under the base DN."""
+        return Tree(self.layout, self.ldap.base_dn)
+
     def name_of(self, setting: str) -> str:
         """Return where a setting ("ldap.base_dn", "state_dir") was set, or where it can be."""
         return self._origins.name(tuple(setting.split(".")))
@@ -418,7 +423,7 @@ def _trace(
     return origins
 
 
-def _variable_path(name: str, tree: Tree) -> tuple[str, ...] | None:
+def _variable_path(name: str, tree: Names) -> tuple[str, ...] | None:
     if not name.upper().startswith(PREFIX) or name.upper() in NOT_SETTINGS:
         return None
     return setting_path(name[len(PREFIX) :], tree)

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from hypothesis import settings as hypothesis_settings
 
-from sync.localserver import LocalServer
+from sync.ldap.localserver import LocalServer
 from sync.settings import Settings, load_settings
 
 from directory_view import ldapi_search

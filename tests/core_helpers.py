@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from sync.desired import Desired, Layout, build_desired
-from sync.document import load_data
-from sync.grants import AccessRules, read_grants
-from sync.mapping import Mapping, load_mapping
-from sync.problems import Quarantine
-from sync.rules import apply_rules
+from sync.core.desired import Desired, build_desired
+from sync.core.grants import AccessRules, read_grants
+from sync.core.mapping import Mapping
+from sync.core.problems import Quarantine
+from sync.core.rules import apply_rules
+from sync.core.tree import Layout, Tree
+from sync.ldap.flavour import load_mapping
+from sync.sources.document import load_data
 
 BASE = "dc=example,dc=org"
 MAPPING = load_mapping("openldap")
@@ -25,7 +27,8 @@ def desired_of(
     loaded = load_data(document)
     structure, _ = apply_rules(loaded.document, loaded.quarantine)
     grants = read_grants(loaded.raw, rules or AccessRules(), loaded.quarantine.kinds)
-    desired = build_desired(structure, layout or Layout(), BASE, mapping, loaded.quarantine, grants)
+    tree = Tree(layout or Layout(), BASE)
+    desired = build_desired(structure, tree, mapping, loaded.quarantine, grants)
     return desired, loaded.quarantine
 
 

@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from sync.localserver import LocalServer
+from sync.ldap.localserver import LocalServer
 
 from directory_view import ldapi_search
 

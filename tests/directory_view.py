@@ -6,7 +6,7 @@ import subprocess
 
 from ldap3 import ALL_ATTRIBUTES, NONE, SUBTREE, Connection, Server
 
-from sync.localserver import LocalServer
+from sync.ldap.localserver import LocalServer
 
 
 def connect(server: LocalServer) -> Connection:

@@ -9,11 +9,12 @@ from statistics import mean
 import pytest
 
 from benchmarks.generate import add_one_person, change_one_person, generate, mutate
-from sync.desired import Layout, build_desired
-from sync.document import load_data
-from sync.grants import AccessRules, read_grants
-from sync.mapping import load_mapping
-from sync.rules import apply_rules
+from sync.core.desired import build_desired
+from sync.core.grants import AccessRules, read_grants
+from sync.core.rules import apply_rules
+from sync.core.tree import Layout, Tree
+from sync.ldap.flavour import load_mapping
+from sync.sources.document import load_data
 
 DN_SPECIALS = ',+"\\<>;=#'
 
@@ -29,8 +30,7 @@ def record_errors(document: dict) -> list:
     grants = read_grants(loaded.raw, AccessRules(), loaded.quarantine.kinds)
     desired = build_desired(
         structure,
-        Layout(),
-        "dc=example,dc=org",
+        Tree(Layout(), "dc=example,dc=org"),
         load_mapping("openldap"),
         loaded.quarantine,
         grants,

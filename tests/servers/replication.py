@@ -21,7 +21,7 @@ from typing import Any
 from ldap3 import BASE, NONE, SUBTREE, Connection, Server
 from ldap3.core.exceptions import LDAPNoSuchObjectResult
 
-from sync.localserver import LocalServer
+from sync.ldap.localserver import LocalServer
 
 from .process import ServerError, free_port
 

@@ -1,0 +1,263 @@
+"""The entries the directory should hold, built from the customer structure (pure)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from sync.core import dn as dnlib
+from sync.core.entry import Entry, EntryKey, Kind
+from sync.core.grants import Grants
+from sync.core.mapping import FIELDS, Mapping, Template
+from sync.core.model import InternalUser
+from sync.core.problems import Quarantine, RecordError
+from sync.core.rules import ExternalUser, Structure
+from sync.core.tree import Tree
+
+
+@dataclass
+class Desired:
+    """Every entry the directory should hold, with the containers they need."""
+
+    entries: dict[str, Entry]
+    containers: tuple[str, ...]
+    errors: list[RecordError] = field(default_factory=list)
+    disabled_base: str = ""
+    records: dict[str, str] = field(default_factory=dict)
+    """The source record behind each key, as reports name it ("person P-1 of customer 10001")."""
+    grants: Grants = field(default_factory=Grants)
+    """Who the source lets into which group, by key, bad records included."""
+
+    def held(self, group: str) -> tuple[str, ...]:
+        """Return the members a group is granted that have no desired entry (bad records)."""
+        return tuple(sorted(k for k in self.grants.members.get(group, ()) if k not in self.entries))
+
+
+def build_desired(
+    structure: Structure,
+    tree: Tree,
+    mapping: Mapping,
+    quarantine: Quarantine,
+    grants: Grants,
+) -> Desired:
+    """Return the entries the directory should hold for this structure.
+
+    Users come from the valid records; group memberships come from `grants`,
+    which also names members whose record is in error but still supported.
+    """
+    layout = tree.layout
+    builder = _Builder(tree, mapping, quarantine)
+    internal = [user for user in structure.internal_users if user.enabled]
+    for user in internal:
+        builder.add_user(
+            Kind.INTERNAL, user.id, f"internal user {user.id}", _internal_context(user)
+        )
+    external = [
+        user for user in structure.external_users if user.customer.remote_access and user.enabled
+    ]
+    for ext in external:
+        builder.add_user(
+            Kind.EXTERNAL,
+            ext.person.id,
+            f"person {ext.person.id} of customer {ext.customer.id}",
+            _external_context(ext),
+        )
+
+    for customer in structure.customers.values():
+        if not customer.remote_access:
+            continue
+        context = {"id": customer.id, "name": customer.name, "nickname": customer.nickname}
+        builder.add_group(
+            Kind.CUSTOMER,
+            customer.id,
+            f"customer {customer.id}",
+            layout.customer_group_name,
+            context,
+            grants,
+        )
+
+    for order in structure.orders:
+        if not order.portal_visible:
+            continue
+        customer = structure.customers[order.customer]
+        agency = structure.customers[order.agency] if order.agency else None
+        context = {
+            "id": order.id,
+            "name": order.name,
+            "customer_id": customer.id,
+            "customer_name": customer.name,
+            "agency_id": agency.id if agency else "",
+            "agency_name": agency.name if agency else "",
+            "agency_note": f", agency {agency.id}" if agency else "",
+        }
+        builder.add_group(
+            Kind.ORDER, order.id, f"order {order.id}", layout.order_group_name, context, grants
+        )
+
+    for role_key, name in grants.role_names.items():
+        builder.add_group(
+            Kind.ROLE,
+            EntryKey.source_id(role_key),
+            f"role {name}",
+            layout.role_group_name,
+            {"name": name},
+            grants,
+        )
+
+    return Desired(
+        builder.finish(),
+        tree.containers(),
+        builder.errors,
+        disabled_base=tree.disabled,
+        records=builder.records,
+        grants=grants,
+    )
+
+
+def _internal_context(user: InternalUser) -> dict[str, str]:
+    return {
+        "id": user.id,
+        "login": user.login,
+        "first_name": user.first_name,
+        "last_name": user.last_name,
+        "email": user.email,
+        "phone": user.phone,
+        "groups": ", ".join(user.groups),
+    }
+
+
+def _external_context(ext: ExternalUser) -> dict[str, str]:
+    person, customer = ext.person, ext.customer
+    type_names = {contact_type.id: contact_type.name for contact_type in customer.contact_types}
+    return {
+        "id": person.id,
+        "login": ext.login,
+        "first_name": person.first_name,
+        "last_name": person.last_name,
+        "email": person.email,
+        "phone": person.phone,
+        "mobile": person.mobile,
+        "fax": person.fax,
+        "web": person.web,
+        "customer_id": customer.id,
+        "customer_name": customer.name,
+        "customer_nickname": customer.nickname,
+        "contact_types": ", ".join(
+            type_names.get(t) or t for t in dict.fromkeys(person.contact_types)
+        ),
+    }
+
+
+class _Builder:
+    """Collects entries, refusing two records that would share one DN."""
+
+    def __init__(self, tree: Tree, mapping: Mapping, quarantine: Quarantine):
+        self.tree = tree
+        layout = tree.layout
+        self.mapping = mapping
+        self.quarantine = quarantine
+        self.entries: dict[str, Entry] = {}
+        self.records: dict[str, str] = {}
+        self.by_dn: dict[str, list[str]] = {}
+        self.collisions: set[str] = set()
+        self.errors: list[RecordError] = []
+        self._positions: dict[str, int] | None = None
+        self.group_names = {
+            Kind.CUSTOMER: Template(
+                layout.customer_group_name, FIELDS[Kind.CUSTOMER], "layout.customer_group_name"
+            ),
+            Kind.ORDER: Template(
+                layout.order_group_name, FIELDS[Kind.ORDER], "layout.order_group_name"
+            ),
+            Kind.ROLE: Template(
+                layout.role_group_name, FIELDS[Kind.ROLE], "layout.role_group_name"
+            ),
+        }
+
+    def add_user(self, kind: Kind, source_id: str, record: str, context: dict[str, str]) -> None:
+        self._add(kind, source_id, record, context, ())
+
+    def add_group(
+        self,
+        kind: Kind,
+        source_id: str,
+        record: str,
+        template: str,
+        context: dict[str, str],
+        grants: Grants,
+    ) -> None:
+        """Add a group when the source grants it a member or may keep the ones it has."""
+        key = EntryKey.of(kind, source_id)
+        granted = grants.members.get(key, ())
+        if not granted and not grants.uncertain and key not in grants.unknown_groups:
+            return
+        self._resolve_collisions()
+        position = self.positions()
+        members = [
+            entry.dn
+            for entry in (self.entries.get(k) for k in sorted(granted, key=position))
+            if entry is not None
+        ]
+        context = {**context, "group_name": self.group_names[kind].render(context)}
+        self._add(kind, source_id, record, context, tuple(members))
+
+    def positions(self) -> Callable[[str], tuple[int, str]]:
+        """Return a sort key putting user keys in source order (unknown keys last).
+
+        Users are all added before the first group, so their order is taken once.
+        """
+        if self._positions is None:
+            self._positions = {key: index for index, key in enumerate(self.entries)}
+        positions = self._positions
+        return lambda key: (positions.get(key, len(positions)), key)
+
+    def _add(
+        self,
+        kind: Kind,
+        source_id: str,
+        record: str,
+        context: dict[str, str],
+        members: tuple[str, ...],
+    ) -> None:
+        kind_mapping = self.mapping.kinds[kind]
+        key = EntryKey.of(kind, source_id)
+        attributes = kind_mapping.render(context)
+        attributes[self.mapping.identity_attribute] = (self.mapping.identity_value(key),)
+        if kind_mapping.members:
+            attributes[kind_mapping.members] = members
+        naming = attributes[kind_mapping.rdn]
+        if not naming:
+            self.errors.append(RecordError(record, f"its {kind_mapping.rdn} is empty"))
+            self.quarantine.keys.add(key)
+            return
+        dn = f"{dnlib.rdn(kind_mapping.rdn, naming[0])},{self.tree.base(kind)}"
+        self.entries[key] = Entry(key, dn, attributes)
+        self.records[key] = record
+        normalized = dnlib.normalize_dn(dn)
+        claimants = self.by_dn.setdefault(normalized, [])
+        claimants.append(key)
+        if len(claimants) > 1:
+            self.collisions.add(normalized)
+
+    def _resolve_collisions(self) -> None:
+        """Quarantine every record whose DN another record also wants (only new collisions)."""
+        if not self.collisions:
+            return
+        for normalized in [n for n in self.by_dn if n in self.collisions]:
+            keys = self.by_dn[normalized]
+            if len(keys) < 2:
+                continue
+            dn = self.entries[keys[0]].dn
+            for key in keys:
+                others = ", ".join(self.records[k] for k in keys if k != key)
+                self.errors.append(
+                    RecordError(self.records[key], f"its DN {dn} is also wanted by {others}")
+                )
+                self.quarantine.keys.add(key)
+                del self.entries[key]
+            keys.clear()
+        self.collisions.clear()
+
+    def finish(self) -> dict[str, Entry]:
+        self._resolve_collisions()
+        return self.entries

@@ -1,0 +1,143 @@
+"""Connections to the directory: TLS, the bind, and what to fix when either fails."""
+
+from __future__ import annotations
+
+import math
+import ssl
+from contextlib import suppress
+from typing import Any
+
+from ldap3 import NONE, Connection, Server, Tls
+from ldap3.core import exceptions as ldap_exc
+
+from sync.errors import BindFailed, ConfigurationError, DirectoryError, DirectoryUnavailable
+from sync.ldap.translate import translated
+from sync.settings import LdapSettings
+
+_UNKNOWN_CA = "CERTIFICATE_VERIFY_FAILED"
+_OTHER_HOST = "doesn't match any name"
+_NO_TLS = "socket ssl wrapping error"
+_NO_ADDRESS = "invalid server address"
+
+
+def _tls(settings: LdapSettings) -> Tls:
+    """Return the TLS set-up of the settings: validation on unless switched off."""
+    return Tls(
+        validate=ssl.CERT_REQUIRED if settings.tls_verify else ssl.CERT_NONE,
+        ca_certs_file=str(settings.ca_file) if settings.ca_file else None,
+        local_certificate_file=(
+            str(settings.client_cert_file) if settings.client_cert_file else None
+        ),
+        local_private_key_file=str(settings.client_key_file) if settings.client_key_file else None,
+    )
+
+
+def bound_connection(
+    settings: LdapSettings, user: str, password: str, **options: Any
+) -> Connection:
+    """Return a connection bound as `user` (anonymous when empty), over TLS when configured.
+
+    `options` go to ldap3's Connection (e.g. another client strategy). A
+    refused service account, a server certificate that the configured CAs do
+    not vouch for or that names another host, and a port that speaks no TLS
+    are errors saying which setting to fix, named where it was set.
+    """
+    action = f"connecting to {settings.url} as {user or 'anonymous'}"
+    use_tls = settings.uses_tls or settings.ca_file is not None
+    server = Server(
+        settings.url,
+        get_info=NONE,
+        connect_timeout=settings.timeout,
+        tls=_tls(settings) if use_tls else None,
+    )
+    connection = Connection(
+        server,
+        user=user or None,
+        password=password or None,
+        raise_exceptions=True,
+        receive_timeout=math.ceil(settings.timeout),
+        check_names=False,
+        **options,
+    )
+    try:
+        with translated(action):
+            if settings.start_tls:
+                connection.open()
+                connection.start_tls()
+            connection.bind()
+    except (DirectoryError, ConfigurationError) as exc:
+        with suppress(ldap_exc.LDAPException):
+            connection.unbind()
+        explained = _explained(exc, settings, server, user)
+        if explained is exc:
+            raise
+        raise explained from exc
+    return connection
+
+
+def _explained(
+    exc: DirectoryError | ConfigurationError, settings: LdapSettings, server: Server, user: str
+) -> DirectoryError | ConfigurationError:
+    """Return the error of a failed connection or bind, saying what to fix and where."""
+    action = f"connecting to {settings.url} as {user or 'anonymous'}"
+    text = str(exc)
+    url = settings.name_of("url")
+    if isinstance(exc, BindFailed) and user == settings.bind_dn:
+        if not user:
+            return BindFailed(
+                f"{action}: the server refused the anonymous bind: set the service account in "
+                f"{settings.name_of('bind_dn')} and its password in "
+                f"{settings.name_of('bind_password')}"
+            )
+        return BindFailed(
+            f"{action}: the server refused the bind as {user} (wrong password, or no such "
+            f"account): fix the password in {settings.name_of('bind_password')}, or the DN in "
+            f"{settings.name_of('bind_dn')}"
+        )
+    if _UNKNOWN_CA in text or _OTHER_HOST in text:
+        reason = (
+            "it is signed by a CA that is not trusted"
+            if _UNKNOWN_CA in text
+            else f"it does not name the host {server.host}"
+        )
+        return ConfigurationError(
+            f"{action}: the server's TLS certificate is refused: {reason}. Set "
+            f"{settings.name_of('ca_file')} to the PEM bundle of the CA that signed it, and "
+            "connect to a host name that the certificate names"
+        )
+    if _NO_TLS in text:
+        return ConfigurationError(
+            f"{action}: the server did not speak TLS on {server.host}:{server.port}: ldaps:// "
+            "needs the server's TLS port (usually 636); for a plain LDAP port use ldap:// with "
+            f"start_tls. Fix {url}"
+        )
+    if _NO_ADDRESS in text:
+        return DirectoryUnavailable(
+            f"{action}: the host name {server.host} cannot be resolved (DNS): check the host "
+            f"in {url} and the name service of this machine"
+        )
+    return exc
+
+
+def password_accepted(settings: LdapSettings, dn: str, password: str) -> bool:
+    """Return whether the server accepts a simple bind as `dn` with `password`."""
+    if not password:
+        return False
+    try:
+        connection = bound_connection(settings, dn, password)
+    except BindFailed:
+        return False
+    with suppress(ldap_exc.LDAPException):
+        connection.unbind()
+    return True
+
+
+def change_own_password(settings: LdapSettings, dn: str, old: str, new: str) -> None:
+    """Change a user's password as that user (Password Modify with the old password)."""
+    connection = bound_connection(settings, dn, old)
+    try:
+        with translated(f"changing the password of {dn}"):
+            connection.extend.standard.modify_password(dn, old, new)
+    finally:
+        with suppress(ldap_exc.LDAPException):
+            connection.unbind()

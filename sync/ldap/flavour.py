@@ -1,0 +1,29 @@
+"""The directory flavour: the mapping of a shipped flavour (mappings/*.toml) or of a file.
+
+Every room that needs the mapping loads it here, once per run or command.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+from sync.core.mapping import Mapping, MappingError, parse_mapping
+
+
+def load_mapping(name_or_path: str) -> Mapping:
+    """Return the mapping of a shipped flavour (e.g. "openldap") or of a TOML file."""
+    if name_or_path.endswith(".toml") or "/" in name_or_path:
+        path = Path(name_or_path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise MappingError(f"{path}: cannot read the mapping: {exc.strerror}") from exc
+        origin = str(path)
+    else:
+        shipped = resources.files("sync.mappings").joinpath(f"{name_or_path}.toml")
+        if not shipped.is_file():
+            raise MappingError(f"no shipped mapping named {name_or_path!r}")
+        text = shipped.read_text(encoding="utf-8")
+        origin = f"mappings/{name_or_path}.toml"
+    return parse_mapping(text, origin)

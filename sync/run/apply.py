@@ -1,0 +1,158 @@
+"""Apply a plan: stage by stage, pipelined within a stage.
+
+A refused change is a record error, not the end of the run.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from itertools import groupby
+
+from sync.core import dn as dnlib
+from sync.core.change import Change, Op, Reason
+from sync.core.entry import EntryKey
+from sync.core.membership import Applied, settle_members, without_absent
+from sync.core.phases import stage_of
+from sync.core.plan import Plan, unique_disabled_dn
+from sync.core.problems import RecordError
+from sync.core.report import Report
+from sync.errors import AlreadyExists, NoSuchValue
+from sync.ldap.directory import Directory
+from sync.progress import Progress
+from sync.run.prepare import Prepared
+
+log = logging.getLogger("portal_sync")
+
+
+def apply_plan(
+    directory: Directory,
+    plan: Plan,
+    prepared: Prepared,
+    report: Report,
+    window: int = 1,
+    progress: Progress | None = None,
+) -> set[str]:
+    """Apply the plan stage by stage, pipelined within a stage; return the keys left unsettled.
+
+    The plan's order holds across stages: a stage starts when the one before
+    has all its answers (containers, renames, users, groups, deletes).
+    Containers and renames go one at a time. A refused change is a record
+    error, not the end; its key, and those of groups that had to name a
+    member otherwise, are returned as not in their desired state. A DN whose
+    add or rename was refused belongs to someone else: no group gets it.
+    """
+    mapping = prepared.mapping
+    outcome = Applied()
+    unsettled: set[str] = set()
+    progress = progress or Progress()
+    progress.stage("applying", len(plan.changes))
+    for _, stage in groupby(plan.changes, key=stage_of):
+        batch: list[Change] = []
+        for planned in stage:
+            change: Change | None = planned
+            if planned.key is not None:
+                members = mapping.kinds[EntryKey.kind(planned.key)].members
+                if members:
+                    change = settle_members(planned, outcome, members)
+                    if change != planned:
+                        unsettled.add(planned.key)
+            if change is not None:
+                batch.append(change)
+            else:
+                progress.advance()
+        if not batch:
+            continue
+        width = window if batch[0].op in (Op.ADD, Op.MODIFY, Op.DELETE) else 1
+        retries = _apply(directory, batch, width, prepared, report, outcome, unsettled, progress)
+        _apply(directory, retries, 1, prepared, report, outcome, unsettled, progress, retry=False)
+    return unsettled
+
+
+def _apply(
+    directory: Directory,
+    batch: list[Change],
+    width: int,
+    prepared: Prepared,
+    report: Report,
+    outcome: Applied,
+    unsettled: set[str],
+    progress: Progress,
+    *,
+    retry: bool = True,
+) -> list[Change]:
+    """Write one stage; record refusals; return the changes worth one more try.
+
+    A user disabled while another disabled entry holds its name in the
+    disabled OU (its login was given again) moves under a name of its own.
+    A member change refused because a value to delete is gone (an overlay
+    such as refint removed or rewrote it) is tried again without it.
+    """
+    again: list[Change] = []
+    if not batch:
+        return again
+    absent: list[Change] = []
+    for change, refusal in directory.apply_pipelined(batch, width):
+        if retry:
+            progress.advance()
+        if refusal is None:
+            report.changes.append(change)
+            continue
+        if retry and isinstance(refusal, NoSuchValue) and change.op is Op.MODIFY:
+            absent.append(change)
+            continue
+        if (
+            retry
+            and isinstance(refusal, AlreadyExists)
+            and change.reason is Reason.DISABLE
+            and change.key is not None
+            and change.new_dn is not None
+        ):
+            base = dnlib.parent_dn(change.new_dn)
+            unique = unique_disabled_dn(change.dn, change.key, base)
+            again.append(replace(change, new_dn=unique))
+            outcome.relocated[dnlib.normalize_dn(change.new_dn)] = unique
+            continue
+        _refused(change, refusal, prepared, report, outcome, unsettled)
+    for change in absent:
+        members = prepared.mapping.kinds[EntryKey.kind(change.key)].members if change.key else None
+        if members is None:
+            _refused(change, NoSuchValue(change.dn), prepared, report, outcome, unsettled)
+            continue
+        reduced = without_absent(change, directory.read_values(change.dn, members), members)
+        if reduced is not None:
+            again.append(reduced)
+    return again
+
+
+def _refused(
+    change: Change,
+    refusal: Exception,
+    prepared: Prepared,
+    report: Report,
+    outcome: Applied,
+    unsettled: set[str],
+) -> None:
+    """Report a change the directory refused, and remember what it means for later stages."""
+    record = prepared.desired.records.get(change.key or "", change.key or change.dn)
+    problem = str(refusal)
+    if isinstance(refusal, AlreadyExists):
+        problem = (
+            f"collision: {refusal} (an entry portal-sync does not own, or one of a "
+            "record in error); skipped, the existing entry is left untouched"
+        )
+    report.errors.append(RecordError(record, problem))
+    if change.key:
+        unsettled.add(change.key)
+        if EntryKey.kind(change.key).is_user:
+            _note_refused(change, outcome.refused)
+    log.warning("skipped %s: %s", record, refusal)
+
+
+def _note_refused(change: Change, refused: dict[str, str | None]) -> None:
+    """Remember which DN a user did not get, and the DN its entry still has (None: none)."""
+    if change.op is Op.ADD:
+        refused[dnlib.normalize_dn(change.dn)] = None
+    elif change.op is Op.RENAME and change.new_dn and change.reason is not Reason.DISABLE:
+        still = change.dn if change.reason is Reason.NONE else None
+        refused[dnlib.normalize_dn(change.new_dn)] = still

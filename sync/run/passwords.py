@@ -1,0 +1,285 @@
+"""User passwords: written from the source, generated once, or left to the portal.
+
+A password set or changed in the directory is never overwritten. For
+`source-hash` the service remembers, per entry key, the hash it last wrote
+(`passwords.json` in the state directory, mode 0600) and compares it with
+the directory (an LDAP compare, so the sync account needs no read access
+to passwords): it writes a new source hash only over its own last value or
+over no password at all. For `initial` it writes only into entries it has
+just created. Password values never reach a log line, a report or an
+exception message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import string
+import subprocess
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+
+from sync.core.change import Change, Op
+from sync.core.entry import Entry, EntryKey, Kind
+from sync.core.problems import RecordError
+from sync.core.rules import Structure
+from sync.errors import ConfigurationError, EntryRejected, NoSuchEntry
+from sync.ldap.directory import Directory
+from sync.settings import PasswordMode, PasswordSettings
+
+log = logging.getLogger("portal_sync")
+
+ALPHABET = string.ascii_letters + string.digits + "-_.!+"
+STATE_FILE = "passwords.json"
+
+
+@dataclass(frozen=True)
+class SourceAccount:
+    """What the source says about one user's password and how to reach them."""
+
+    key: str
+    login: str
+    email: str
+    password_hash: str | None = field(repr=False)
+
+
+class Step(StrEnum):
+    """What to do with one account's password in this run."""
+
+    WRITE_HASH = "source hash written"
+    ADOPT = "source hash already in the directory"
+    KEEP = "kept (set in the directory)"
+    GENERATE = "initial password delivered"
+    NOTHING = "nothing"
+
+
+class DeliveryFailed(Exception):
+    """An initial password could not be handed over; the message holds no password."""
+
+
+def source_accounts(structure: Structure) -> dict[str, SourceAccount]:
+    """Return the password-relevant facts of every user in the structure, by entry key."""
+    accounts: dict[str, SourceAccount] = {}
+    for user in structure.internal_users:
+        key = EntryKey.of(Kind.INTERNAL, user.id)
+        accounts[key] = SourceAccount(key, user.login, user.email, user.password_hash)
+    for ext in structure.external_users:
+        key = EntryKey.of(Kind.EXTERNAL, ext.person.id)
+        account = ext.person.account
+        hashed = account.password_hash if account is not None else None
+        accounts[key] = SourceAccount(key, ext.login, ext.person.email, hashed)
+    return accounts
+
+
+def mode_of(settings: PasswordSettings, key: str) -> PasswordMode:
+    """Return the password mode for the entry with this key."""
+    kind = EntryKey.kind(key)
+    if kind is Kind.INTERNAL:
+        return settings.internal
+    if kind is Kind.EXTERNAL:
+        return settings.external
+    return PasswordMode.NONE
+
+
+def first_step(
+    mode: PasswordMode, created: bool, source_hash: str | None, last: str | None
+) -> Step | None:
+    """Return the step decided without the directory, or None when the directory must tell.
+
+    `created`: the entry was added in this run; `last`: the hash this
+    service last wrote into it.
+    """
+    if mode is PasswordMode.INITIAL:
+        return Step.GENERATE if created else Step.NOTHING
+    if mode is PasswordMode.NONE or source_hash is None or source_hash == last:
+        return Step.NOTHING
+    return Step.WRITE_HASH if created else None
+
+
+def hash_step(holds_source: bool | None, holds_last: bool) -> Step:
+    """Return the step for a source hash that this service has not written yet.
+
+    `holds_source`: the directory holds the source hash (None: it holds no
+    password at all); `holds_last`: it still holds the hash this service
+    last wrote. Anything else was set in the directory and is kept.
+    """
+    if holds_source:
+        return Step.ADOPT
+    if holds_source is None or holds_last:
+        return Step.WRITE_HASH
+    return Step.KEEP
+
+
+def generate_password(length: int) -> str:
+    """Return a random password drawn with the `secrets` module."""
+    return "".join(secrets.choice(ALPHABET) for _ in range(length))
+
+
+class WrittenHashes:
+    """The hash this service last wrote per entry key, kept in the state directory."""
+
+    def __init__(self, path: Path, written: dict[str, str]) -> None:
+        self.path = path
+        self.written = written
+
+    @classmethod
+    def load(cls, state_dir: Path) -> WrittenHashes:
+        """Return the state stored in `state_dir`, empty when there is none."""
+        path = state_dir / STATE_FILE
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return cls(path, {})
+        except (OSError, ValueError) as exc:
+            raise ConfigurationError(f"{path}: cannot read the password state: {exc}") from exc
+        written = data.get("written", {}) if isinstance(data, dict) else {}
+        return cls(path, {str(k): str(v) for k, v in written.items()})
+
+    def forget(self, keys: Iterable[str]) -> None:
+        """Drop the keys of entries that no longer exist."""
+        for key in keys:
+            self.written.pop(key, None)
+
+    def save(self) -> None:
+        """Write the state atomically, readable by the service user only."""
+        temporary = self.path.with_suffix(".tmp")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                data = {"version": 1, "written": self.written}
+                json.dump(data, handle, indent=1, sort_keys=True)
+            os.replace(temporary, self.path)
+        except OSError as exc:
+            raise ConfigurationError(
+                f"{self.path}: cannot write the password state: {exc.strerror}; "
+                "fix PORTAL_SYNC_STATE_DIR (the passwords were written; the next run adopts them)"
+            ) from exc
+
+
+def deliver(settings: PasswordSettings, account: SourceAccount, dn: str, password: str) -> None:
+    """Hand an initial password to the configured file and/or command."""
+    line = f"{account.login}\t{password}\n"
+    if settings.initial_file is not None:
+        _append_private(settings.initial_file, line)
+    if settings.initial_command:
+        environment = {
+            **os.environ,
+            "PORTAL_SYNC_LOGIN": account.login,
+            "PORTAL_SYNC_DN": dn,
+            "PORTAL_SYNC_EMAIL": account.email,
+        }
+        try:
+            finished = subprocess.run(
+                settings.initial_command,
+                input=line,
+                text=True,
+                env=environment,
+                capture_output=True,
+                timeout=120,
+                check=False,
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            name = settings.initial_command[0]
+            raise DeliveryFailed(f"the initial password command {name} failed: {exc}") from None
+        if finished.returncode != 0:
+            raise DeliveryFailed(
+                f"the initial password command {settings.initial_command[0]} exited with "
+                f"{finished.returncode}"
+            )
+
+
+def _append_private(path: Path, line: str) -> None:
+    """Append a line to a file that only the service user may read."""
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+    except OSError as exc:
+        raise DeliveryFailed(f"cannot open {path}: {exc.strerror}") from None
+    with os.fdopen(descriptor, "a", encoding="utf-8") as handle:
+        if os.fstat(handle.fileno()).st_mode & 0o077:
+            raise DeliveryFailed(f"{path} is readable by others: chmod 600 it")
+        handle.write(line)
+
+
+def counted(steps: Mapping[str, Step]) -> dict[str, int]:
+    """Return how many accounts took each step, leaving out NOTHING."""
+    counts: dict[str, int] = {}
+    for step in steps.values():
+        if step is not Step.NOTHING:
+            counts[step.value] = counts.get(step.value, 0) + 1
+    return counts
+
+
+def settle_passwords(
+    directory: Directory,
+    options: PasswordSettings,
+    state_dir: Path,
+    accounts: Mapping[str, SourceAccount],
+    entries: Mapping[str, Entry],
+    planned: Iterable[Change],
+    applied: Iterable[Change],
+) -> tuple[dict[str, Step], list[RecordError]]:
+    """Write, generate or keep the password of every account after the entries were applied.
+
+    Only entries this service owns are touched: those it read as its own,
+    and those it added in this run (a refused add may mean that an entry of
+    someone else holds the DN). Returns the step taken per entry key and
+    the accounts that failed; no password value is in either. The hashes
+    written are remembered in `state_dir`.
+    """
+    if options.internal is PasswordMode.NONE and options.external is PasswordMode.NONE:
+        return {}, []
+    changes = list(applied)
+    created = {c.key for c in changes if c.op is Op.ADD and c.key}
+    deleted = {c.key for c in changes if c.op is Op.DELETE and c.key}
+    refused = {c.key for c in planned if c.op is Op.ADD and c.key} - created
+    state = WrittenHashes.load(state_dir)
+    state.forget(deleted)
+    before = dict(state.written)
+    steps: dict[str, Step] = {}
+    errors: list[RecordError] = []
+    for key, account in accounts.items():
+        entry = entries.get(key)
+        if entry is None or key in refused:
+            continue
+        try:
+            steps[key] = _settle(directory, options, state, account, entry.dn, key in created)
+        except (DeliveryFailed, EntryRejected, NoSuchEntry) as exc:
+            errors.append(RecordError(key, f"password not set: {exc}"))
+            log.warning("password of %s not set: %s", key, exc)
+    if state.written != before:
+        state.save()
+    return steps, errors
+
+
+def _settle(
+    directory: Directory,
+    options: PasswordSettings,
+    state: WrittenHashes,
+    account: SourceAccount,
+    dn: str,
+    created: bool,
+) -> Step:
+    """Decide and carry out the password step of one account; return it."""
+    last = state.written.get(account.key)
+    source = account.password_hash
+    step = first_step(mode_of(options, account.key), created, source, last)
+    if step is Step.GENERATE:
+        password = generate_password(options.initial_length)
+        directory.set_password(dn, password)
+        deliver(options, account, dn, password)
+        return step
+    if source is None or step is Step.NOTHING:
+        return Step.NOTHING
+    if step is None:
+        holds_last = last is not None and bool(directory.password_matches(dn, last))
+        step = hash_step(directory.password_matches(dn, source), holds_last)
+    if step is Step.WRITE_HASH:
+        directory.write_password_hash(dn, source)
+    if step in (Step.WRITE_HASH, Step.ADOPT):
+        state.written[account.key] = source
+    return step

@@ -1,0 +1,73 @@
+"""The source side of a run: the desired entries and what the source got wrong.
+
+Read and checked before anything touches the directory; no directory access.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sync.core.decisions import Decision, decisions
+from sync.core.desired import Desired, build_desired
+from sync.core.entry import Kind
+from sync.core.grants import read_grants
+from sync.core.mapping import Mapping
+from sync.core.problems import Quarantine, RecordError
+from sync.core.rules import apply_rules
+from sync.ldap.flavour import load_mapping
+from sync.progress import Progress
+from sync.run.passwords import SourceAccount, source_accounts
+from sync.settings import Settings
+from sync.sources.reader import Source, source_of
+
+
+@dataclass
+class Prepared:
+    """The source side of a run: the desired entries and what the source got wrong."""
+
+    mapping: Mapping
+    desired: Desired
+    quarantine: Quarantine
+    errors: list[RecordError]
+    accounts: dict[str, SourceAccount] = field(default_factory=dict)
+    decisions: list[Decision] = field(default_factory=list)
+    """The valid records the rules left without an entry, and why."""
+
+
+def prepare(
+    settings: Settings,
+    progress: Progress | None = None,
+    *,
+    source: Source | None = None,
+    mapping: Mapping | None = None,
+) -> Prepared:
+    """Return the desired directory for the configured source; no directory access.
+
+    A run passes the source reader and the mapping it holds already, so that
+    each is made once per run.
+    """
+    progress = progress or Progress()
+    progress.stage("reading the source")
+    loaded = (source or source_of(settings.source)).load()
+    progress.stage("building")
+    mapping = mapping or load_mapping(settings.mapping.path)
+    structure, rule_errors = apply_rules(loaded.document, loaded.quarantine)
+    document = loaded.document
+    broken = not document.customers and not document.internal_users
+    if broken:
+        loaded.quarantine.kinds.update(kind.value for kind in Kind)
+    grants = read_grants(loaded.raw, settings.rules, loaded.quarantine.kinds, broken_export=broken)
+    loaded.raw = None  # the parsed text is large: hold it no longer than the grants need it
+    desired = build_desired(structure, settings.tree, mapping, loaded.quarantine, grants)
+    errors = [*loaded.errors, *rule_errors, *desired.errors]
+    if broken:
+        errors.append(
+            RecordError(
+                "source document",
+                "it holds no customer and no internal user; treated as a broken export, "
+                "nothing is deleted or disabled",
+            )
+        )
+    accounts = source_accounts(structure)
+    left_out = decisions(structure, desired, loaded.quarantine)
+    return Prepared(mapping, desired, loaded.quarantine, errors, accounts, left_out)

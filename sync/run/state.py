@@ -1,0 +1,56 @@
+"""The incremental state in the state directory: read, written atomically, forgotten.
+
+The state (`sync.core.digest.State`) is a cache. Whatever goes wrong with
+its file (missing, corrupt, written for another directory or another
+mapping) makes the next run a full reconciliation: it costs time, never
+correctness.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from sync.core.digest import State, parse_state
+
+log = logging.getLogger("portal_sync")
+
+FILE_NAME = "incremental-state.json"
+
+
+def load_state(state_dir: Path) -> State | None:
+    """Return the stored state, or None (with a warning when it exists but cannot be used)."""
+    path = state_dir / FILE_NAME
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        log.warning("ignoring the incremental state %s (a full run follows): %s", path, exc)
+        return None
+    try:
+        return parse_state(text)
+    except (ValueError, KeyError, TypeError) as exc:
+        log.warning("ignoring the incremental state %s (a full run follows): %s", path, exc)
+        return None
+
+
+def save_state(state_dir: Path, state: State) -> None:
+    """Write the state atomically; a failure to write only costs the next run time."""
+    path = state_dir / FILE_NAME
+    temporary = path.with_suffix(".tmp")
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        temporary.write_text(state.to_json(), encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as exc:
+        log.warning("cannot write the incremental state %s: %s", path, exc)
+
+
+def forget_state(state_dir: Path) -> None:
+    """Remove the stored state, so the next run is a full one."""
+    try:
+        (state_dir / FILE_NAME).unlink(missing_ok=True)
+    except OSError as exc:
+        log.warning("cannot remove the incremental state in %s: %s", state_dir, exc)

@@ -1,0 +1,207 @@
+"""One sync run: read, validate, build, read the directory, plan, apply, report.
+
+The CLI one-shot and the daemon both call `run_sync` and get a Report back;
+it never raises for an expected failure, the report says what happened. A
+run reads the clock, the mapping and the source once, and checks the base
+DN once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable, Collection
+from contextlib import AbstractContextManager, nullcontext
+from datetime import datetime, timedelta
+
+from sync import clock
+from sync.core.digest import RunRecord, desired_digests, fingerprint
+from sync.core.entry import EntryKey
+from sync.core.guard import guard_reason
+from sync.core.plan import Plan, make_plan
+from sync.core.problems import RecordError
+from sync.core.report import STOPPING, Outcome, Report, outcome_of
+from sync.ldap.directory import Directory
+from sync.ldap.flavour import load_mapping
+from sync.progress import Progress
+from sync.run.apply import apply_plan
+from sync.run.current import read_directory
+from sync.run.incremental import Incremental
+from sync.run.passwords import counted, settle_passwords
+from sync.run.prepare import Prepared, prepare
+from sync.settings import Settings
+from sync.sources.reader import source_of
+
+log = logging.getLogger("portal_sync")
+
+
+def run_sync(
+    settings: Settings,
+    *,
+    dry_run: bool = False,
+    allow_deletions: int | None = None,
+    now: datetime | None = None,
+    full: bool = False,
+    hold: Callable[[], AbstractContextManager[object]] = nullcontext,
+    progress: Progress | None = None,
+    explain: bool = False,
+) -> Report:
+    """Run one sync and return its report.
+
+    `allow_deletions` approves up to that many deletions and disables past
+    the deletion guard; `now` is the clock for the retention of disabled users;
+    `full` reads every managed entry, not only those that changed since the last run.
+    The source is read and checked before anything touches the directory:
+    `hold` (the run lease) is entered only then, around the directory work.
+    `explain` reads the source even when it is unchanged, for the decisions.
+    """
+    report = Report(started=clock.now(), dry_run=dry_run)
+    try:
+        run = _Run(settings, report, now or report.started, progress or Progress())
+        run.sync(hold, full=full, explain=explain, allow_deletions=allow_deletions)
+    except STOPPING as exc:
+        report.fail(outcome_of(exc), str(exc))
+    report.finish(clock.now())
+    log.info("%s", report.to_text(verbose=False))
+    return report
+
+
+class _Run:
+    """One run of `run_sync`: its settings, time and report, and what it read."""
+
+    def __init__(self, settings: Settings, report: Report, at: datetime, progress: Progress):
+        self.settings = settings
+        self.report = report
+        self.at = at
+        """The run's time: users are disabled as of it, the nightly full run follows it."""
+        self.progress = progress
+        self.mapping = load_mapping(settings.mapping.path)
+        self.source = source_of(settings.source)
+        self._prepared: Prepared | None = None
+
+    def sync(
+        self,
+        hold: Callable[[], AbstractContextManager[object]],
+        *,
+        full: bool,
+        explain: bool,
+        allow_deletions: int | None,
+    ) -> None:
+        """Read the source unless the last clean run applied it, then converge the directory."""
+        settings = self.settings
+        cache = Incremental.start(
+            settings.performance,
+            settings.state_dir,
+            fingerprint(settings.ldap.url, settings.tree, self.mapping),
+            self.source.digest(),
+            full=full,
+            clock=self.at,
+        )
+        if explain or not cache.source_unchanged():
+            self.read_source()
+        self.progress.stage("connecting to the directory")
+        with hold(), Directory.open(settings.ldap) as directory:
+            self.report.directory_started = clock.now()
+            directory.require_base(settings.ldap.base_dn)
+            cache.check_containers(directory, settings.tree.containers())
+            if cache.source_unchanged():
+                log.info("the source is the one the last clean run applied: nothing to do")
+                self.report.managed = cache.managed()
+            else:
+                self.converge(directory, cache, allow_deletions)
+
+    def read_source(self) -> Prepared:
+        """Return the source side of the run, read and checked the first time it is asked for.
+
+        That is before the directory is touched, unless the source is the one
+        the last clean run applied and the directory turns out to need it
+        after all (a managed OU is missing).
+        """
+        if self._prepared is None:
+            self._prepared = prepare(
+                self.settings, self.progress, source=self.source, mapping=self.mapping
+            )
+            self.report.decisions = self._prepared.decisions
+        return self._prepared
+
+    def converge(
+        self, directory: Directory, cache: Incremental, allow_deletions: int | None
+    ) -> None:
+        """Plan the difference between the source and the directory, and apply it."""
+        prepared = self.read_source()
+        report = self.report
+        report.errors.extend(prepared.errors)
+        kinds = (EntryKey.kind(key).value for key in prepared.desired.entries)
+        report.managed = dict(Counter(kinds))
+        digests = desired_digests(prepared.desired)
+        keys = cache.keys_to_read(digests, prepared.quarantine)
+        current = read_directory(directory, self.settings, prepared, keys, self.progress)
+        retention = timedelta(days=self.settings.safety.retention_days)
+        plan = make_plan(
+            prepared.desired,
+            current.entries,
+            current.containers,
+            prepared.mapping,
+            prepared.quarantine,
+            now=self.at,
+            retention=retention,
+            scope=current.scope,
+        )
+        plan = cache.with_managed(plan)
+        report.errors.extend(plan.errors)
+        report.withdrawn.extend(plan.withdrawn)
+        held = guard_reason(plan, self.settings.safety, allow_deletions)
+        if held:
+            report.pending.extend(plan.destructive())
+            report.fail(
+                Outcome.DELETION_GUARD,
+                f"{held}; nothing was applied. Review the pending changes, then approve "
+                f"with: portal-sync run --allow-deletions {len(report.pending)}",
+            )
+        if report.dry_run:
+            report.changes.extend(plan.changes)
+        if held or report.dry_run:
+            return
+        window = self.settings.performance.write_window
+        unsettled = apply_plan(directory, plan, prepared, report, window, self.progress)
+        self.settle_passwords(directory, prepared, plan, unsettled)
+        unsettled |= plan.unsettled
+        done = RunRecord(
+            self.at,
+            retention,
+            digests,
+            current.gone(prepared.desired),
+            report,
+            prepared.quarantine,
+            unsettled,
+        )
+        cache.save(done, prepared.mapping)
+
+    def settle_passwords(
+        self, directory: Directory, prepared: Prepared, plan: Plan, unsettled: Collection[str]
+    ) -> None:
+        """Set the passwords the settings ask for, after the entries were applied.
+
+        An account whose entry did not get its DN (a collision, a refused
+        change) or whose record is in error gets no password: the DN it wanted
+        may be another entry's.
+        """
+        accounts = {
+            key: account
+            for key, account in prepared.accounts.items()
+            if key not in unsettled and not prepared.quarantine.protects(key)
+        }
+        steps, errors = settle_passwords(
+            directory,
+            self.settings.passwords,
+            self.settings.state_dir,
+            accounts,
+            prepared.desired.entries,
+            plan.changes,
+            self.report.changes,
+        )
+        self.report.passwords = counted(steps)
+        records = prepared.desired.records
+        self.report.errors.extend(
+            RecordError(records.get(e.record, e.record), e.problem) for e in errors
+        )

@@ -1,0 +1,1 @@
+"""The daemon around the run: schedule, source watch, HTTP, health, metrics, history."""

@@ -1,0 +1,104 @@
+"""Mappings are data: checked when loaded, interpreted the same way for every flavour."""
+
+from __future__ import annotations
+
+import pytest
+
+from sync.core.mapping import MappingError, parse_mapping
+from sync.ldap.flavour import load_mapping
+
+from core_helpers import desired_of
+
+AD_LIKE = """
+flavour = "activedirectory"
+[identity]
+attribute = "adminDescription"
+prefix = "portal-sync:"
+[container]
+object_classes = ["organizationalUnit"]
+[kinds.internal]
+object_classes = ["top", "person", "organizationalPerson", "user"]
+rdn = "cn"
+[kinds.internal.attributes]
+cn = "{login}"
+sAMAccountName = "{login}"
+userPrincipalName = "{login}@druckerei.example"
+userAccountControl = "512"
+[kinds.external]
+object_classes = ["top", "person", "organizationalPerson", "user"]
+rdn = "cn"
+[kinds.external.attributes]
+cn = "{login}"
+sAMAccountName = "{login}"
+company = "{customer_name}"
+[kinds.customer]
+object_classes = ["top", "group"]
+rdn = "cn"
+members = "member"
+[kinds.customer.attributes]
+cn = "{group_name}"
+sAMAccountName = "{group_name}"
+[kinds.order]
+object_classes = ["top", "group"]
+rdn = "cn"
+members = "member"
+[kinds.order.attributes]
+cn = "{group_name}"
+[kinds.role]
+object_classes = ["top", "group"]
+rdn = "cn"
+members = "member"
+[kinds.role.attributes]
+cn = "{group_name}"
+"""
+
+
+def test_shipped_openldap_mapping_loads():
+    mapping = load_mapping("openldap")
+    assert mapping.identity_attribute == "businesscategory"
+    assert mapping.kinds["external"].object_classes == ("inetOrgPerson",)
+
+
+def test_another_flavour_is_a_new_file_not_new_code(seed, tmp_path):
+    path = tmp_path / "ad.toml"
+    path.write_text(AD_LIKE)
+    mapping = load_mapping(str(path))
+    desired, _ = desired_of(seed, mapping=mapping)
+    claire = desired.entries["external:P-1"]
+    assert claire.dn.startswith("cn=cdubois,ou=external,")
+    assert claire.attributes["samaccountname"] == ("cdubois",)
+    assert claire.attributes["admindescription"] == ("portal-sync:external:P-1",)
+    assert desired.entries["internal:U-1"].attributes["useraccountcontrol"] == ("512",)
+
+
+def test_unknown_template_field_is_refused_with_the_known_ones():
+    broken = AD_LIKE.replace('company = "{customer_name}"', 'company = "{customer}"')
+    with pytest.raises(
+        MappingError, match=r"kinds.external.attributes.company: unknown field \{customer\}"
+    ):
+        parse_mapping(broken, "ad.toml")
+
+
+def test_template_attribute_access_is_refused():
+    broken = AD_LIKE.replace('company = "{customer_name}"', 'company = "{login.__class__}"')
+    with pytest.raises(MappingError, match="unknown field"):
+        parse_mapping(broken, "ad.toml")
+
+
+def test_missing_kind_is_refused():
+    broken = AD_LIKE.split("[kinds.role]")[0]
+    with pytest.raises(MappingError, match="no mapping for kind"):
+        parse_mapping(broken, "ad.toml")
+
+
+def test_unmapped_naming_attribute_is_refused():
+    broken = AD_LIKE.replace(
+        'rdn = "cn"\n[kinds.internal.attributes]', 'rdn = "uid"\n[kinds.internal.attributes]'
+    )
+    with pytest.raises(MappingError, match="naming attribute uid is not mapped"):
+        parse_mapping(broken, "ad.toml")
+
+
+def test_unknown_flavour_name_is_refused():
+    with pytest.raises(MappingError, match="no shipped mapping named"):
+        load_mapping("novell")
