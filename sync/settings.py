@@ -93,17 +93,87 @@ class LdapSettings(SettingGroup):
         return self.start_tls or self.url.lower().startswith("ldaps://")
 
 
+class SqlSourceSettings(SettingGroup):
+    """The customer structure read from a SQL database (source.kind = "sql")."""
+
+    group = "source__sql"
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = ""
+    """SQLAlchemy database URL without the password, e.g.
+    postgresql+psycopg://reader@db.example:5432/workflow or sqlite:////srv/workflow.db."""
+    password: SecretStr = SecretStr("")
+    """Password of the database login (best as the secret file source__sql__password);
+    never printed."""
+    queries: Path = Path("queries.toml")
+    """TOML file of the SELECTs that read each kind of record; default queries.toml."""
+    timeout: float = Field(default=10.0, gt=0)
+    """Seconds to wait for the database connection; default 10."""
+    isolation_level: str = "REPEATABLE READ"
+    """Isolation level of the one transaction a run reads in; default REPEATABLE READ
+    (SQLite reads in one deferred transaction whatever is set)."""
+    poll_interval: float = Field(default=2.0, ge=0)
+    """Seconds between two runs of the change query in the daemon; 0 turns it off; default 2."""
+    notify_channel: str = ""
+    """PostgreSQL only: the daemon LISTENs on this channel and syncs on every NOTIFY;
+    default none."""
+
+
+class HttpSourceSettings(SettingGroup):
+    """The source document fetched over HTTP(S) (source.kind = "http")."""
+
+    group = "source__http"
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = ""
+    """URL of the source document (JSON, or YAML when it ends in .yaml/.yml)."""
+    token: SecretStr = SecretStr("")
+    """Bearer token sent with each request (best as the secret file source__http__token);
+    never printed; default none."""
+    username: str = ""
+    """User for basic auth, with password; default none."""
+    password: SecretStr = SecretStr("")
+    """Password for basic auth; never printed."""
+    ca_file: Path | None = None
+    """PEM bundle of the CAs that may sign the server certificate; default the system's CAs."""
+    tls_verify: bool = True
+    """Validate the server certificate and host name; default on. Turn off only to diagnose."""
+    timeout: float = Field(default=30.0, gt=0)
+    """Seconds to wait to connect and between two pieces of the answer; default 30."""
+    retries: int = Field(default=2, ge=0, le=10)
+    """Attempts after a failed one (connection error, timeout, 5xx); default 2."""
+    backoff: float = Field(default=1.0, ge=0)
+    """Seconds before the first retry, doubled for each next; default 1."""
+    poll_interval: float = Field(default=2.0, ge=0)
+    """Seconds between two conditional requests in the daemon; 0 turns it off; default 2."""
+
+
 class SourceSettings(SettingGroup):
     """Where the customer structure comes from."""
 
     group = "source"
     model_config = ConfigDict(extra="forbid")
 
+    kind: Literal["file", "sql", "http"] = "file"
+    """Which reader: the document file (path), a SQL database ([source.sql]) or HTTP(S)
+    ([source.http]); default file."""
     path: Path = Path("customers.json")
     """Path of the source document (JSON, or YAML with .yaml/.yml); default customers.json."""
     max_size: ByteSize = ByteSize(512 * 1024**2)
     """Largest source document read, in bytes or with a unit ("512MiB", "2GB"); a larger file
-    is refused before it is parsed; default 512MiB."""
+    is refused before it is parsed (an HTTP answer too); default 512MiB."""
+    sql: SqlSourceSettings = SqlSourceSettings()
+    """The SQL source."""
+    http: HttpSourceSettings = HttpSourceSettings()
+    """The HTTP(S) source."""
+
+    @model_validator(mode="after")
+    def _kind_is_set_up(self) -> SourceSettings:
+        if self.kind == "sql" and not self.sql.url:
+            raise ValueError('source.kind is "sql" but source.sql.url is not set')
+        if self.kind == "http" and not self.http.url.lower().startswith(("http://", "https://")):
+            raise ValueError('source.kind is "http" but source.http.url is no http(s):// URL')
+        return self
 
 
 class MappingSettings(SettingGroup):

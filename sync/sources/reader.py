@@ -52,7 +52,11 @@ class DocumentFile:
 
 
 def source_of(settings: SourceSettings) -> Source:
-    """Return the reader of the configured source."""
+    """Return the reader of the configured source (`source.kind`)."""
+    if settings.kind == "sql":
+        from sync.sources.sql import SqlSource
+
+        return SqlSource(settings.sql)
     return DocumentFile(settings.path, settings.max_size, settings.name_of("max_size"))
 
 
