@@ -76,7 +76,7 @@ class _Run:
         """The run's time: users are disabled as of it, the nightly full run follows it."""
         self.progress = progress
         self.mapping = load_mapping(settings.mapping.path)
-        self.source = source_of(settings.source)
+        self.source = source_of(settings.source, settings.state_dir)
         self._prepared: Prepared | None = None
 
     def sync(

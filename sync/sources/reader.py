@@ -51,12 +51,20 @@ class DocumentFile:
         return read_document(self.path, self.max_size, self.limit_setting)
 
 
-def source_of(settings: SourceSettings) -> Source:
-    """Return the reader of the configured source (`source.kind`)."""
+def source_of(settings: SourceSettings, state_dir: Path | None = None) -> Source:
+    """Return the reader of the configured source (`source.kind`).
+
+    The HTTP reader keeps the last answer's validators in `state_dir`, so
+    that an unchanged export costs one conditional request.
+    """
     if settings.kind == "sql":
         from sync.sources.sql import SqlSource
 
         return SqlSource(settings.sql)
+    if settings.kind == "http":
+        from sync.sources.http import HttpSource
+
+        return HttpSource(settings.http, settings.max_size, state_dir)
     return DocumentFile(settings.path, settings.max_size, settings.name_of("max_size"))
 
 
