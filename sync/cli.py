@@ -129,7 +129,10 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="list every record the rules left without an entry, and why",
     )
-    run.add_argument("--source", type=Path, help="source document (overrides settings)")
+    run.add_argument(
+        "--source",
+        help="source document path, or an http(s):// or database URL (overrides settings)",
+    )
     run.add_argument(
         "--allow-deletions",
         type=int,
@@ -173,7 +176,10 @@ def _parser() -> argparse.ArgumentParser:
             ],
         ),
     )
-    check.add_argument("--source", type=Path, help="source document (overrides settings)")
+    check.add_argument(
+        "--source",
+        help="source document path, or an http(s):// or database URL (overrides settings)",
+    )
 
     _command(
         commands,
@@ -305,7 +311,9 @@ def _version() -> str:
 def _settings(args: argparse.Namespace, log_level: str = "WARNING") -> Settings:
     overrides = {}
     if getattr(args, "source", None):
-        overrides["source"] = {"path": args.source}
+        from sync.sources.reader import source_override
+
+        overrides["source"] = source_override(str(args.source))
     settings = load_settings(args.config, given_by="--source", **overrides)
     _logging(args, settings, log_level)
     return settings
@@ -317,6 +325,9 @@ def _logging(args: argparse.Namespace, settings: Settings, default: str = "WARNI
         settings.ldap.bind_password.get_secret_value(),
         settings.portal.bind_password.get_secret_value(),
         settings.http.token.get_secret_value(),
+        settings.source.sql.password.get_secret_value(),
+        settings.source.http.token.get_secret_value(),
+        settings.source.http.password.get_secret_value(),
     ]
     try:
         configure_logging(level, settings.logging.format, secrets)
@@ -405,17 +416,27 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
+    from collections import Counter
+
     from sync.core.decisions import counted
+    from sync.core.entry import EntryKey
     from sync.ldap.directory import Directory
     from sync.run.prepare import prepare
+    from sync.sources.reader import Counted, describe_source, source_of
 
     settings = _settings(args)
     print(f"settings: ok (directory {settings.ldap.url}, base {settings.ldap.base_dn})")
-    prepared = prepare(settings)
+    source = source_of(settings.source)
+    prepared = prepare(settings, source=source)
+    wanted = Counter(EntryKey.kind(key).value for key in prepared.desired.entries)
+    per_kind = ", ".join(f"{kind} {count}" for kind, count in sorted(wanted.items()))
     print(
-        f"source: ok ({settings.source.path}: {len(prepared.desired.entries)} entries wanted, "
-        f"{len(prepared.errors)} record error(s))"
+        f"source: ok ({describe_source(settings.source)}: {len(prepared.desired.entries)} "
+        f"entries wanted ({per_kind or 'none'}), {len(prepared.errors)} record error(s))"
     )
+    if isinstance(source, Counted):
+        rows = ", ".join(f"{name} {count}" for name, count in source.counts().items())
+        print(f"  read: {rows}")
     for error in prepared.errors:
         print(f"  {error}")
     if prepared.decisions:

@@ -448,9 +448,19 @@ def load_settings(
     for name in Settings.model_fields:
         group = getattr(settings, name)
         if isinstance(group, SettingGroup):
-            names = {field: origins.name((name, field)) for field in type(group).model_fields}
-            setattr(settings, name, group.named(names))
+            setattr(settings, name, _named(group, (name,), origins))
     return settings
+
+
+def _named(group: SettingGroup, path: tuple[str, ...], origins: Origins) -> SettingGroup:
+    """Return a copy of a group whose settings, sub-groups too, say where they were set."""
+    names = {field: origins.name((*path, field)) for field in type(group).model_fields}
+    named = group.named(names)
+    for field in type(group).model_fields:
+        sub = getattr(named, field)
+        if isinstance(sub, SettingGroup):
+            setattr(named, field, _named(sub, (*path, field), origins))
+    return named
 
 
 def _trace(

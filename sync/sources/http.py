@@ -115,16 +115,6 @@ class HttpSource:
             return f"{answer.etag} {answer.last_modified}"
         return _digest(answer.body or b"")
 
-    def counts(self) -> dict[str, int]:
-        """Return how many records of each kind the document holds (for `portal-sync check`)."""
-        document = self.load().document
-        return {
-            "customers": len(document.customers),
-            "persons": sum(len(customer.persons) for customer in document.customers),
-            "internal_users": len(document.internal_users),
-            "orders": len(document.orders),
-        }
-
     def _client(self) -> httpx.Client:
         settings = self.settings
         verify: ssl.SSLContext | bool = settings.tls_verify

@@ -12,7 +12,8 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit, urlunsplit
 
 from sync.settings import SourceSettings
 from sync.sources.document import LoadedDocument, read_document
@@ -27,6 +28,15 @@ class Source(Protocol):
 
     def load(self) -> LoadedDocument:
         """Return the document, bad records cut out; raise SourceError when it is unreadable."""
+        ...
+
+
+@runtime_checkable
+class Counted(Protocol):
+    """A reader that can say how many rows each of its queries reads (`portal-sync check`)."""
+
+    def counts(self) -> dict[str, int]:
+        """Return the number of rows per query."""
         ...
 
 
@@ -75,3 +85,29 @@ def _file_digest(path: Path) -> str:
         while chunk := stream.read(1 << 20):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def source_override(value: str) -> dict[str, Any]:
+    """Return the source settings `--source` gives: a file path, an http(s):// or a database URL."""
+    scheme = urlsplit(value).scheme.lower() if "://" in value else ""
+    if scheme in ("http", "https"):
+        return {"kind": "http", "http": {"url": value}}
+    if scheme:
+        return {"kind": "sql", "sql": {"url": value}}
+    return {"kind": "file", "path": Path(value)}
+
+
+def describe_source(settings: SourceSettings) -> str:
+    """Return the configured source in words, with no password in it."""
+    if settings.kind == "sql":
+        parts = urlsplit(settings.sql.url)
+        url = settings.sql.url
+        if parts.password:
+            netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+            url = urlunsplit(parts._replace(netloc=netloc))
+        return f"SQL {url} with {settings.sql.queries}"
+    if settings.kind == "http":
+        parts = urlsplit(settings.http.url)
+        netloc = parts.netloc.rsplit("@", 1)[-1]
+        return f"HTTP {urlunsplit(parts._replace(netloc=netloc))}"
+    return str(settings.path)
