@@ -17,7 +17,6 @@ import threading
 from datetime import datetime, timedelta
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.triggers.interval import IntervalTrigger
 
 from sync.clock import now
 from sync.core.report import Outcome, Report
@@ -29,9 +28,10 @@ from sync.service.health import Health, assess
 from sync.service.history import History
 from sync.service.metrics import Metrics
 from sync.service.schedule import Backoff, describe, sync_trigger
-from sync.service.watch import SourceWatch
+from sync.service.watch import SourceWatches
 from sync.service.web import Endpoints, WebServer
 from sync.settings import Settings
+from sync.sources.reader import describe_source
 
 log = logging.getLogger("portal_sync.daemon")
 
@@ -88,16 +88,8 @@ class Daemon:
             misfire_grace_time=max(1, round(schedule.misfire_grace)),
             next_run_time=now(),
         )
-        if schedule.watch_interval > 0:
-            watch = SourceWatch(self.settings.source.path, lambda: self.request("source changed"))
-            self.scheduler.add_job(
-                watch.poll,
-                IntervalTrigger(seconds=schedule.watch_interval),
-                id="watch",
-                name="watch source",
-                max_instances=1,
-                coalesce=True,
-            )
+        watches = SourceWatches.of(self.settings, self.request, self.stopping)
+        watches.start(self.scheduler)
         logging.getLogger("portal_sync").addFilter(self.quiet)
         self.scheduler.start()
         if self.web is not None:
@@ -106,10 +98,8 @@ class Daemon:
             "started: directory %s (base %s), source %s (%s), runs %s, HTTP %s, state in %s",
             self.settings.ldap.url,
             self.settings.ldap.base_dn,
-            self.settings.source.path,
-            f"watched every {schedule.watch_interval:g} s"
-            if schedule.watch_interval
-            else "unwatched",
+            describe_source(self.settings.source),
+            watches.describe(),
             describe(schedule),
             "http://{}:{}".format(*self.web.address) if self.web else "off",
             self.settings.state_dir,

@@ -1,16 +1,33 @@
-"""The change trigger: notice that the source file changed and has settled.
+"""The change trigger: notice that the source changed, whatever kind of source it is.
 
-Polling `stat` (mtime, size, inode) a few times a second costs nothing and
-works on every file system, network mounts included, where inotify does
-not. A change fires once the file has looked the same on two looks in a
-row, so a document still being written is not read half-way.
+The file: polling `stat` (mtime, size, inode) a few times a second costs
+nothing and works on every file system, network mounts included, where
+inotify does not. A change fires once the file has looked the same on two
+looks in a row, so a document still being written is not read half-way.
+
+SQL: the queries file's change query, polled every few seconds; any result
+that differs from the last one is a change (a commit is whole, so there is
+nothing to settle). On PostgreSQL a NOTIFY on a configured channel fires at
+once, from a thread of its own. HTTP: a conditional request every few
+seconds; a new ETag (or Last-Modified) is a change.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from apscheduler.schedulers.base import BaseScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from sync.errors import SyncError
+from sync.settings import Settings
+
+log = logging.getLogger("portal_sync.daemon")
 
 Signature = tuple[int, int, int] | None
 
@@ -44,3 +61,123 @@ class SourceWatch:
             self._on_change()
         else:
             self._candidate = current
+
+
+class ChangeWatch:
+    """Call `on_change` once each time what `look` returns differs from the last look.
+
+    The first look is taken when the watch is made, before the first run
+    reads the source. A look that fails is logged once per outage; the
+    first look that works again after a failed start fires, since what
+    happened meanwhile is unknown.
+    """
+
+    def __init__(self, look: Callable[[], str], on_change: Callable[[], None], what: str) -> None:
+        self._look = look
+        self._on_change = on_change
+        self.what = what
+        self._failing = False
+        self._seen: str | None = None
+        self._started = False
+        self._missed_start = False
+        self.poll()
+        self._missed_start = not self._started
+        """The first look failed: the first that works fires, as a change may have been missed."""
+
+    def poll(self) -> None:
+        """Look at the source once."""
+        try:
+            token = self._look()
+        except SyncError as exc:
+            if not self._failing:
+                log.warning("cannot watch the source (%s): %s", self.what, exc)
+            self._failing = True
+            return
+        if self._failing:
+            log.info("watching the source again (%s)", self.what)
+            self._failing = False
+        if token == self._seen:
+            return
+        started = self._started
+        self._seen, self._started = token, True
+        if started or self._missed_start:
+            self._missed_start = False
+            self._on_change()
+
+
+@dataclass
+class Job:
+    """A look at the source the scheduler repeats."""
+
+    poll: Callable[[], None]
+    interval: float
+    what: str
+
+
+@dataclass
+class SourceWatches:
+    """Every way the configured source is watched: polls the scheduler runs, listener threads."""
+
+    jobs: list[Job] = field(default_factory=list)
+    listeners: list[threading.Thread] = field(default_factory=list)
+
+    @classmethod
+    def of(
+        cls, settings: Settings, request: Callable[[str], None], stopping: threading.Event
+    ) -> SourceWatches:
+        """Return the watches of the configured source; each change calls `request`."""
+        source = settings.source
+        watches = cls()
+        if source.kind == "file" and settings.schedule.watch_interval > 0:
+            watch = SourceWatch(source.path, lambda: request("source changed"))
+            interval = settings.schedule.watch_interval
+            watches.jobs.append(Job(watch.poll, interval, f"file watched every {interval:g} s"))
+        elif source.kind == "sql":
+            from sync.sources.sql import SqlSource
+
+            sql = SqlSource(source.sql)
+            interval = source.sql.poll_interval
+            if interval > 0 and sql.queries.change:
+                what = f"change query every {interval:g} s"
+                polled = ChangeWatch(
+                    sql.change_token, lambda: request("the database changed"), what
+                )
+                watches.jobs.append(Job(polled.poll, interval, what))
+            channel = source.sql.notify_channel
+            if channel:
+                thread = threading.Thread(
+                    target=sql.listen,
+                    args=(channel, lambda: request(f"NOTIFY on {channel}"), stopping),
+                    name="listen",
+                    daemon=True,
+                )
+                watches.listeners.append(thread)
+        elif source.kind == "http" and source.http.poll_interval > 0:
+            from sync.sources.http import HttpSource
+
+            http = HttpSource(source.http, source.max_size)
+            interval = source.http.poll_interval
+            what = f"conditional request every {interval:g} s"
+            asked = ChangeWatch(http.change_token, lambda: request("the export changed"), what)
+            watches.jobs.append(Job(asked.poll, interval, what))
+        return watches
+
+    def start(self, scheduler: BaseScheduler) -> None:
+        """Schedule the polls and start the listeners (they end when `stopping` is set)."""
+        for number, job in enumerate(self.jobs):
+            scheduler.add_job(
+                job.poll,
+                IntervalTrigger(seconds=job.interval),
+                id=f"watch-{number}" if number else "watch",
+                name="watch source",
+                max_instances=1,
+                coalesce=True,
+            )
+        for thread in self.listeners:
+            thread.start()
+
+    def describe(self) -> str:
+        """Return how the source is watched, in words for the start-up line."""
+        ways = [job.what for job in self.jobs]
+        ways += ["LISTEN/NOTIFY" for _ in self.listeners]
+        return ", ".join(ways) or "unwatched"
