@@ -10,7 +10,7 @@ value goes through the document's own validation and quarantine.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -25,16 +25,18 @@ _TWO_ACCOUNTS = "two account rows"
 """What a person with two accounts holds instead: the model refuses it, the person is kept."""
 
 
-def plain(row: Mapping[str, Any]) -> Row:
-    """Return a row with its NULLs left out (the field's default applies) and numbers plain."""
-    record: Row = {}
-    for column, value in row.items():
-        if value is None:
-            continue
-        if isinstance(value, Decimal):
-            value = int(value) if value == value.to_integral_value() else float(value)
-        record[column] = value
-    return record
+def plain(columns: Sequence[str], values: Sequence[Any]) -> Row:
+    """Return a row as a record: NULLs left out (the field's default applies), numbers plain."""
+    return {
+        column: _number(value) if type(value) is Decimal else value
+        for column, value in zip(columns, values, strict=True)
+        if value is not None
+    }
+
+
+def _number(value: Decimal) -> int | float:
+    """Return a NUMERIC as the int or float the source format would hold."""
+    return int(value) if value == value.to_integral_value() else float(value)
 
 
 def _key(value: Any) -> str | None:

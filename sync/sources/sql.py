@@ -196,8 +196,9 @@ class SqlSource:
             result = connection.execute(text(select).execution_options(yield_per=_BATCH))
             columns = [str(column).casefold() for column in result.keys()]  # noqa: SIM118
             self._check_columns(name, columns)
-            for row in result:
-                yield plain(dict(zip(columns, row, strict=True)))
+            for partition in result.partitions():
+                for row in partition:
+                    yield plain(columns, row)
         except exc.SQLAlchemyError as error:
             raise self._error(error, f"query {name}") from error
 
