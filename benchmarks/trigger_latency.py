@@ -152,6 +152,7 @@ def main() -> None:
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="portal-sync-latency-"))
     document = seed_with(args.persons)
+    at_start = sum(len(c["persons"]) for c in document["customers"])
     with ExitStack() as stack:
         feed = Feed(args.kind, document, work, stack)
         server = stack.enter_context(LocalServer())
@@ -197,7 +198,7 @@ def main() -> None:
     runs = [r["duration_seconds"] for r in History(work / "state", 1000).reports()[1:]]
     print(
         f"source {args.kind}: {len(document['internal_users'])} internal + "
-        f"{sum(len(c['persons']) for c in document['customers'])} contact persons at start; "
+        f"{at_start} contact persons at start; "
         f"samples: {len(latencies)}; latency min {min(latencies):.2f} s, "
         f"median {statistics.median(latencies):.2f} s, max {max(latencies):.2f} s; "
         f"of which the run itself (median of {len(runs)} runs): "
