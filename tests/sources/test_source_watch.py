@@ -146,3 +146,22 @@ def test_a_new_export_reaches_the_directory_through_a_conditional_request(
         assert "the export changed" in daemon.log
     conditional = [r for r in http_source.requests if r.header("If-None-Match")]
     assert conditional, "the watch asks conditionally"
+
+
+def test_notify_works_again_after_the_database_restarted(slapd, tmp_path, postgres, workflow_pg):
+    with sql_daemon(
+        slapd,
+        tmp_path,
+        workflow_pg,
+        SOURCE__SQL__POLL_INTERVAL=0,
+        SOURCE__SQL__NOTIFY_CHANNEL="portal_sync",
+    ) as daemon:
+        wait_for(lambda: "cdubois" in uids(slapd), "the first run")
+        wait_for(lambda: "listening for NOTIFY" in daemon.log, "the listener")
+        with postgres.down():
+            wait_for(lambda: "NOTIFY on portal_sync:" in daemon.log, "the listener to notice")
+        wait_for(
+            lambda: daemon.log.count("listening for NOTIFY") == 2, "the listener to listen again"
+        )
+        workflow_pg.execute(*ADD_LENA)
+        wait_for(lambda: "lvogel" in uids(slapd), "NOTIFY after the restart to start a run")
