@@ -24,7 +24,7 @@ from pathlib import Path
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-from sync.errors import SyncError
+from sync.errors import ConfigurationError, SyncError
 from sync.settings import Settings
 
 log = logging.getLogger("portal_sync.daemon")
@@ -144,6 +144,11 @@ class SourceWatches:
                 )
                 watches.jobs.append(Job(polled.poll, interval, what))
             channel = source.sql.notify_channel
+            if channel and sql.url.get_backend_name() != "postgresql":
+                raise ConfigurationError(
+                    f"{source.sql.name_of('notify_channel')}: LISTEN/NOTIFY needs PostgreSQL, "
+                    f"not {sql.url.get_backend_name()}; use the change query instead"
+                )
             if channel:
                 thread = threading.Thread(
                     target=sql.listen,

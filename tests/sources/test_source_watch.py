@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from pathlib import Path
 
+import pytest
 from daemons import Daemon, environment, uids, wait_for
 
-from sync.errors import SourceError
-from sync.service.watch import ChangeWatch
+from sync.errors import ConfigurationError, SourceError
+from sync.service.watch import ChangeWatch, SourceWatches
+from sync.settings import load_settings
 
 from servers import SourceServer
 
@@ -165,3 +168,14 @@ def test_notify_works_again_after_the_database_restarted(slapd, tmp_path, postgr
         )
         workflow_pg.execute(*ADD_LENA)
         wait_for(lambda: "lvogel" in uids(slapd), "NOTIFY after the restart to start a run")
+
+
+def test_notify_on_a_database_other_than_postgresql_is_refused_at_start(tmp_path):
+    settings = load_settings(
+        source={
+            "kind": "sql",
+            "sql": {"url": f"sqlite:///{tmp_path}/w.db", "poll_interval": 0, "notify_channel": "x"},
+        }
+    )
+    with pytest.raises(ConfigurationError, match="LISTEN/NOTIFY needs PostgreSQL, not sqlite"):
+        SourceWatches.of(settings, lambda why: None, threading.Event())
