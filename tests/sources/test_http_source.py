@@ -20,10 +20,21 @@ import pytest
 from sync.core.report import ExitCode
 from sync.ldap.localserver import LocalServer
 from sync.run.sync import run_sync
-from sync.settings import Settings, load_settings
+from sync.settings import HttpSourceSettings, Settings, load_settings
+from sync.sources.http import HttpSource
 
 from directory_view import entries, users, write_stamps
-from servers import Delay, Drop, NotJSON, SlowBody, SourceServer, Status, Truncate
+from servers import (
+    Delay,
+    Drop,
+    NotJSON,
+    RecordedRequest,
+    Reply,
+    SlowBody,
+    SourceServer,
+    Status,
+    Truncate,
+)
 
 pytest_plugins = ["servers.fixtures"]
 
@@ -235,3 +246,26 @@ def test_an_answer_above_the_size_limit_is_refused(slapd, http_source, http_sett
     assert report.exit_code is ExitCode.SOURCE
     assert "above the limit of 1,000 bytes" in report.failure
     assert users(slapd, "ou=external") == set()
+
+
+def test_a_server_without_etag_is_asked_by_date_and_its_304_costs_no_body(http_source, tmp_path):
+
+    from servers import Reply
+
+    modified = "Thu, 26 Nov 2026 23:00:00 GMT"
+    body = json.dumps(SEED).encode()
+
+    def answer(request: RecordedRequest) -> Reply:
+        if request.header("If-Modified-Since") == modified:
+            return Reply(304, b"", "application/json")
+        return Reply(200, body, "application/json", (("Last-Modified", modified),))
+
+    http_source.route("GET", "/by-date.json", answer)
+    settings = HttpSourceSettings(url=http_source.url_for("/by-date.json"))
+    first = HttpSource(settings, state_dir=tmp_path).digest()
+    source = HttpSource(settings, state_dir=tmp_path)
+    assert source.digest() == first != ""
+    asked = http_source.requests
+    assert [request.header("If-Modified-Since") for request in asked] == [None, modified]
+    assert len(source.load().document.customers) == len(SEED["customers"])
+    assert source.change_token() == source.change_token() == f" {modified}"
