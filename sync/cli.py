@@ -25,7 +25,7 @@ _EXIT_CODES = {
     1: "success, but some source records were skipped (each named in the report)",
     2: "configuration or usage error: settings, mapping, bind refused, base DN missing, rights",
     3: "the directory is unavailable, or refused the run",
-    4: "the source document cannot be read; nothing was changed",
+    4: "the source cannot be read (file, database or HTTP); nothing was changed",
     5: "held by the deletion guard: nothing was applied (review, then --allow-deletions N)",
     6: "not started: another run holds the run lock",
     EXIT_PIPE: "the output was cut off by its reader (e.g. | head); the run itself is unaffected",
@@ -70,8 +70,9 @@ def _command(
 
 
 _RUN_SETTINGS = (
-    "ldap.* (directory, service account, TLS), source.path, source.max_size, mapping.path,\n"
-    "layout.*, safety.*, passwords.*, performance.*, lock.*, state_dir, history.keep, logging.*"
+    "ldap.* (directory, service account, TLS), source.* (kind, path, max_size, sql.*, http.*),\n"
+    "mapping.path, layout.*, safety.*, passwords.*, performance.*, lock.*, state_dir,\n"
+    "history.keep, logging.*"
 )
 
 
@@ -162,10 +163,12 @@ def _parser() -> argparse.ArgumentParser:
         "the source document (with its record errors), the connection and bind, the base DN,\n"
         "how TLS protects the connection, and the portal's account when one is set.",
         _epilog(
-            "ldap.*, source.path, source.max_size, mapping.path, layout.*, portal.*, logging.*",
+            "ldap.*, source.* (kind, path, max_size, sql.*, http.*), mapping.path, layout.*,\n"
+            "portal.*, logging.*",
             [
                 "portal-sync check",
                 "portal-sync --config /etc/portal-sync/portal-sync.toml check --source new.json",
+                "portal-sync check --source https://mis.example/export/customers.json",
             ],
             [
                 (0, "everything a run needs is in order"),
