@@ -8,6 +8,7 @@ at the directory, not at the report.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,8 @@ from sqlalchemy import Engine, event
 from sync.core.report import ExitCode
 from sync.ldap.localserver import LocalServer
 from sync.run.sync import run_sync
-from sync.settings import load_settings
+from sync.settings import SqlSourceSettings, load_settings
+from sync.sources.sql import SqlSource
 
 from conftest import empty_tree
 from directory_view import entries, users, write_stamps
@@ -254,3 +256,60 @@ def test_a_change_committed_while_a_run_reads_is_seen_whole_or_not_at_all(
     report = run_sync(settings)
     assert report.exit_code is ExitCode.SUCCESS, [str(e) for e in report.errors]
     assert "knord" in users(slapd, "ou=external")
+
+
+def test_on_sqlite_too_a_change_committed_while_a_run_reads_is_not_seen_half(
+    slapd, workflow_sqlite, sql_settings
+):
+    """In WAL mode a writer commits while the run reads: the run's one transaction hides it."""
+    with sqlite3.connect(workflow_sqlite) as setup:
+        setup.execute("PRAGMA journal_mode = WAL")
+    settings = sql_settings(f"sqlite:///{workflow_sqlite}")
+    committed = []
+
+    def commit_after_customers(conn, cursor, statement, parameters, context, executemany):
+        if "FROM company\n" in statement and not committed:
+            committed.append(True)
+            writer = sqlite3.connect(workflow_sqlite)
+            with writer:
+                writer.executescript(
+                    "INSERT INTO company (company_no, company_name, portal_access) VALUES ('10005', 'Nordlicht AG', 1);"
+                    "INSERT INTO company_department (company_no, dept_code) VALUES ('10005', 'customer');"
+                    "INSERT INTO contact (contact_no, company_no, family_name) VALUES ('P-50', '10005', 'Nord');"
+                    "INSERT INTO contact_department (contact_no, company_no, dept_code) VALUES ('P-50', '10005', 'customer');"
+                    "INSERT INTO web_login (contact_no, user_name) VALUES ('P-50', 'knord');"
+                )
+            writer.close()
+
+    event.listen(Engine, "after_cursor_execute", commit_after_customers)
+    try:
+        report = run_sync(settings)
+    finally:
+        event.remove(Engine, "after_cursor_execute", commit_after_customers)
+    assert committed
+    assert report.exit_code is ExitCode.SUCCESS, [str(e) for e in report.errors]
+    assert "knord" not in users(slapd, "ou=external")
+    assert run_sync(settings).exit_code is ExitCode.SUCCESS
+    assert "knord" in users(slapd, "ou=external")
+
+
+def test_the_change_query_answers_differently_after_a_commit(
+    workflow_sqlite, workflow_pg, tmp_path
+):
+    import sqlite3
+
+    lite = SqlSource(SqlSourceSettings(url=f"sqlite:///{workflow_sqlite}", queries=QUERIES))
+    before = lite.change_token()
+    assert lite.change_token() == before
+    with sqlite3.connect(workflow_sqlite) as writer:
+        writer.execute("UPDATE web_login SET active = 0 WHERE contact_no = 'P-20'")
+    assert lite.change_token() != before
+
+    pg = SqlSource(
+        SqlSourceSettings(url=workflow_pg.url, password=workflow_pg.password, queries=QUERIES)
+    )
+    before = pg.change_token()
+    workflow_pg.execute(
+        "DELETE FROM employee_role WHERE role_name = 'Prepress' AND employee_no = 'U-1'"
+    )
+    assert pg.change_token() != before
