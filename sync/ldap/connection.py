@@ -12,6 +12,7 @@ from ldap3 import NONE, Connection, Server, Tls
 from ldap3.core import exceptions as ldap_exc
 
 from sync.errors import BindFailed, ConfigurationError, DirectoryError, DirectoryUnavailable
+from sync.ldap.adcodes import reason
 from sync.ldap.translate import translated
 from sync.settings import LdapSettings
 
@@ -93,8 +94,8 @@ def _explained(
             )
         return BindFailed(
             f"{action}: the server refused the bind as {user} (wrong password, or no such "
-            f"account): fix the password in {settings.name_of('bind_password')}, or the DN in "
-            f"{settings.name_of('bind_dn')}"
+            f"account){reason(text)}: fix the password in {settings.name_of('bind_password')}, "
+            f"or the DN in {settings.name_of('bind_dn')}"
         )
     if _OTHER_HOST in text:
         expected = ", ".join([server.host, *([settings.tls_name] if settings.tls_name else [])])

@@ -142,7 +142,11 @@ class Directory:
         attributes: Iterable[str],
         chunk: int = 200,
     ) -> Iterator[Found]:
-        """Yield every entry below `bases` whose `attribute` holds one of `values`, each once."""
+        """Yield every entry below `bases` whose `attribute` holds one of `values`, each once.
+
+        Paged like every search that can return many entries: the groups naming
+        one member may be more than Active Directory's 1,000 per unpaged search.
+        """
         wanted = list(attributes)
         pending = sorted(set(values))
         existing = [base for base in bases if self.exists(base)]
@@ -153,10 +157,7 @@ class Directory:
                 for value in pending[start : start + chunk]
             )
             for base in existing:
-                with translated(f"searching {base}"):
-                    self._connection.search(base, f"(|{terms})", SUBTREE, attributes=wanted)
-                    yield from _once(_entries(self._connection.response or ()), seen)
-                    self._require_complete(f"searching {base}")
+                yield from _once(self._paged(base, f"(|{terms})", wanted), seen)
 
     def read_values(self, dn: str, attribute: str) -> tuple[str, ...]:
         """Return the values of one attribute of the entry at `dn` (none when it has none)."""
@@ -293,6 +294,25 @@ class Directory:
         """Set the entry's userPassword to exactly this hash."""
         with translated(f"writing the password of {dn}"):
             self._connection.modify(dn, {"userPassword": [(MODIFY_REPLACE, [value])]})
+
+    def encrypted(self) -> bool:
+        """Return whether the connection runs over TLS (ldaps:// or StartTLS done)."""
+        return bool(self._connection.server.ssl or self._connection.tls_started)
+
+    def set_unicode_password(self, dn: str, password: str) -> None:
+        """Set a password the Active Directory way: unicodePwd, over TLS only.
+
+        The value is the password in double quotes, UTF-16-LE encoded. Over a
+        connection without TLS nothing is sent: ConfigurationError says why.
+        """
+        if not self.encrypted():
+            raise ConfigurationError(
+                f"setting the password of {dn}: refused to send unicodePwd over a connection "
+                "without TLS: use an ldaps:// URL or start_tls"
+            )
+        value = f'"{password}"'.encode("utf-16-le")
+        with translated(f"setting the password of {dn}"):
+            self._connection.modify(dn, {"unicodePwd": [(MODIFY_REPLACE, [value])]})
 
     def set_password(self, dn: str, password: str) -> None:
         """Set a cleartext password with the Password Modify operation; the server hashes it."""
