@@ -63,7 +63,7 @@ def _dirsrv(request: pytest.FixtureRequest, folder: Path) -> Target:
     )
 
 
-def _samba(request: pytest.FixtureRequest, folder: Path) -> Target:
+def samba_target(request: pytest.FixtureRequest, folder: Path) -> Target:
     dc = request.getfixturevalue("samba_dc")
     ou = request.getfixturevalue("samba_ou")
     return Target(
@@ -77,11 +77,19 @@ def _samba(request: pytest.FixtureRequest, folder: Path) -> Target:
         "samaccountname",
         ad_writes,
         {"ca_file": dc.ca_file, "tls_name": dc.tls_name},
+        plain_url=dc.ldap_url,
+        upn_suffix=dc.domain.dns_domain,
     )
 
 
 @pytest.fixture(params=FLAVOURS)
 def target(request: pytest.FixtureRequest, tmp_path: Path) -> Target:
     """Return a directory of each flavour in turn, with a fresh subtree as the sync's base."""
-    make = {"openldap": _slapd, "389ds": _dirsrv, "samba-ad": _samba}[request.param]
+    make = {"openldap": _slapd, "389ds": _dirsrv, "samba-ad": samba_target}[request.param]
     return make(request, tmp_path)
+
+
+@pytest.fixture
+def ad(request: pytest.FixtureRequest, tmp_path: Path) -> Target:
+    """Return the Samba AD target alone."""
+    return samba_target(request, tmp_path)

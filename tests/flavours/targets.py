@@ -42,6 +42,10 @@ class Target:
     writes: Callable[[Target], object]
     """A value that changes whenever the server takes a write below `base`."""
     ldap_extra: dict[str, Any] = field(default_factory=dict)
+    plain_url: str = ""
+    """AD only: the ldap:// URL (no TLS) of the same server."""
+    upn_suffix: str = ""
+    """AD only: the domain's UPN suffix."""
 
     def settings(self, document: dict[str, Any], folder: Path, **overrides: Any) -> Settings:
         """Return settings that sync `document` into this target as its admin."""
