@@ -91,13 +91,18 @@ class Directory:
                 ldap3_internals.close(directory._writer, settings.timeout)
 
     def exists(self, dn: str) -> bool:
-        """Return whether an entry exists at `dn`."""
+        """Return whether an entry exists at `dn` (and the account may see it).
+
+        389-DS answers a base search of a missing entry with success and no
+        entry when the account may not learn what is missing: only an entry
+        found counts.
+        """
         try:
             with translated(f"reading {dn}"):
                 self._connection.search(dn, "(objectClass=*)", BASE, attributes=["1.1"])
         except NoSuchEntry:
             return False
-        return True
+        return any(item.get("type") == "searchResEntry" for item in self._connection.response or ())
 
     def require_base(self, base_dn: str, setting: str | None = None) -> None:
         """Raise ConfigurationError when the base DN does not exist; `setting` holds the DN."""

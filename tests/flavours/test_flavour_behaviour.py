@@ -90,6 +90,7 @@ def test_disable_and_restore_each_complete_in_one_run(synced, seed, tmp_path):
     disabled = target.dn("ou=disabled", "acosta")
     if target.name == "samba-ad":
         assert target.attribute(disabled, "userAccountControl") == ["514"]
+    if target.name != "openldap":  # slapd: the shipped ACL refuses it (tests/ldap/test_acl.py)
         assert not target.can_bind(disabled, "Ana-Pass-12")
     no_stale_member(target)
     assert sync(target, seed, tmp_path).changes == []
