@@ -31,6 +31,15 @@ from sync.settings import LdapSettings
 
 _SIZE_LIMIT_EXCEEDED = 4
 
+LEASE_CLASSES = (("applicationProcess",), ("container",))
+"""The object classes a lease entry may take, tried in this order."""
+
+_CLASS_REFUSED = (
+    ldap_exc.LDAPUnwillingToPerformResult,
+    ldap_exc.LDAPObjectClassViolationResult,
+    ldap_exc.LDAPNoSuchAttributeResult,
+)
+
 Found = tuple[str, Attributes]
 """One entry a search found: its DN and its attributes as text, names in lower case."""
 
@@ -260,12 +269,24 @@ class Directory:
         return None
 
     def create_lease(self, dn: str, value: str) -> None:
-        """Create the lease entry at `dn` holding `value` (stock applicationProcess class)."""
+        """Create the lease entry at `dn` holding `value`, of the first stock class taken.
+
+        Active Directory lets nobody create an applicationProcess (it is
+        system-only there) but takes a container, which OpenLDAP and 389-DS
+        do not know.
+        """
         attribute, name = dnlib.split_dn(dn)[0]
-        with translated(f"creating the lease {dn}"):
-            self._connection.add(
-                dn, ["applicationProcess"], {attribute: [name], "description": [value]}
-            )
+        for classes in LEASE_CLASSES:
+            try:
+                with translated(f"creating the lease {dn}"):
+                    self._connection.add(
+                        dn, list(classes), {attribute: [name], "description": [value]}
+                    )
+                return
+            except EntryRejected as exc:
+                refused_class = isinstance(exc.__cause__, _CLASS_REFUSED)
+                if classes == LEASE_CLASSES[-1] or not refused_class:
+                    raise
 
     def swap_lease(self, dn: str, old: Iterable[str], new: str) -> None:
         """Replace the lease values `old` by `new` in one atomic modify, or raise LeaseConflict."""

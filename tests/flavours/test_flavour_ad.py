@@ -117,7 +117,17 @@ def test_source_hash_is_refused_at_check_and_at_start_not_at_the_first_user(ad, 
     assert "source-hash, but the active-directory mapping" in report.failure
     assert ad.writes(ad) == before
 
-    env = {
+    env = cli_environment(ad, tmp_path, PORTAL_SYNC_PASSWORDS__INTERNAL="source-hash")
+    checked = subprocess.run(
+        [sys.executable, "-m", "sync", "check"], env=env, capture_output=True, text=True
+    )
+    assert checked.returncode == 2, checked.stdout + checked.stderr
+    assert "does not store a password hash" in checked.stderr
+
+
+def cli_environment(ad, tmp_path, **more):
+    """Return the environment of a `portal-sync` command syncing into the AD target."""
+    return {
         **os.environ,
         "PORTAL_SYNC_LDAP__URL": ad.url,
         "PORTAL_SYNC_LDAP__BIND_DN": ad.admin_dn,
@@ -128,13 +138,22 @@ def test_source_hash_is_refused_at_check_and_at_start_not_at_the_first_user(ad, 
         "PORTAL_SYNC_MAPPING__PATH": ad.mapping,
         "PORTAL_SYNC_SOURCE__PATH": str(tmp_path / "source.json"),
         "PORTAL_SYNC_STATE_DIR": str(tmp_path / "state"),
-        "PORTAL_SYNC_PASSWORDS__INTERNAL": "source-hash",
+        **more,
     }
-    checked = subprocess.run(
-        [sys.executable, "-m", "sync", "check"], env=env, capture_output=True, text=True
-    )
-    assert checked.returncode == 2, checked.stdout + checked.stderr
-    assert "does not store a password hash" in checked.stderr
+
+
+def test_the_command_line_checks_and_runs_against_ad_with_its_lease(ad, seed, tmp_path):
+    ad.settings(seed, tmp_path)  # writes the source document
+    env = cli_environment(ad, tmp_path)
+    for command, code in ((["check"], 0), (["run"], 0), (["run", "--full"], 0)):
+        done = subprocess.run(
+            [sys.executable, "-m", "sync", *command], env=env, capture_output=True, text=True
+        )
+        assert done.returncode == code, done.stdout + done.stderr
+    assert "no change" in done.stdout
+    lease = f"cn=portal-sync-lock,{ad.base}".lower()
+    assert ad.entries()[lease]["objectclass"] == ["top", "container"]
+    assert ad.users("ou=external") == {"cdubois", "mlefevre", "smartin", "jsilva", "acosta", "pbraun"}
 
 
 def test_paging_stays_under_ads_1000_entries_by_what_the_client_sends(
