@@ -81,12 +81,15 @@ class Directory:
             return_empty_attributes=False,
         )
 
+        options = (
+            ldap3_internals.SERIAL_WRITER_OPTIONS
+            if settings.uses_tls
+            else ldap3_internals.WRITER_OPTIONS
+        )
+
         def open_writer() -> Connection:
             return bound_connection(
-                settings,
-                settings.bind_dn,
-                settings.bind_password.get_secret_value(),
-                **ldap3_internals.WRITER_OPTIONS,
+                settings, settings.bind_dn, settings.bind_password.get_secret_value(), **options
             )
 
         directory = cls(connection, settings.page_size, open_writer, settings.timeout)
@@ -213,6 +216,8 @@ class Directory:
     ) -> Iterator[tuple[Change, Refusal | None]]:
         """Write changes with up to `window` in flight on one connection; yield each answer.
 
+        Over TLS the changes go one at a time (ldap3_internals.SERIAL_WRITER_OPTIONS).
+
         Answers come in the order the changes were given, each with the
         server's refusal or None. Two changes to one DN never overlap. When
         the iterator ends every change has its answer. A transient failure
@@ -224,6 +229,9 @@ class Directory:
             with translated("opening the write connection"):
                 self._writer = self._open_writer()
         writer = self._writer
+        if not ldap3_internals.pipelines(writer):
+            yield from _one_at_a_time(writer, changes)
+            return
         in_flight: deque[tuple[Any, Change]] = deque()
         busy: dict[str, int] = {}
         for change in changes:
@@ -344,6 +352,20 @@ class Directory:
         """Set a cleartext password with the Password Modify operation; the server hashes it."""
         with translated(f"setting the password of {dn}"):
             self._connection.extend.standard.modify_password(dn, new_password=password)
+
+
+def _one_at_a_time(
+    writer: Connection, changes: Iterable[Change]
+) -> Iterator[tuple[Change, Refusal | None]]:
+    """Write changes one after the other, each answer read in this thread (TLS connections)."""
+    for change in changes:
+        try:
+            with translated(f"{change.op.value} {change.dn}"):
+                ldap3_internals.exchange(writer, _encoded(change), _controls(change))
+        except (AlreadyExists, EntryRejected, NoSuchEntry) as refusal:
+            yield change, refusal
+            continue
+        yield change, None
 
 
 def _entries(items: Iterable[dict[str, Any]]) -> Iterator[Found]:
