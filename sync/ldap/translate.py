@@ -45,9 +45,7 @@ def translated(action: str) -> Iterator[None]:
             f"(strongerAuthRequired: {exc.message}): use an ldaps:// URL or start_tls"
         ) from exc
     except ldap_exc.LDAPInsufficientAccessRightsResult as exc:
-        raise InsufficientAccess(
-            f"{action}: insufficient access rights: {exc}{_ad(exc)}"
-        ) from exc
+        raise InsufficientAccess(f"{action}: insufficient access rights: {exc}{_ad(exc)}") from exc
     except ldap_exc.LDAPNoSuchObjectResult as exc:
         raise NoSuchEntry(f"{action}: no such entry: {exc}{_ad(exc)}") from exc
     except ldap_exc.LDAPEntryAlreadyExistsResult as exc:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from sync.core.change import Change, Op
 from sync.core.entry import Entry, EntryKey, Kind
-from sync.core.mapping import Mapping
+from sync.core.mapping import Mapping as FlavourMapping
 from sync.core.problems import RecordError
 from sync.core.rules import Structure
 from sync.errors import ConfigurationError, EntryRejected, NoSuchEntry
@@ -127,7 +127,9 @@ def generate_password(length: int) -> str:
             return password
 
 
-def require_supported(options: PasswordSettings, ldap: LdapSettings, mapping: Mapping) -> None:
+def require_supported(
+    options: PasswordSettings, ldap: LdapSettings, mapping: FlavourMapping
+) -> None:
     """Raise ConfigurationError for a password mode the directory flavour cannot carry out.
 
     Checked before a run touches anything (and by `portal-sync check`), not at

@@ -5,10 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ldap3 import NONE, Connection, Server
-
-from conftest import empty_tree
-
 from flavours.targets import (
     MAPPINGS,
     Target,
@@ -17,6 +13,9 @@ from flavours.targets import (
     dirsrv_writes,
     slapd_writes,
 )
+from ldap3 import NONE, Connection, Server
+
+from conftest import empty_tree
 
 FLAVOURS = ["openldap", "389ds", "samba-ad"]
 

@@ -52,7 +52,9 @@ def acis(dirsrv, dirsrv_ou):
         assert conn.modify(base, {"aci": [(MODIFY_ADD, values)]}), conn.result
         [record] = ldif_records(shipped("password-admin.ldif"))
         admin = dict(record[3:])
-        assert conn.modify("cn=config", {"passwordAdminDN": [(MODIFY_REPLACE, [admin["passwordAdminDN"]])]})
+        assert conn.modify(
+            "cn=config", {"passwordAdminDN": [(MODIFY_REPLACE, [admin["passwordAdminDN"]])]}
+        )
     yield base
     dirsrv.start()
     with dirsrv.connection() as conn:
@@ -147,9 +149,7 @@ def test_every_user_order_pair_is_granted_exactly_as_the_rules_say(seeded):
     assert granted == {(login, order) for order, logins in ALLOWED.items() for login in logins}
 
 
-def test_a_user_sees_only_their_own_entry_and_changes_only_their_own_password(
-    seeded, acis, dirsrv
-):
+def test_a_user_sees_only_their_own_entry_and_changes_only_their_own_password(seeded, acis, dirsrv):
     with dirsrv.connection(ext(acis, "cdubois"), password_of("cdubois")) as user:
         assert seen(user, acis) == {ext(acis, "cdubois")}
         assert seen(user, acis, "(member=*)") == set()

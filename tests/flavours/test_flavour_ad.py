@@ -7,10 +7,10 @@ import subprocess
 import sys
 
 import pytest
-from pydantic import SecretStr
 from ldap3.protocol.rfc2696 import RealSearchControlValue
 from ldap3.strategy.base import BaseStrategy
 from pyasn1.codec.ber import decoder
+from pydantic import SecretStr
 
 from sync.core.change import Change, Op
 from sync.core.report import Outcome
@@ -104,9 +104,11 @@ def test_an_initial_password_is_never_sent_in_clear(ad, seed, tmp_path, slapd):
             "base_dn": slapd.suffix,
         }
     )
-    with Directory.open(plain) as directory:
-        with pytest.raises(ConfigurationError, match="refused to send unicodePwd over a conn"):
-            directory.set_unicode_password(f"cn=admin,{slapd.suffix}", "Never-Sent-1")
+    with (
+        Directory.open(plain) as directory,
+        pytest.raises(ConfigurationError, match="refused to send unicodePwd over a conn"),
+    ):
+        directory.set_unicode_password(f"cn=admin,{slapd.suffix}", "Never-Sent-1")
 
 
 def test_source_hash_is_refused_at_check_and_at_start_not_at_the_first_user(ad, seed, tmp_path):
@@ -154,7 +156,14 @@ def test_the_command_line_checks_and_runs_against_ad_with_its_lease(ad, seed, tm
     assert "no change" in done.stdout
     lease = f"cn=portal-sync-lock,{ad.base}".lower()
     assert ad.entries()[lease]["objectclass"] == ["top", "container"]
-    assert ad.users("ou=external") == {"cdubois", "mlefevre", "smartin", "jsilva", "acosta", "pbraun"}
+    assert ad.users("ou=external") == {
+        "cdubois",
+        "mlefevre",
+        "smartin",
+        "jsilva",
+        "acosta",
+        "pbraun",
+    }
 
 
 def test_1100_pipelined_writes_over_ldaps_all_answered_and_paged_reads_under_1000(
@@ -257,5 +266,3 @@ def test_a_portal_logs_in_against_ad_by_upn_and_by_dn(ad, seed, tmp_path):
     assert password_accepted(settings.ldap, f"jsilva@{ad.upn_suffix}", "Joao-Pass-42")
     assert password_accepted(settings.ldap, user.dn, "Joao-Pass-42")
     assert not password_accepted(settings.ldap, f"jsilva@{ad.upn_suffix}", "Joao-Pass-43")
-
-

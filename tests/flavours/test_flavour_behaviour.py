@@ -10,11 +10,11 @@ error and no stale member.
 from __future__ import annotations
 
 import pytest
+from flavours.targets import Target
 
 from sync.run.sync import run_sync
 
 import seed_table
-from flavours.targets import Target
 
 pytest_plugins = ["servers.fixtures", "flavours.fixtures"]
 

@@ -117,7 +117,7 @@ def test_the_expected_certificate_name_lets_a_validated_connection_through(tmp_p
         named = settings(server, url=server.ldaps_url, ca_file=ca_file)
         assert reaches_base(named.model_copy(update={"tls_name": "ldap.elsewhere.example"}))
         wrong = named.model_copy(update={"tls_name": "ldap.other.example"})
-        with pytest.raises(ConfigurationError, match="names ldap.elsewhere.example, not"):
+        with pytest.raises(ConfigurationError, match=r"names ldap\.elsewhere\.example, not"):
             reaches_base(wrong)
 
 
