@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,10 @@ def _slapd(request: pytest.FixtureRequest, folder: Path) -> Target:
             raise_exceptions=True,
         )
 
+    def crash() -> None:
+        server._proc.send_signal(signal.SIGKILL)
+        server._proc.wait()
+
     return Target(
         "openldap",
         server.suffix,
@@ -43,6 +48,8 @@ def _slapd(request: pytest.FixtureRequest, folder: Path) -> Target:
         connect,
         "uid",
         slapd_writes,
+        crash=crash,
+        revive=server._start_slapd,
     )
 
 
@@ -59,6 +66,8 @@ def _dirsrv(request: pytest.FixtureRequest, folder: Path) -> Target:
         server.connection,
         "uid",
         dirsrv_writes,
+        crash=lambda: server.halt(signal.SIGKILL),
+        revive=server.start,
     )
 
 
@@ -78,6 +87,8 @@ def samba_target(request: pytest.FixtureRequest, folder: Path) -> Target:
         {"ca_file": dc.ca_file, "tls_name": dc.tls_name},
         plain_url=dc.ldap_url,
         upn_suffix=dc.domain.dns_domain,
+        crash=lambda: dc.halt(signal.SIGKILL),
+        revive=dc.start,
     )
 
 

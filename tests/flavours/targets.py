@@ -46,6 +46,10 @@ class Target:
     """AD only: the ldap:// URL (no TLS) of the same server."""
     upn_suffix: str = ""
     """AD only: the domain's UPN suffix."""
+    crash: Callable[[], None] = lambda: None
+    """Kill the server (SIGKILL), keeping its data."""
+    revive: Callable[[], None] = lambda: None
+    """Start the killed server again on its data and port."""
 
     def settings(self, document: dict[str, Any], folder: Path, **overrides: Any) -> Settings:
         """Return settings that sync `document` into this target as its admin."""

@@ -9,9 +9,13 @@ error and no stale member.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from flavours.targets import Target
 
+from sync.core.report import Outcome
+from sync.ldap.directory import Directory
 from sync.run.sync import run_sync
 
 import seed_table
@@ -156,4 +160,62 @@ def test_hostile_names_sync_and_stay_stable(target, seed, tmp_path):
     sync(target, seed, tmp_path)
     names = set(target.groups("ou=customers,ou=groups"))
     assert 'X10001-Lumière, "Paris" + Fils <SA>; =1 \\ #' in names
+    assert sync(target, seed, tmp_path, full=True).changes == []
+
+
+T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
+
+
+def test_a_disabled_user_is_deleted_only_once_its_retention_is_over(target, seed, tmp_path):
+    sync(target, seed, tmp_path, now=T0)
+    del seed["customers"][2]["persons"][0]
+    sync(target, seed, tmp_path, now=T0 + timedelta(hours=1))
+    assert target.users("ou=disabled") == {"pbraun"}
+    assert sync(target, seed, tmp_path, now=T0 + timedelta(days=30)).changes == []
+    report = sync(target, seed, tmp_path, now=T0 + timedelta(days=30, hours=2))
+    assert [(c.op.value, c.reason.value) for c in report.changes] == [
+        ("delete", "retention-expired")
+    ]
+    assert target.users("ou=disabled") == set()
+    no_stale_member(target)
+
+
+def test_the_deletion_guard_holds_a_run_back_until_approved(synced, seed, tmp_path):
+    target = synced
+    seed["customers"] = [c for c in seed["customers"] if c["id"] != "10001"]
+    seed["orders"] = [o for o in seed["orders"] if o["customer"] != "10001"]
+    before = target.writes(target)
+    held = run_sync(target.settings(seed, tmp_path, safety={"max_deletions": 2}))
+    assert held.outcome is Outcome.DELETION_GUARD and held.changes == []
+    assert target.writes(target) == before
+    approved = run_sync(
+        target.settings(seed, tmp_path, safety={"max_deletions": 2}), allow_deletions=10
+    )
+    assert approved.failure is None, approved.failure
+    assert target.users("ou=disabled") == {"cdubois", "mlefevre", "smartin"}
+    no_stale_member(target)
+
+
+def test_a_server_killed_mid_run_then_the_next_run_converges(target, seed, tmp_path, monkeypatch):
+    original = Directory.apply_pipelined
+    answers = 0
+
+    def crashing(self, changes, window):
+        nonlocal answers
+        for answer in original(self, changes, window):
+            answers += 1
+            yield answer
+            if answers == 8:  # the OUs and the first user are written
+                target.crash()
+
+    monkeypatch.setattr(Directory, "apply_pipelined", crashing)
+    report = run_sync(target.settings(seed, tmp_path))
+    assert report.outcome is Outcome.UNAVAILABLE, report.to_text()
+    monkeypatch.undo()
+    target.revive()
+    sync(target, seed, tmp_path)
+    assert target.users("ou=internal") == seed_table.INTERNAL_USERS
+    assert target.users("ou=external") == seed_table.EXTERNAL_USERS
+    for ou, table in GROUP_OUS.items():
+        assert target.groups(ou) == table, ou
     assert sync(target, seed, tmp_path, full=True).changes == []
