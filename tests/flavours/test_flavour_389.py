@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
-from ldap3 import BASE, MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, SUBTREE
+from ldap3 import BASE, MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, NONE, SUBTREE, Connection, Server
 from ldap3.core.exceptions import LDAPException
 from portal_helpers import password_of, person_with_login, with_hashes
 
 from sync.portal.login import LoginRefused, Portal, can_open
 from sync.run.sync import run_sync
+from sync.settings import load_settings
 
 from seed_table import EXTERNAL_USERS, INTERNAL_USERS, ORDER_GROUPS
 
@@ -71,11 +76,7 @@ def settings_for(dirsrv, acis, tmp_path):
 
     def make(document, **overrides):
         path = tmp_path / "source.json"
-        import json
-
         path.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
-        from sync.settings import load_settings
-
         return load_settings(
             ldap={
                 "url": dirsrv.url,
@@ -161,8 +162,6 @@ def test_a_user_sees_only_their_own_entry_and_changes_only_their_own_password(se
 
 
 def test_anonymous_reads_nothing(seeded, acis, dirsrv):
-    from ldap3 import NONE, Connection, Server
-
     with Connection(Server(dirsrv.url, get_info=NONE), auto_bind=True) as anonymous:
         assert seen(anonymous, acis) == set()
 
@@ -200,3 +199,32 @@ def test_the_sync_account_reads_no_password_and_writes_nothing_outside_its_ous(
         ):
             with pytest.raises(LDAPException):
                 attempt()
+
+
+def test_the_command_line_checks_and_runs_as_the_sync_account_with_its_lease(
+    settings_for, seed, acis, dirsrv, tmp_path
+):
+    settings = settings_for(seed)
+    environment = {
+        **os.environ,
+        "PORTAL_SYNC_LDAP__URL": settings.ldap.url,
+        "PORTAL_SYNC_LDAP__BIND_DN": settings.ldap.bind_dn,
+        "PORTAL_SYNC_LDAP__BIND_PASSWORD": "sync-secret",
+        "PORTAL_SYNC_LDAP__BASE_DN": acis,
+        "PORTAL_SYNC_PORTAL__BIND_DN": service(acis, "portal"),
+        "PORTAL_SYNC_PORTAL__BIND_PASSWORD": "portal-secret",
+        "PORTAL_SYNC_MAPPING__PATH": "389ds",
+        "PORTAL_SYNC_SOURCE__PATH": str(settings.source.path),
+        "PORTAL_SYNC_STATE_DIR": str(tmp_path / "cli-state"),
+    }
+    for command in (["check"], ["run"], ["run", "--full"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "sync", *command],
+            env=environment,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+    assert "no change" in done.stdout
+    with dirsrv.connection() as conn:
+        assert conn.search(f"cn=portal-sync-lock,{acis}", "(objectClass=applicationProcess)", BASE)
