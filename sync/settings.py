@@ -76,6 +76,9 @@ class LdapSettings(SettingGroup):
     """PEM bundle of the CAs that may sign the server certificate; default the system's CAs."""
     tls_verify: bool = True
     """Validate the server certificate and host name; default on. Turn off only to diagnose."""
+    tls_name: str = ""
+    """Host name the server's TLS certificate must hold when it is not the one in url (e.g.
+    Samba's DC1.<realm>); default: the URL's host only. Validation stays on."""
     client_cert_file: Path | None = None
     """PEM client certificate presented to the server (optional, with client_key_file)."""
     client_key_file: Path | None = None

@@ -226,6 +226,19 @@ class _Builder:
         if kind_mapping.members:
             attributes[kind_mapping.members] = members
         naming = attributes[kind_mapping.rdn]
+        too_long = kind_mapping.too_long(attributes)
+        if too_long is not None:
+            name, value, limit = too_long
+            self.errors.append(
+                RecordError(
+                    record,
+                    f"its {name} {value!r} has {len(value)} characters; the {self.mapping.flavour} "
+                    f"mapping allows at most {limit} (never truncated: two could collide). "
+                    "Shorten it in the source (for sAMAccountName: the login)",
+                )
+            )
+            self.quarantine.keys.add(key)
+            return
         if not naming:
             self.errors.append(RecordError(record, f"its {kind_mapping.rdn} is empty"))
             self.quarantine.keys.add(key)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import string
 import tomllib
 from collections.abc import Mapping as AbstractMapping
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -97,6 +98,7 @@ class _KindSpec(BaseModel):
     members: str | None = None
     attributes: dict[str, str | list[str]]
     disabled: dict[str, str | list[str]] = Field(default_factory=dict)
+    max_length: dict[str, int] = Field(default_factory=dict)
 
     @field_validator("attributes")
     @classmethod
@@ -106,12 +108,19 @@ class _KindSpec(BaseModel):
         return value
 
 
+class _Passwords(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    write: Literal["password-modify", "unicodePwd"] = "password-modify"
+    source_hash: bool = True
+
+
 class _MappingFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     flavour: str
     identity: _Identity
     container: _Container
     kinds: dict[Kind, _KindSpec]
+    passwords: _Passwords = Field(default_factory=_Passwords)
 
 
 class KindMapping:
@@ -138,6 +147,14 @@ class KindMapping:
             texts = [value] if isinstance(value, str) else value
             where = f"kinds.{kind.value}.disabled.{name}"
             self.disabled[name.lower()] = tuple(Template(t, frozenset(), where).text for t in texts)
+        self.max_length: dict[str, int] = {}
+        for name, limit in spec.max_length.items():
+            if name.lower() not in self.templates or limit < 1:
+                raise MappingError(
+                    f"kinds.{kind.value}.max_length.{name}: only a mapped attribute takes a "
+                    "length limit, and it is at least 1"
+                )
+            self.max_length[name.lower()] = limit
         if kind.is_group and self.disabled:
             raise MappingError(f"kinds.{kind.value}: groups are deleted, never disabled")
         if self.rdn not in self.templates:
@@ -148,6 +165,14 @@ class KindMapping:
     def render_disabled(self) -> Attributes:
         """Return the attribute values a disabled user takes (e.g. userAccountControl 514)."""
         return dict(self.disabled)
+
+    def too_long(self, attributes: Attributes) -> tuple[str, str, int] | None:
+        """Return (attribute, value, limit) of the first value longer than the mapping allows."""
+        for name, limit in self.max_length.items():
+            for value in attributes.get(name, ()):
+                if len(value) > limit:
+                    return name, value, limit
+        return None
 
     def render(self, context: AbstractMapping[str, str]) -> Attributes:
         """Return every mapped attribute for one record; unset ones hold no value."""
@@ -167,6 +192,10 @@ class Mapping:
         self.identity_attribute = spec.identity.attribute.lower()
         self.identity_prefix = spec.identity.prefix
         self.container_classes = tuple(spec.container.object_classes)
+        self.password_write = spec.passwords.write
+        """How a cleartext password is set: the Password Modify operation, or AD's unicodePwd."""
+        self.takes_source_hash = spec.passwords.source_hash
+        """Whether the directory stores a foreign password hash as given (AD does not)."""
         missing = set(Kind) - set(spec.kinds)
         if missing:
             names = ", ".join(sorted(kind.value for kind in missing))

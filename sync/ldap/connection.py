@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 import ssl
 from contextlib import suppress
 from typing import Any
@@ -11,6 +12,7 @@ from ldap3 import NONE, Connection, Server, Tls
 from ldap3.core import exceptions as ldap_exc
 
 from sync.errors import BindFailed, ConfigurationError, DirectoryError, DirectoryUnavailable
+from sync.ldap.adcodes import reason
 from sync.ldap.translate import translated
 from sync.settings import LdapSettings
 
@@ -29,6 +31,7 @@ def _tls(settings: LdapSettings) -> Tls:
             str(settings.client_cert_file) if settings.client_cert_file else None
         ),
         local_private_key_file=str(settings.client_key_file) if settings.client_key_file else None,
+        valid_names=[settings.tls_name] if settings.tls_name else None,
     )
 
 
@@ -91,19 +94,22 @@ def _explained(
             )
         return BindFailed(
             f"{action}: the server refused the bind as {user} (wrong password, or no such "
-            f"account): fix the password in {settings.name_of('bind_password')}, or the DN in "
-            f"{settings.name_of('bind_dn')}"
+            f"account){reason(text)}: fix the password in {settings.name_of('bind_password')}, "
+            f"or the DN in {settings.name_of('bind_dn')}"
         )
-    if _UNKNOWN_CA in text or _OTHER_HOST in text:
-        reason = (
-            "it is signed by a CA that is not trusted"
-            if _UNKNOWN_CA in text
-            else f"it does not name the host {server.host}"
-        )
+    if _OTHER_HOST in text:
+        expected = ", ".join([server.host, *([settings.tls_name] if settings.tls_name else [])])
+        held = ", ".join(certificate_names(text)) or "no host name"
         return ConfigurationError(
-            f"{action}: the server's TLS certificate is refused: {reason}. Set "
-            f"{settings.name_of('ca_file')} to the PEM bundle of the CA that signed it, and "
-            "connect to a host name that the certificate names"
+            f"{action}: the server's TLS certificate names {held}, not {expected}. Connect "
+            f"to a name the certificate holds (fix {url}), or set "
+            f"{settings.name_of('tls_name')} to the name it holds (validation stays on)"
+        )
+    if _UNKNOWN_CA in text:
+        return ConfigurationError(
+            f"{action}: the server's TLS certificate is refused: it is signed by a CA that is "
+            f"not trusted. Set {settings.name_of('ca_file')} to the PEM bundle of the CA that "
+            "signed it"
         )
     if _NO_TLS in text:
         return ConfigurationError(
@@ -117,6 +123,12 @@ def _explained(
             f"in {url} and the name service of this machine"
         )
     return exc
+
+
+def certificate_names(text: str) -> list[str]:
+    """Return the host names (subject CN, DNS alternative names) a certificate error quotes."""
+    found = re.findall(r"\('(?:commonName|DNS)', '([^']*)'\)", text)
+    return list(dict.fromkeys(found))
 
 
 def password_accepted(settings: LdapSettings, dn: str, password: str) -> bool:

@@ -31,6 +31,15 @@ from sync.settings import LdapSettings
 
 _SIZE_LIMIT_EXCEEDED = 4
 
+LEASE_CLASSES = (("applicationProcess",), ("container",))
+"""The object classes a lease entry may take, tried in this order."""
+
+_CLASS_REFUSED = (
+    ldap_exc.LDAPUnwillingToPerformResult,
+    ldap_exc.LDAPObjectClassViolationResult,
+    ldap_exc.LDAPNoSuchAttributeResult,
+)
+
 Found = tuple[str, Attributes]
 """One entry a search found: its DN and its attributes as text, names in lower case."""
 
@@ -72,12 +81,15 @@ class Directory:
             return_empty_attributes=False,
         )
 
+        options = (
+            ldap3_internals.SERIAL_WRITER_OPTIONS
+            if settings.uses_tls
+            else ldap3_internals.WRITER_OPTIONS
+        )
+
         def open_writer() -> Connection:
             return bound_connection(
-                settings,
-                settings.bind_dn,
-                settings.bind_password.get_secret_value(),
-                **ldap3_internals.WRITER_OPTIONS,
+                settings, settings.bind_dn, settings.bind_password.get_secret_value(), **options
             )
 
         directory = cls(connection, settings.page_size, open_writer, settings.timeout)
@@ -91,13 +103,18 @@ class Directory:
                 ldap3_internals.close(directory._writer, settings.timeout)
 
     def exists(self, dn: str) -> bool:
-        """Return whether an entry exists at `dn`."""
+        """Return whether an entry exists at `dn` (and the account may see it).
+
+        389-DS answers a base search of a missing entry with success and no
+        entry when the account may not learn what is missing: only an entry
+        found counts.
+        """
         try:
             with translated(f"reading {dn}"):
                 self._connection.search(dn, "(objectClass=*)", BASE, attributes=["1.1"])
         except NoSuchEntry:
             return False
-        return True
+        return any(item.get("type") == "searchResEntry" for item in self._connection.response or ())
 
     def require_base(self, base_dn: str, setting: str | None = None) -> None:
         """Raise ConfigurationError when the base DN does not exist; `setting` holds the DN."""
@@ -142,7 +159,11 @@ class Directory:
         attributes: Iterable[str],
         chunk: int = 200,
     ) -> Iterator[Found]:
-        """Yield every entry below `bases` whose `attribute` holds one of `values`, each once."""
+        """Yield every entry below `bases` whose `attribute` holds one of `values`, each once.
+
+        Paged like every search that can return many entries: the groups naming
+        one member may be more than Active Directory's 1,000 per unpaged search.
+        """
         wanted = list(attributes)
         pending = sorted(set(values))
         existing = [base for base in bases if self.exists(base)]
@@ -153,10 +174,7 @@ class Directory:
                 for value in pending[start : start + chunk]
             )
             for base in existing:
-                with translated(f"searching {base}"):
-                    self._connection.search(base, f"(|{terms})", SUBTREE, attributes=wanted)
-                    yield from _once(_entries(self._connection.response or ()), seen)
-                    self._require_complete(f"searching {base}")
+                yield from _once(self._paged(base, f"(|{terms})", wanted), seen)
 
     def read_values(self, dn: str, attribute: str) -> tuple[str, ...]:
         """Return the values of one attribute of the entry at `dn` (none when it has none)."""
@@ -198,6 +216,8 @@ class Directory:
     ) -> Iterator[tuple[Change, Refusal | None]]:
         """Write changes with up to `window` in flight on one connection; yield each answer.
 
+        Over TLS the changes go one at a time (ldap3_internals.SERIAL_WRITER_OPTIONS).
+
         Answers come in the order the changes were given, each with the
         server's refusal or None. Two changes to one DN never overlap. When
         the iterator ends every change has its answer. A transient failure
@@ -209,6 +229,9 @@ class Directory:
             with translated("opening the write connection"):
                 self._writer = self._open_writer()
         writer = self._writer
+        if not ldap3_internals.pipelines(writer):
+            yield from _one_at_a_time(writer, changes)
+            return
         in_flight: deque[tuple[Any, Change]] = deque()
         busy: dict[str, int] = {}
         for change in changes:
@@ -254,12 +277,24 @@ class Directory:
         return None
 
     def create_lease(self, dn: str, value: str) -> None:
-        """Create the lease entry at `dn` holding `value` (stock applicationProcess class)."""
+        """Create the lease entry at `dn` holding `value`, of the first stock class taken.
+
+        Active Directory lets nobody create an applicationProcess (it is
+        system-only there) but takes a container, which OpenLDAP and 389-DS
+        do not know.
+        """
         attribute, name = dnlib.split_dn(dn)[0]
-        with translated(f"creating the lease {dn}"):
-            self._connection.add(
-                dn, ["applicationProcess"], {attribute: [name], "description": [value]}
-            )
+        for classes in LEASE_CLASSES:
+            try:
+                with translated(f"creating the lease {dn}"):
+                    self._connection.add(
+                        dn, list(classes), {attribute: [name], "description": [value]}
+                    )
+                return
+            except EntryRejected as exc:
+                refused_class = isinstance(exc.__cause__, _CLASS_REFUSED)
+                if classes == LEASE_CLASSES[-1] or not refused_class:
+                    raise
 
     def swap_lease(self, dn: str, old: Iterable[str], new: str) -> None:
         """Replace the lease values `old` by `new` in one atomic modify, or raise LeaseConflict."""
@@ -294,10 +329,43 @@ class Directory:
         with translated(f"writing the password of {dn}"):
             self._connection.modify(dn, {"userPassword": [(MODIFY_REPLACE, [value])]})
 
+    def encrypted(self) -> bool:
+        """Return whether the connection runs over TLS (ldaps:// or StartTLS done)."""
+        return bool(self._connection.server.ssl or self._connection.tls_started)
+
+    def set_unicode_password(self, dn: str, password: str) -> None:
+        """Set a password the Active Directory way: unicodePwd, over TLS only.
+
+        The value is the password in double quotes, UTF-16-LE encoded. Over a
+        connection without TLS nothing is sent: ConfigurationError says why.
+        """
+        if not self.encrypted():
+            raise ConfigurationError(
+                f"setting the password of {dn}: refused to send unicodePwd over a connection "
+                "without TLS: use an ldaps:// URL or start_tls"
+            )
+        value = f'"{password}"'.encode("utf-16-le")
+        with translated(f"setting the password of {dn}"):
+            self._connection.modify(dn, {"unicodePwd": [(MODIFY_REPLACE, [value])]})
+
     def set_password(self, dn: str, password: str) -> None:
         """Set a cleartext password with the Password Modify operation; the server hashes it."""
         with translated(f"setting the password of {dn}"):
             self._connection.extend.standard.modify_password(dn, new_password=password)
+
+
+def _one_at_a_time(
+    writer: Connection, changes: Iterable[Change]
+) -> Iterator[tuple[Change, Refusal | None]]:
+    """Write changes one after the other, each answer read in this thread (TLS connections)."""
+    for change in changes:
+        try:
+            with translated(f"{change.op.value} {change.dn}"):
+                ldap3_internals.exchange(writer, _encoded(change), _controls(change))
+        except (AlreadyExists, EntryRejected, NoSuchEntry) as refusal:
+            yield change, refusal
+            continue
+        yield change, None
 
 
 def _entries(items: Iterable[dict[str, Any]]) -> Iterator[Found]:

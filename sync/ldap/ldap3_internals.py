@@ -46,6 +46,39 @@ TESTED = "2.9.1"
 WRITER_OPTIONS: dict[str, Any] = {"client_strategy": ASYNC, "auto_referrals": False}
 """ldap3 Connection options of the write connection."""
 
+SERIAL_WRITER_OPTIONS: dict[str, Any] = {"auto_referrals": False}
+"""ldap3 Connection options of the write connection over TLS: synchronous, no receiver thread.
+
+ldap3's receiver thread reads the TLS socket while the run's thread writes
+to it: two threads on one OpenSSL connection at once. Against Samba AD over
+LDAPS that lost answers (ldap3's "no response from server" after the
+timeout) in most runs of 1,100 adds, with 64 requests in flight and with
+one; over plain LDAP, and over LDAPS with one thread, none were lost.
+"""
+
+
+def pipelines(writer: Connection) -> bool:
+    """Return whether the write connection takes several requests in flight (asynchronous)."""
+    return isinstance(writer.strategy, AsyncStrategy)
+
+
+def exchange(writer: Connection, operation: bytes, controls: tuple[str, ...] = ()) -> None:
+    """Send one encoded request on a synchronous connection and read its answer in this thread.
+
+    Raise ldap3's exception for a refusal, as `answer` does.
+    """
+    strategy = writer.strategy
+    with writer.connection_lock:
+        if writer.closed or writer.socket is None:
+            raise ldap_exc.LDAPSocketOpenError("the write connection is closed")
+        message_id: int = writer.server.next_message_id()
+        strategy._outstanding[message_id] = {"type": "writeRequest"}
+        try:
+            writer.socket.sendall(ber.message(message_id, operation, controls))
+        except OSError as exc:
+            raise ldap_exc.LDAPSocketSendError(f"sending to the directory failed: {exc}") from exc
+        strategy.post_send_single_response(message_id)
+
 
 def missing() -> list[str]:
     """Return the names this module relies on that the installed ldap3 lacks (none for 2.9)."""
@@ -114,7 +147,7 @@ def answer(writer: Connection, message_id: int, timeout: float) -> None:
 def close(writer: Connection, wait: float) -> None:
     """Unbind the write connection and wait up to `wait` seconds for its receiver to end."""
     writer.receive_timeout = None
-    receiver = writer.strategy.receiver
+    receiver = getattr(writer.strategy, "receiver", None)
     with suppress(ldap_exc.LDAPException):
         writer.unbind()
     if not writer.closed:

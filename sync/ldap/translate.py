@@ -18,6 +18,7 @@ from sync.errors import (
     NoSuchEntry,
     NoSuchValue,
 )
+from sync.ldap.adcodes import reason
 
 _UNAVAILABLE = (
     ldap_exc.LDAPCommunicationError,
@@ -37,13 +38,18 @@ def translated(action: str) -> Iterator[None]:
     except _UNAVAILABLE as exc:
         raise DirectoryUnavailable(f"{action}: the directory server is unavailable: {exc}") from exc
     except (ldap_exc.LDAPInvalidCredentialsResult, ldap_exc.LDAPBindError) as exc:
-        raise BindFailed(f"{action}: the server refused the bind: {exc}") from exc
+        raise BindFailed(f"{action}: the server refused the bind: {exc}{_ad(exc)}") from exc
+    except ldap_exc.LDAPStrongerAuthRequiredResult as exc:
+        raise ConfigurationError(
+            f"{action}: the server takes this only over an encrypted connection "
+            f"(strongerAuthRequired: {exc.message}): use an ldaps:// URL or start_tls"
+        ) from exc
     except ldap_exc.LDAPInsufficientAccessRightsResult as exc:
-        raise InsufficientAccess(f"{action}: insufficient access rights: {exc}") from exc
+        raise InsufficientAccess(f"{action}: insufficient access rights: {exc}{_ad(exc)}") from exc
     except ldap_exc.LDAPNoSuchObjectResult as exc:
-        raise NoSuchEntry(f"{action}: no such entry: {exc}") from exc
+        raise NoSuchEntry(f"{action}: no such entry: {exc}{_ad(exc)}") from exc
     except ldap_exc.LDAPEntryAlreadyExistsResult as exc:
-        raise AlreadyExists(f"{action}: an entry already exists there") from exc
+        raise AlreadyExists(f"{action}: an entry already exists there{_ad(exc)}") from exc
     except ldap_exc.LDAPSizeLimitExceededResult as exc:
         raise ConfigurationError(
             f"{action}: the server capped the search (size limit): lift the size limit of the "
@@ -58,8 +64,15 @@ def translated(action: str) -> Iterator[None]:
             "at the server that takes the writes for the base DN"
         ) from exc
     except ldap_exc.LDAPNoSuchAttributeResult as exc:
-        raise NoSuchValue(f"{action}: {exc.description}: {exc.message}".rstrip(": ")) from exc
+        text = f"{action}: {exc.description}: {exc.message}".rstrip(": ")
+        raise NoSuchValue(text + _ad(exc)) from exc
     except ldap_exc.LDAPOperationResult as exc:
-        raise EntryRejected(f"{action}: {exc.description}: {exc.message}".rstrip(": ")) from exc
+        text = f"{action}: {exc.description}: {exc.message}".rstrip(": ")
+        raise EntryRejected(text + _ad(exc)) from exc
     except ldap_exc.LDAPException as exc:
         raise DirectoryError(f"{action}: {exc}") from exc
+
+
+def _ad(exc: ldap_exc.LDAPException) -> str:
+    """Return Active Directory's reason for a refusal, in words, or "" (sync.ldap.adcodes)."""
+    return reason(getattr(exc, "message", None) or str(exc))

@@ -25,11 +25,12 @@ from pathlib import Path
 
 from sync.core.change import Change, Op
 from sync.core.entry import Entry, EntryKey, Kind
+from sync.core.mapping import Mapping as FlavourMapping
 from sync.core.problems import RecordError
 from sync.core.rules import Structure
 from sync.errors import ConfigurationError, EntryRejected, NoSuchEntry
 from sync.ldap.directory import Directory
-from sync.settings import PasswordMode, PasswordSettings
+from sync.settings import LdapSettings, PasswordMode, PasswordSettings
 
 log = logging.getLogger("portal_sync")
 
@@ -114,9 +115,47 @@ def hash_step(holds_source: bool | None, holds_last: bool) -> Step:
     return Step.KEEP
 
 
+CLASSES = (string.ascii_uppercase, string.ascii_lowercase, string.digits, "-_.!+")
+"""Every generated password holds one character of each: AD's complexity rule wants three."""
+
+
 def generate_password(length: int) -> str:
-    """Return a random password drawn with the `secrets` module."""
-    return "".join(secrets.choice(ALPHABET) for _ in range(length))
+    """Return a random password drawn with the `secrets` module, with every character class."""
+    while True:
+        password = "".join(secrets.choice(ALPHABET) for _ in range(length))
+        if all(any(c in chars for c in password) for chars in CLASSES):
+            return password
+
+
+def require_supported(
+    options: PasswordSettings, ldap: LdapSettings, mapping: FlavourMapping
+) -> None:
+    """Raise ConfigurationError for a password mode the directory flavour cannot carry out.
+
+    Checked before a run touches anything (and by `portal-sync check`), not at
+    the first user: Active Directory stores no foreign hash, and takes a
+    password (unicodePwd) only over an encrypted connection.
+    """
+    for kind in ("internal", "external"):
+        mode = getattr(options, kind)
+        if mode is PasswordMode.SOURCE_HASH and not mapping.takes_source_hash:
+            raise ConfigurationError(
+                f"{options.name_of(kind)} is source-hash, but the {mapping.flavour} mapping "
+                f"({mapping.origin}) says this directory does not store a password hash it did "
+                "not make itself (Active Directory hashes every password itself): use initial "
+                "or none"
+            )
+        if (
+            mode is PasswordMode.INITIAL
+            and mapping.password_write == "unicodePwd"
+            and not ldap.uses_tls
+        ):
+            raise ConfigurationError(
+                f"{options.name_of(kind)} is initial, and the {mapping.flavour} mapping sets "
+                f"passwords with unicodePwd, which portal-sync never sends in clear (Active "
+                f"Directory refuses it too): use an ldaps:// URL in {ldap.name_of('url')} or set "
+                f"{ldap.name_of('start_tls')}"
+            )
 
 
 class WrittenHashes:
@@ -222,6 +261,7 @@ def settle_passwords(
     entries: Mapping[str, Entry],
     planned: Iterable[Change],
     applied: Iterable[Change],
+    write: str = "password-modify",
 ) -> tuple[dict[str, Step], list[RecordError]]:
     """Write, generate or keep the password of every account after the entries were applied.
 
@@ -229,7 +269,8 @@ def settle_passwords(
     and those it added in this run (a refused add may mean that an entry of
     someone else holds the DN). Returns the step taken per entry key and
     the accounts that failed; no password value is in either. The hashes
-    written are remembered in `state_dir`.
+    written are remembered in `state_dir`. `write` is how the mapping sets a
+    cleartext password: "password-modify" or AD's "unicodePwd".
     """
     if options.internal is PasswordMode.NONE and options.external is PasswordMode.NONE:
         return {}, []
@@ -247,7 +288,9 @@ def settle_passwords(
         if entry is None or key in refused:
             continue
         try:
-            steps[key] = _settle(directory, options, state, account, entry.dn, key in created)
+            steps[key] = _settle(
+                directory, options, state, account, entry.dn, key in created, write
+            )
         except (DeliveryFailed, EntryRejected, NoSuchEntry) as exc:
             errors.append(RecordError(key, f"password not set: {exc}"))
             log.warning("password of %s not set: %s", key, exc)
@@ -263,6 +306,7 @@ def _settle(
     account: SourceAccount,
     dn: str,
     created: bool,
+    write: str,
 ) -> Step:
     """Decide and carry out the password step of one account; return it."""
     last = state.written.get(account.key)
@@ -270,7 +314,10 @@ def _settle(
     step = first_step(mode_of(options, account.key), created, source, last)
     if step is Step.GENERATE:
         password = generate_password(options.initial_length)
-        directory.set_password(dn, password)
+        if write == "unicodePwd":
+            directory.set_unicode_password(dn, password)
+        else:
+            directory.set_password(dn, password)
         deliver(options, account, dn, password)
         return step
     if source is None or step is Step.NOTHING:

@@ -16,7 +16,7 @@ from sync.core.problems import Quarantine, RecordError
 from sync.core.rules import apply_rules
 from sync.ldap.flavour import load_mapping
 from sync.progress import Progress
-from sync.run.passwords import SourceAccount, source_accounts
+from sync.run.passwords import SourceAccount, require_supported, source_accounts
 from sync.settings import Settings
 from sync.sources.reader import Source, source_of
 
@@ -51,6 +51,7 @@ def prepare(
     loaded = (source or source_of(settings.source)).load()
     progress.stage("building")
     mapping = mapping or load_mapping(settings.mapping.path)
+    require_supported(settings.passwords, settings.ldap, mapping)
     structure, rule_errors = apply_rules(loaded.document, loaded.quarantine)
     document = loaded.document
     broken = not document.customers and not document.internal_users

@@ -27,7 +27,7 @@ from sync.progress import Progress
 from sync.run.apply import apply_plan
 from sync.run.current import read_directory
 from sync.run.incremental import Incremental
-from sync.run.passwords import counted, settle_passwords
+from sync.run.passwords import counted, require_supported, settle_passwords
 from sync.run.prepare import Prepared, prepare
 from sync.settings import Settings
 from sync.sources.reader import source_of
@@ -76,6 +76,7 @@ class _Run:
         """The run's time: users are disabled as of it, the nightly full run follows it."""
         self.progress = progress
         self.mapping = load_mapping(settings.mapping.path)
+        require_supported(settings.passwords, settings.ldap, self.mapping)
         self.source = source_of(settings.source, settings.state_dir)
         self._prepared: Prepared | None = None
 
@@ -199,6 +200,7 @@ class _Run:
             prepared.desired.entries,
             plan.changes,
             self.report.changes,
+            prepared.mapping.password_write,
         )
         self.report.passwords = counted(steps)
         records = prepared.desired.records

@@ -102,3 +102,29 @@ def test_unmapped_naming_attribute_is_refused():
 def test_unknown_flavour_name_is_refused():
     with pytest.raises(MappingError, match="no shipped mapping named"):
         load_mapping("novell")
+
+
+def test_every_shipped_flavour_loads_with_its_password_capabilities():
+    openldap, dirsrv, ad = (load_mapping(n) for n in ("openldap", "389ds", "active-directory"))
+    assert (openldap.password_write, openldap.takes_source_hash) == ("password-modify", True)
+    assert (dirsrv.password_write, dirsrv.takes_source_hash) == ("password-modify", True)
+    assert (ad.password_write, ad.takes_source_hash) == ("unicodePwd", False)
+    assert ad.kinds["internal"].max_length == {"samaccountname": 20}
+    assert ad.kinds["external"].render_disabled() == {"useraccountcontrol": ("514",)}
+    assert dirsrv.kinds["external"].render_disabled() == {"nsaccountlock": ("true",)}
+
+
+def test_a_login_over_the_length_limit_is_a_record_error_and_its_entry_is_protected(seed):
+    seed["customers"][0]["persons"][0]["account"]["login"] = "c" * 21
+    desired, quarantine = desired_of(seed, mapping=load_mapping("active-directory"))
+    assert "external:P-1" not in desired.entries and "external:P-1" in quarantine.keys
+    [error] = [e for e in desired.errors if "P-1" in e.record]
+    assert "has 21 characters" in error.problem and "at most 20" in error.problem
+
+
+def test_a_length_limit_names_a_mapped_attribute():
+    text = AD_LIKE.replace(
+        "[kinds.order]", "[kinds.customer.max_length]\nmail = 20\n[kinds.order]", 1
+    )
+    with pytest.raises(MappingError, match=r"max_length\.mail: only a mapped attribute"):
+        parse_mapping(text, "test")

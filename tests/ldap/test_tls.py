@@ -98,9 +98,27 @@ def test_a_certificate_for_another_host_is_refused(pki, tmp_path):
     ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
     with (
         LocalServer(tls=ServerTls(tmp_path / "cert.pem", tmp_path / "key.pem")) as server,
-        pytest.raises(ConfigurationError, match=r"does not name the host 127\.0\.0\.1"),
+        pytest.raises(
+            ConfigurationError,
+            match=r"certificate names ldap\.elsewhere\.example, not 127\.0\.0\.1.*TLS_NAME",
+        ),
     ):
         reaches_base(settings(server, url=server.ldaps_url, ca_file=tmp_path / "ca.pem"))
+
+
+def test_the_expected_certificate_name_lets_a_validated_connection_through(tmp_path):
+    ca = trustme.CA()
+    other = ca.issue_cert("ldap.elsewhere.example")
+    other.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    other.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    with LocalServer(tls=ServerTls(tmp_path / "cert.pem", tmp_path / "key.pem")) as server:
+        ca_file = tmp_path / "ca.pem"
+        named = settings(server, url=server.ldaps_url, ca_file=ca_file)
+        assert reaches_base(named.model_copy(update={"tls_name": "ldap.elsewhere.example"}))
+        wrong = named.model_copy(update={"tls_name": "ldap.other.example"})
+        with pytest.raises(ConfigurationError, match=r"names ldap\.elsewhere\.example, not"):
+            reaches_base(wrong)
 
 
 def test_a_server_that_demands_a_client_certificate_accepts_ours(pki):
