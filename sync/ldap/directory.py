@@ -11,7 +11,15 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
-from ldap3 import BASE, MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, SUBTREE, Connection
+from ldap3 import (
+    BASE,
+    LEVEL,
+    MODIFY_ADD,
+    MODIFY_DELETE,
+    MODIFY_REPLACE,
+    SUBTREE,
+    Connection,
+)
 from ldap3.core import exceptions as ldap_exc
 
 from sync.core import dn as dnlib
@@ -274,6 +282,22 @@ class Directory:
                 ldap_exc.LDAPAttributeOrValueExistsResult,
             ) as exc:
                 raise LeaseConflict(f"the lease {dn} changed under us: {exc.description}") from exc
+
+    def read_claims(self, dn: str) -> dict[str, tuple[str, ...]]:
+        """Return the lease claims right below the lease entry `dn`: their values by DN."""
+        with translated(f"reading the lease claims below {dn}"):
+            self._connection.search(
+                dn, "(objectClass=applicationProcess)", LEVEL, attributes=["description"]
+            )
+        return {
+            dn: attributes.get("description", ())
+            for dn, attributes in _entries(self._connection.response or ())
+        }
+
+    def delete_lease(self, dn: str) -> None:
+        """Delete the lease entry (a claim) at `dn`; one already gone is fine."""
+        with suppress(NoSuchEntry), translated(f"deleting the lease {dn}"):
+            self._connection.delete(dn)
 
     def password_matches(self, dn: str, value: str) -> bool | None:
         """Return whether the entry's userPassword holds exactly `value`; None when it has none.
