@@ -1,0 +1,101 @@
+"""The run lease on two replicating providers: never two runs at once, whatever the order."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+
+import pytest
+from replication_helpers import pair_settings
+
+from sync.core.lease import parse_lease
+from sync.errors import LockBusy
+from sync.ldap.directory import Directory
+from sync.run.lock import RunLock
+from sync.run.replicated_lease import ReplicatedLease
+
+from servers.replication import ReplicatedPair
+
+pytest_plugins = ["servers.fixtures"]
+
+ROUNDS = 12
+
+
+def lock_for(pair, base, tmp_path, name, urls, **lock):
+    settings = pair_settings(pair, base, tmp_path / name, urls, lock=lock or {})
+    return RunLock(settings)
+
+
+def test_a_list_of_servers_takes_the_lease_by_claims(slapd_pair, slapd_pair_ou, tmp_path):
+    lock = lock_for(slapd_pair, slapd_pair_ou, tmp_path, "a", slapd_pair.urls)
+    assert isinstance(lock.lease, ReplicatedLease)
+    with lock.held(0):
+        settings = pair_settings(slapd_pair, slapd_pair_ou, tmp_path / "x", slapd_pair.urls)
+        one = settings.ldap.model_copy(update={"url": slapd_pair.second.url})
+        with Directory.open(one) as second:
+            claims = second.read_claims(lock.lease.dn)
+        assert [parse_lease(v).holder for vs in claims.values() for v in vs] == [lock.lease.holder]
+    with Directory.open(one) as second:
+        assert second.read_claims(lock.lease.dn) == {}
+
+
+def test_two_instances_with_the_providers_in_opposite_orders_never_run_together(
+    slapd_pair, slapd_pair_ou, tmp_path
+):
+    forward = lock_for(slapd_pair, slapd_pair_ou, tmp_path, "a", slapd_pair.urls)
+    backward = lock_for(slapd_pair, slapd_pair_ou, tmp_path, "b", slapd_pair.urls[::-1])
+    inside: list[str] = []
+    overlaps: list[tuple[str, ...]] = []
+    held: dict[str, int] = {"forward": 0, "backward": 0}
+    start = threading.Barrier(2)
+
+    def instance(name: str, lock: RunLock) -> None:
+        for _ in range(ROUNDS):
+            start.wait(30)
+            with lock.lease_held(time.monotonic() + 60):
+                inside.append(name)
+                if len(inside) > 1:
+                    overlaps.append(tuple(inside))
+                held[name] += 1
+                time.sleep(0.05)
+                inside.remove(name)
+
+    threads = [
+        threading.Thread(target=instance, args=("forward", forward)),
+        threading.Thread(target=instance, args=("backward", backward)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(300)
+    assert held == {"forward": ROUNDS, "backward": ROUNDS}
+    assert overlaps == []
+
+
+def test_a_provider_back_from_a_crash_does_not_let_a_second_run_in(
+    slapd_pair: ReplicatedPair, slapd_pair_ou, tmp_path
+):
+    slapd_pair.first.halt(signal.SIGKILL)
+    holder = lock_for(slapd_pair, slapd_pair_ou, tmp_path, "a", slapd_pair.urls)
+    with holder.lease_held(time.monotonic()):
+        slapd_pair.first.resume()
+        other = lock_for(slapd_pair, slapd_pair_ou, tmp_path, "b", slapd_pair.urls)
+        with pytest.raises(LockBusy, match="holds the lease"), other.lease_held(time.monotonic()):
+            pass
+    with other.lease_held(time.monotonic() + 10):
+        pass
+
+
+def test_a_crashed_holders_claim_expires_and_is_removed(slapd_pair, slapd_pair_ou, tmp_path):
+    crashed = lock_for(slapd_pair, slapd_pair_ou, tmp_path, "a", slapd_pair.urls, lease_seconds=1)
+    crashed.lease.acquire(time.monotonic(), threading.Event())
+    crashed.lease._stop_renewing.set()
+    other = lock_for(slapd_pair, slapd_pair_ou, tmp_path, "b", slapd_pair.urls, lease_seconds=1)
+    with pytest.raises(LockBusy), other.lease_held(time.monotonic()):
+        pass
+    with other.lease_held(time.monotonic() + 10):
+        settings = pair_settings(slapd_pair, slapd_pair_ou, tmp_path / "x", slapd_pair.urls)
+        with Directory.open(settings.ldap) as directory:
+            claims = directory.read_claims(other.lease.dn)
+        assert list(claims) == [other.lease.claim_dn]
