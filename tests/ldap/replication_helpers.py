@@ -108,6 +108,18 @@ def binds(provider: Provider, dn: str, password: str) -> bool:
         conn.unbind()
 
 
+def users_without_their_password(provider: Provider, base: str, logins: list[str]) -> list[str]:
+    """Return the logins whose entry does not hold the source's password hash (LDAP compare)."""
+    with provider.connection() as conn:
+        return [
+            login
+            for login in logins
+            if not conn.compare(
+                f"uid={login},ou=external,{base}", "userPassword", ssha(password_of(login))
+            )
+        ]
+
+
 def password_of(login: str) -> str:
     """Return the cleartext password the big source gives `login`."""
     return f"pw-{login}"

@@ -1,0 +1,143 @@
+"""A replicated OpenLDAP: the sync writes to the first provider, survives its crash, converges."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+
+from ldap3 import MODIFY_REPLACE
+from replication_helpers import (
+    big_document,
+    binds,
+    count_users,
+    managed_keys,
+    pair_settings,
+    password_of,
+    server_ids_of_writes,
+    small_document,
+    users_without_their_password,
+    wait_same_context_csn,
+)
+
+from sync.core.report import Outcome
+from sync.run.lock import RunLock, locked_run
+
+from servers.replication import ReplicatedPair
+
+pytest_plugins = ["servers.fixtures"]
+
+CUSTOMERS, PERSONS = 60, 20
+USERS = CUSTOMERS * PERSONS
+
+
+def run(settings, **options):
+    return locked_run(RunLock(settings), settings, 0, **options)
+
+
+def test_the_sync_writes_to_the_first_server_of_the_list(slapd_pair, slapd_pair_ou, tmp_path):
+    forward = pair_settings(slapd_pair, slapd_pair_ou, tmp_path / "a", slapd_pair.urls)
+    report = run(forward)
+    assert report.ok and report.changes, report.to_text(verbose=False)
+    assert server_ids_of_writes(slapd_pair.second, slapd_pair_ou, "(uid=user-*)") == {"001"}
+
+    document = small_document()
+    document["customers"][0]["persons"][1]["last_name"] = "Renamed"
+    backward = pair_settings(
+        slapd_pair, slapd_pair_ou, tmp_path / "b", slapd_pair.urls[::-1], document
+    )
+    report = run(backward)
+    assert report.ok and len(report.changes) == 1, report.to_text(verbose=False)
+    wait_same_context_csn(slapd_pair)
+    assert server_ids_of_writes(slapd_pair.first, slapd_pair_ou, "(sn=Renamed)") == {"002"}
+    assert server_ids_of_writes(slapd_pair.first, slapd_pair_ou, "(sn=L0)") == {"001"}
+    assert slapd_pair.differences(slapd_pair_ou) == []
+
+
+def test_a_provider_killed_mid_run_then_the_survivor_then_both_agree(
+    slapd_pair: ReplicatedPair, slapd_pair_ou, tmp_path
+):
+    first, second = slapd_pair.first, slapd_pair.second
+    base = slapd_pair_ou
+    settings = pair_settings(
+        slapd_pair,
+        base,
+        tmp_path / "a",
+        slapd_pair.urls,
+        big_document(CUSTOMERS, PERSONS),
+        passwords={"external": "source-hash"},
+        safety={"max_deletions": 100_000},
+    )
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(report=run(settings)))
+    thread.start()
+    limit = time.monotonic() + 120
+    while count_users(first, base) < 200 and thread.is_alive() and time.monotonic() < limit:
+        time.sleep(0.02)
+    first.halt(signal.SIGKILL)
+    thread.join(120)
+    killed = result["report"]
+    assert killed.outcome is Outcome.UNAVAILABLE and int(killed.exit_code) == 3, killed.to_text(
+        verbose=False
+    )
+    assert 0 < count_users(second, base) < USERS
+
+    changed = f"uid=user-0-1,ou=external,{base}"
+    with second.connection() as conn:
+        assert conn.modify(changed, {"userPassword": [(MODIFY_REPLACE, ["changed-by-user"])]})
+
+    survivor = run(settings)
+    assert survivor.ok and not survivor.errors, survivor.to_text(verbose=False)
+    keys = managed_keys(second, base)
+    assert len(keys) == len(set(keys)), "an entry exists twice on the survivor"
+    assert count_users(second, base) == USERS
+    assert run(settings, full=True).changes == []
+
+    first.resume()
+    wait_same_context_csn(slapd_pair)
+    assert slapd_pair.differences(base) == []
+    keys = managed_keys(first, base)
+    assert len(keys) == len(set(keys)) and count_users(first, base) == USERS
+    logins = [f"user-{c}-{p}" for c in range(CUSTOMERS) for p in range(PERSONS)]
+    logins.remove("user-0-1")
+    for provider in (first, second):
+        assert users_without_their_password(provider, base, logins) == []
+        assert users_without_their_password(provider, base, ["user-0-1"]) == ["user-0-1"]
+        assert binds(provider, changed, "changed-by-user")
+        assert not binds(provider, changed, password_of("user-0-1"))
+        for c in range(0, CUSTOMERS, 7):
+            login = f"user-{c}-{PERSONS - 1}"
+            assert binds(provider, f"uid={login},ou=external,{base}", password_of(login)), login
+    assert run(settings, full=True).changes == []
+
+
+def test_each_provider_down_in_turn_leaves_one_entry_per_record_on_both(
+    slapd_pair: ReplicatedPair, slapd_pair_ou, tmp_path
+):
+    """Writes the other provider never received, then the same records written there."""
+    first, second = slapd_pair.first, slapd_pair.second
+    base = slapd_pair_ou
+    settings = pair_settings(
+        slapd_pair,
+        base,
+        tmp_path / "a",
+        slapd_pair.urls,
+        big_document(3, 4),
+        passwords={"external": "source-hash"},
+    )
+    second.halt(signal.SIGKILL)
+    assert run(settings).ok
+    first.halt(signal.SIGKILL)
+    second.resume()
+    on_second = run(settings, full=True)
+    assert on_second.ok and on_second.changes, on_second.to_text(verbose=False)
+
+    first.resume()
+    wait_same_context_csn(slapd_pair)
+    assert slapd_pair.differences(base) == []
+    logins = [f"user-{c}-{p}" for c in range(3) for p in range(4)]
+    for provider in (first, second):
+        keys = managed_keys(provider, base)
+        assert len(keys) == len(set(keys)) == 3 + 12 + 3 + 1 + 1
+        assert users_without_their_password(provider, base, logins) == []
+    assert run(settings, full=True).changes == []
