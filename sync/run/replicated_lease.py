@@ -118,16 +118,18 @@ class ReplicatedLease:
         """Yield a directory open on each reachable server of the list, in the list's order."""
         with ExitStack() as stack:
             providers: list[tuple[str, Directory]] = []
-            failure: DirectoryUnavailable | None = None
+            failures: list[str] = []
             for url in self._ldap.urls:
                 one = self._ldap.model_copy(update={"url": url})
                 try:
                     providers.append((url, stack.enter_context(Directory.open(one))))
                 except DirectoryUnavailable as exc:
-                    failure = exc
+                    failures.append(str(exc))
             if not providers:
-                assert failure is not None
-                raise failure
+                raise DirectoryUnavailable(
+                    f"taking the lease {self.dn}: none of the {len(failures)} servers of "
+                    f"{self._ldap.name_of('url')} answered: " + "; ".join(failures)
+                )
             yield providers
 
     def _wait_arrived(self, directory: Directory, mine: str, first: str, url: str) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -141,3 +145,46 @@ def test_each_provider_down_in_turn_leaves_one_entry_per_record_on_both(
         assert len(keys) == len(set(keys)) == 3 + 12 + 3 + 1 + 1
         assert users_without_their_password(provider, base, logins) == []
     assert run(settings, full=True).changes == []
+
+
+def portal_sync(config, *args):
+    return subprocess.run(
+        [sys.executable, "-m", "sync", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if not k.startswith("PORTAL_SYNC_")},
+    )
+
+
+def test_the_command_line_takes_the_list_from_toml_and_says_which_server_answers(
+    slapd_pair: ReplicatedPair, slapd_pair_ou, tmp_path
+):
+    source = tmp_path / "source.json"
+    source.write_text(json.dumps(small_document()), encoding="utf-8")
+    urls = ", ".join(f'"{url}"' for url in slapd_pair.urls)
+    config = tmp_path / "portal-sync.toml"
+    config.write_text(
+        f'state_dir = "{tmp_path / "state"}"\n'
+        f'[ldap]\nurl = [{urls}]\nbind_dn = "{slapd_pair.first.root_dn}"\n'
+        f'bind_password = "{slapd_pair.first.root_pw}"\nbase_dn = "{slapd_pair_ou}"\n'
+        "timeout = 3\n"
+        f'[source]\npath = "{source}"\n',
+        encoding="utf-8",
+    )
+    slapd_pair.first.halt(signal.SIGKILL)
+    check = portal_sync(config, "check")
+    assert check.returncode == 0, check.stdout + check.stderr
+    first, second = slapd_pair.urls
+    assert f"server 1 of 2, {first}: NOT usable" in check.stdout
+    assert f"server 2 of 2, {second}: ok" in check.stdout
+    assert "lease: a claim per run" in check.stdout
+
+    run_ = portal_sync(config, "run")
+    assert run_.returncode == 0, run_.stdout + run_.stderr
+    assert server_ids_of_writes(slapd_pair.second, slapd_pair_ou, "(uid=user-*)") == {"002"}
+
+    slapd_pair.second.halt(signal.SIGKILL)
+    down = portal_sync(config, "run")
+    assert down.returncode == 3, down.stdout + down.stderr
+    assert "none of the 2 servers of" in down.stderr and "unavailable" in down.stderr
