@@ -5,7 +5,10 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -169,3 +172,32 @@ def big_document(customers: int = 60, persons: int = 20) -> dict[str, Any]:
             {"id": f"O-{c}", "customer": f"C{c}", "portal_visible": True} for c in range(customers)
         ],
     }
+
+
+@contextmanager
+def consumer_stopped(provider: Provider) -> Iterator[None]:
+    """Remove the provider's syncrepl consumer (it receives nothing more), put it back after."""
+    database = "olcDatabase={1}mdb,cn=config"
+    search = ["ldapsearch", "-H", provider.ldapi_uri, "-Y", "EXTERNAL", "-Q", "-LLL"]
+    found = subprocess.run(
+        [*search, "-o", "ldif-wrap=no", "-b", database, "-s", "base", "olcSyncrepl"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    value = next(line for line in found.splitlines() if line.startswith("olcSyncrepl:"))
+    _config(provider, f"dn: {database}\nchangetype: modify\ndelete: olcSyncrepl\n")
+    try:
+        yield
+    finally:
+        _config(provider, f"dn: {database}\nchangetype: modify\nadd: olcSyncrepl\n{value}\n")
+
+
+def _config(provider: Provider, ldif: str) -> None:
+    subprocess.run(
+        ["ldapmodify", "-H", provider.ldapi_uri, "-Y", "EXTERNAL", "-Q"],
+        input=ldif,
+        capture_output=True,
+        text=True,
+        check=True,
+    )

@@ -7,10 +7,10 @@ import threading
 import time
 
 import pytest
-from replication_helpers import pair_settings
+from replication_helpers import consumer_stopped, pair_settings
 
 from sync.core.lease import parse_lease
-from sync.errors import LockBusy
+from sync.errors import DirectoryUnavailable, LockBusy
 from sync.ldap.directory import Directory
 from sync.run.lock import RunLock
 from sync.run.replicated_lease import ReplicatedLease
@@ -99,3 +99,23 @@ def test_a_crashed_holders_claim_expires_and_is_removed(slapd_pair, slapd_pair_o
         with Directory.open(settings.ldap) as directory:
             claims = directory.read_claims(other.lease.dn)
         assert list(claims) == [other.lease.claim_dn]
+
+
+def test_a_claim_that_does_not_replicate_stops_the_run_as_unavailable(
+    slapd_pair: ReplicatedPair, slapd_pair_ou, tmp_path
+):
+    lock = lock_for(slapd_pair, slapd_pair_ou, tmp_path, "a", slapd_pair.urls, lease_seconds=3)
+    try:
+        with consumer_stopped(slapd_pair.second):
+            with (
+                pytest.raises(DirectoryUnavailable, match=r"has not reached .* is not running"),
+                lock.lease_held(time.monotonic() + 10),
+            ):
+                pass
+            settings = pair_settings(slapd_pair, slapd_pair_ou, tmp_path / "x", slapd_pair.urls)
+            with Directory.open(settings.ldap) as directory:
+                assert directory.read_claims(lock.lease.dn) == {}
+    finally:
+        slapd_pair.wait_replicating()
+    with lock.lease_held(time.monotonic() + 10):
+        pass
