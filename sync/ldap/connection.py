@@ -57,6 +57,13 @@ def _server(settings: LdapSettings) -> Server | ServerPool:
     return ServerPool(servers, FIRST, active=1, exhaust=True)
 
 
+def served_by(settings: LdapSettings, connection: Connection) -> str:
+    """Return the server of `ldap.url` that `connection` went to, as the settings spell it."""
+    pool = connection.server_pool
+    index: int = 0 if pool is None else pool.servers.index(connection.server)
+    return settings.urls[index]
+
+
 def bound_connection(
     settings: LdapSettings, user: str, password: str, **options: Any
 ) -> Connection:

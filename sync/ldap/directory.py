@@ -33,7 +33,7 @@ from sync.errors import (
     NoSuchEntry,
 )
 from sync.ldap import ber, ldap3_internals
-from sync.ldap.connection import bound_connection
+from sync.ldap.connection import bound_connection, served_by
 from sync.ldap.translate import translated
 from sync.settings import LdapSettings
 
@@ -63,6 +63,8 @@ class Directory:
         self._timeout = timeout
         self.base_setting = "PORTAL_SYNC_LDAP__BASE_DN"
         """Where the base DN was set, for the message when it does not exist."""
+        self.server_url = ""
+        """The server of `ldap.url` the reads go to (the first that answered)."""
 
     @classmethod
     @contextmanager
@@ -90,6 +92,7 @@ class Directory:
 
         directory = cls(connection, settings.page_size, open_writer, settings.timeout)
         directory.base_setting = settings.name_of("base_dn")
+        directory.server_url = served_by(settings, connection)
         try:
             yield directory
         finally:
