@@ -119,3 +119,30 @@ def test_a_claim_that_does_not_replicate_stops_the_run_as_unavailable(
         slapd_pair.wait_replicating()
     with lock.lease_held(time.monotonic() + 10):
         pass
+
+
+def test_a_holder_whose_first_provider_dies_renews_on_the_other_and_keeps_others_out(
+    slapd_pair: ReplicatedPair, slapd_pair_ou, tmp_path
+):
+    holder = lock_for(slapd_pair, slapd_pair_ou, tmp_path, "a", slapd_pair.urls, lease_seconds=1.5)
+    other = lock_for(slapd_pair, slapd_pair_ou, tmp_path, "b", slapd_pair.urls[::-1])
+    settings = pair_settings(slapd_pair, slapd_pair_ou, tmp_path / "x", slapd_pair.urls)
+    on_second = settings.ldap.model_copy(update={"url": slapd_pair.second.url})
+
+    def claim_on_second():
+        with Directory.open(on_second) as directory:
+            return directory.read_lease(holder.lease.claim_dn)
+
+    with holder.lease_held(time.monotonic()):
+        slapd_pair.first.halt(signal.SIGKILL)
+        taken = claim_on_second()
+        limit = time.monotonic() + 30
+        while claim_on_second() == taken and time.monotonic() < limit:
+            time.sleep(0.05)
+        renewed = claim_on_second()
+        assert renewed != taken and parse_lease(renewed[0]).holder == holder.lease.holder
+        assert not holder.lease.lost.is_set()
+        with pytest.raises(LockBusy, match="holds the lease"), other.lease_held(time.monotonic()):
+            pass
+    with other.lease_held(time.monotonic() + 10):
+        pass
