@@ -39,7 +39,9 @@ def _server(settings: LdapSettings) -> Server | ServerPool:
     The pool tries each server once per connection (`active=1`) and leaves out
     those that did not answer (`exhaust`); none reachable is an unavailable
     directory. Each connection picks again, so a run after a failover starts
-    on the first server again as soon as it answers.
+    on the first server again as soon as it answers. ldap3 pauses
+    `POOLING_LOOP_TIMEOUT` (10 s) after a round even when it was the last
+    one; that process-wide parameter is set to 0 (no pool waits elsewhere).
     """
     use_tls = settings.uses_tls or settings.ca_file is not None
     servers = [
