@@ -157,7 +157,8 @@ def _parser() -> argparse.ArgumentParser:
         "validate settings and source, test the bind",
         "Check everything a run needs without changing anything: the settings, the mapping,\n"
         "the source document (with its record errors), the connection and bind, the base DN,\n"
-        "how TLS protects the connection, and the portal's account when one is set.",
+        "how TLS protects the connection, and the portal's account when one is set.\n"
+        "When ldap.url lists several servers: whether each one binds and holds the base DN.",
         _epilog(
             "ldap.*, source.path, source.max_size, mapping.path, layout.*, portal.*, logging.*",
             [
