@@ -37,7 +37,14 @@ from datetime import datetime
 from sync.clock import now
 from sync.core import dn as dnlib
 from sync.core.lease import Lease, blocking, granted, parse_lease
-from sync.errors import AlreadyExists, DirectoryError, DirectoryUnavailable, LeaseConflict, LockBusy
+from sync.errors import (
+    AlreadyExists,
+    DirectoryError,
+    DirectoryUnavailable,
+    InsufficientAccess,
+    LeaseConflict,
+    LockBusy,
+)
 from sync.ldap.directory import Directory
 from sync.settings import LdapSettings
 
@@ -97,6 +104,12 @@ class ReplicatedLease:
                 first.create_lease(self.claim_dn, mine)
             except AlreadyExists:
                 first.swap_lease(self.claim_dn, first.read_lease(self.claim_dn) or (), mine)
+            except InsufficientAccess as exc:
+                raise InsufficientAccess(
+                    f"{exc}: on a replicated directory the runs' claims go below the lease "
+                    f"entry; give {self._ldap.bind_dn} write access to {self.dn} and below it "
+                    "(dn.subtree, config/slapd/acl.ldif)"
+                ) from exc
             self._held = mine
             try:
                 for url, directory in providers:

@@ -12,9 +12,10 @@ from replication_helpers import consumer_stopped, pair_settings
 from sync.core.lease import parse_lease
 from sync.errors import DirectoryUnavailable, LockBusy
 from sync.ldap.directory import Directory
-from sync.run.lock import RunLock
+from sync.run.lock import RunLock, locked_run
 from sync.run.replicated_lease import ReplicatedLease
 
+from conftest import shipped_acl
 from servers.replication import ReplicatedPair
 
 pytest_plugins = ["servers.fixtures"]
@@ -146,3 +147,31 @@ def test_a_holder_whose_first_provider_dies_renews_on_the_other_and_keeps_others
             pass
     with other.lease_held(time.monotonic() + 10):
         pass
+
+
+def test_the_sync_account_takes_and_gives_back_claims_under_the_shipped_acls(
+    acl_slapd, sync_settings_for, seed
+):
+    """The same slapd named twice stands for two providers: the ACLs, not replication, matter."""
+    names = [acl_slapd.url, acl_slapd.url.replace("127.0.0.1", "localhost")]
+    settings = sync_settings_for(seed, ldap={"url": names})
+    lock = RunLock(settings)
+    assert isinstance(lock.lease, ReplicatedLease)
+    report = locked_run(lock, settings, 0)
+    assert report.ok, report.failure
+    with Directory.open(settings.ldap) as directory:
+        assert directory.read_claims(lock.lease.dn) == {}
+
+
+def test_an_acl_without_the_claims_says_what_to_grant(acl_slapd, sync_settings_for, seed):
+    names = [acl_slapd.url, acl_slapd.url.replace("127.0.0.1", "localhost")]
+    settings = sync_settings_for(seed, ldap={"url": names})
+    single_entry_only = shipped_acl().replace("{8}to dn.subtree=", "{8}to dn.base=")
+    assert single_entry_only != shipped_acl()
+    acl_slapd.ldapmodify(single_entry_only)
+    try:
+        report = locked_run(RunLock(settings), settings, 0)
+    finally:
+        acl_slapd.ldapmodify(shipped_acl())
+    assert report.exit_code == 2
+    assert "write access to cn=portal-sync-lock,dc=example,dc=org and below it" in report.failure
