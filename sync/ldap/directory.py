@@ -71,7 +71,8 @@ class Directory:
     def open(cls, settings: LdapSettings) -> Iterator[Directory]:
         """Yield a directory bound with the service account; unbind at the end.
 
-        The write connection is opened on the first write; when the directory
+        The write connection is opened on the first write, to the server the
+        reads go to (of a list, the first that answered); when the directory
         closes, its receiver thread has ended.
         """
         ldap3_internals.require()
@@ -81,10 +82,11 @@ class Directory:
             settings.bind_password.get_secret_value(),
             return_empty_attributes=False,
         )
+        server_url = served_by(settings, connection)
 
         def open_writer() -> Connection:
             return bound_connection(
-                settings,
+                settings.model_copy(update={"url": server_url}),
                 settings.bind_dn,
                 settings.bind_password.get_secret_value(),
                 **ldap3_internals.WRITER_OPTIONS,
@@ -92,7 +94,7 @@ class Directory:
 
         directory = cls(connection, settings.page_size, open_writer, settings.timeout)
         directory.base_setting = settings.name_of("base_dn")
-        directory.server_url = served_by(settings, connection)
+        directory.server_url = server_url
         try:
             yield directory
         finally:
