@@ -96,6 +96,14 @@ class _Run:
         with hold(), Directory.open(settings.ldap) as directory:
             self.report.directory_started = clock.now()
             if directory.server_url != settings.ldap.urls[0]:
+                log.warning(
+                    "%s did not answer: this run works on %s (server %d of %d of %s)",
+                    settings.ldap.urls[0],
+                    directory.server_url,
+                    settings.ldap.urls.index(directory.server_url) + 1,
+                    len(settings.ldap.urls),
+                    settings.ldap.name_of("url"),
+                )
                 cache = self.incremental(directory.server_url, full)
             directory.require_base(settings.ldap.base_dn)
             cache.check_containers(directory, settings.tree.containers())

@@ -185,6 +185,7 @@ def test_the_command_line_takes_the_list_from_toml_and_says_which_server_answers
 
     run_ = portal_sync(config, "run")
     assert run_.returncode == 0, run_.stdout + run_.stderr
+    assert f"{first} did not answer: this run works on {second} (server 2 of 2" in run_.stderr
     assert server_ids_of_writes(slapd_pair.second, slapd_pair_ou, "(uid=user-*)") == {"002"}
 
     slapd_pair.second.halt(signal.SIGKILL)
