@@ -5,11 +5,12 @@ from __future__ import annotations
 import signal
 import threading
 import time
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from replication_helpers import consumer_stopped, pair_settings
 
-from sync.core.lease import parse_lease
+from sync.core.lease import granted, parse_lease
 from sync.errors import DirectoryUnavailable, LockBusy
 from sync.ldap.directory import Directory
 from sync.run.lock import RunLock, locked_run
@@ -88,24 +89,31 @@ def test_a_provider_back_from_a_crash_does_not_let_a_second_run_in(
         pass
 
 
-def test_a_crashed_holders_claim_expires_and_is_removed(slapd_pair, slapd_pair_ou, tmp_path):
-    crashed = lock_for(slapd_pair, slapd_pair_ou, tmp_path, "a", slapd_pair.urls, lease_seconds=1)
-    crashed.lease.acquire(time.monotonic(), threading.Event())
-    crashed.lease._stop_renewing.set()
-    other = lock_for(slapd_pair, slapd_pair_ou, tmp_path, "b", slapd_pair.urls, lease_seconds=1)
-    with pytest.raises(LockBusy), other.lease_held(time.monotonic()):
+def test_a_crashed_holders_claim_blocks_until_it_expires_then_is_removed(
+    slapd_pair, slapd_pair_ou, tmp_path
+):
+    other = lock_for(slapd_pair, slapd_pair_ou, tmp_path, "b", slapd_pair.urls)
+    with other.lease_held(time.monotonic()):
         pass
-    with other.lease_held(time.monotonic() + 10):
-        settings = pair_settings(slapd_pair, slapd_pair_ou, tmp_path / "x", slapd_pair.urls)
-        with Directory.open(settings.ldap) as directory:
-            claims = directory.read_claims(other.lease.dn)
-        assert list(claims) == [other.lease.claim_dn]
+    settings = pair_settings(slapd_pair, slapd_pair_ou, tmp_path / "x", slapd_pair.urls)
+    dead = "dead-host:4242:0badc0de"
+    claim = f"cn={dead},{other.lease.dn}"
+    alive = granted(dead, datetime.now(UTC), 60).to_value()
+    with Directory.open(settings.ldap) as directory:
+        directory.create_lease(claim, alive)
+    with pytest.raises(LockBusy, match=dead), other.lease_held(time.monotonic()):
+        pass
+    expired = granted(dead, datetime.now(UTC) - timedelta(seconds=120), 60).to_value()
+    with Directory.open(settings.ldap) as directory:
+        directory.swap_lease(claim, (alive,), expired)
+    with other.lease_held(time.monotonic() + 10), Directory.open(settings.ldap) as directory:
+        assert list(directory.read_claims(other.lease.dn)) == [other.lease.claim_dn]
 
 
 def test_a_claim_that_does_not_replicate_stops_the_run_as_unavailable(
     slapd_pair: ReplicatedPair, slapd_pair_ou, tmp_path
 ):
-    lock = lock_for(slapd_pair, slapd_pair_ou, tmp_path, "a", slapd_pair.urls, lease_seconds=3)
+    lock = lock_for(slapd_pair, slapd_pair_ou, tmp_path, "a", slapd_pair.urls, lease_seconds=6)
     try:
         with consumer_stopped(slapd_pair.second):
             with (
@@ -125,7 +133,7 @@ def test_a_claim_that_does_not_replicate_stops_the_run_as_unavailable(
 def test_a_holder_whose_first_provider_dies_renews_on_the_other_and_keeps_others_out(
     slapd_pair: ReplicatedPair, slapd_pair_ou, tmp_path
 ):
-    holder = lock_for(slapd_pair, slapd_pair_ou, tmp_path, "a", slapd_pair.urls, lease_seconds=1.5)
+    holder = lock_for(slapd_pair, slapd_pair_ou, tmp_path, "a", slapd_pair.urls, lease_seconds=3)
     other = lock_for(slapd_pair, slapd_pair_ou, tmp_path, "b", slapd_pair.urls[::-1])
     settings = pair_settings(slapd_pair, slapd_pair_ou, tmp_path / "x", slapd_pair.urls)
     on_second = settings.ldap.model_copy(update={"url": slapd_pair.second.url})
