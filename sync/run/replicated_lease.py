@@ -30,7 +30,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from datetime import datetime
 
@@ -185,9 +185,9 @@ class ReplicatedLease:
         if self._held is None:
             return False
         mine = granted(self.holder, now(), self.seconds).to_value()
+        held = self._held
         try:
-            with Directory.open(self._ldap) as directory:
-                directory.swap_lease(self.claim_dn, (self._held,), mine)
+            self._on_one_server(lambda d: d.swap_lease(self.claim_dn, (held,), mine))
         except LeaseConflict:
             log.error("the lease claim %s was removed while this run held it", self.claim_dn)
             self._held = None
@@ -208,11 +208,26 @@ class ReplicatedLease:
         if self._held is None:
             return
         try:
-            with Directory.open(self._ldap) as directory:
-                directory.delete_lease(self.claim_dn)
+            self._on_one_server(lambda directory: directory.delete_lease(self.claim_dn))
         except DirectoryError as exc:
             log.warning("could not release the lease %s; it expires by itself: %s", self.dn, exc)
         self._held = None
+
+    def _on_one_server(self, change: Callable[[Directory], None]) -> None:
+        """Make `change` on the first server of the list that answers and takes it.
+
+        A server that fails on the way (one dying accepts the connection and
+        then resets it) passes the change to the next; claims replicate.
+        """
+        failures: list[str] = []
+        for url in self._ldap.urls:
+            try:
+                with Directory.open(self._ldap.model_copy(update={"url": url})) as directory:
+                    change(directory)
+                return
+            except DirectoryUnavailable as exc:
+                failures.append(str(exc))
+        raise DirectoryUnavailable("; ".join(failures))
 
     def _start_renewing(self) -> None:
         self._stop_renewing.clear()
