@@ -161,7 +161,8 @@ def _parser() -> argparse.ArgumentParser:
         "validate settings and source, test the bind",
         "Check everything a run needs without changing anything: the settings, the mapping,\n"
         "the source document (with its record errors), the connection and bind, the base DN,\n"
-        "how TLS protects the connection, and the portal's account when one is set.",
+        "how TLS protects the connection, and the portal's account when one is set.\n"
+        "When ldap.url lists several servers: whether each one binds and holds the base DN.",
         _epilog(
             "ldap.*, source.* (kind, path, max_size, sql.*, http.*), mapping.path, layout.*,\n"
             "portal.*, logging.*",
@@ -450,8 +451,36 @@ def _check(args: argparse.Namespace) -> int:
     with Directory.open(settings.ldap) as directory:
         directory.require_base(settings.ldap.base_dn)
     print(f"directory: ok (bound as {settings.ldap.bind_dn or 'anonymous'}, base DN exists)")
+    _check_servers(settings)
     _check_portal(settings)
     return int(ExitCode.RECORD_ERRORS if prepared.errors else ExitCode.SUCCESS)
+
+
+def _check_servers(settings: Settings) -> None:
+    """For a list of servers, print whether each one binds and holds the base DN, and the lease."""
+    from sync.errors import SyncError
+    from sync.ldap.directory import Directory
+
+    ldap = settings.ldap
+    if len(ldap.urls) < 2:
+        return
+    for number, url in enumerate(ldap.urls, 1):
+        try:
+            with Directory.open(ldap.model_copy(update={"url": url})) as directory:
+                directory.require_base(ldap.base_dn)
+            state = "ok"
+        except SyncError as exc:
+            state = f"NOT usable: {exc}"
+        print(f"  server {number} of {len(ldap.urls)}, {url}: {state}")
+    if settings.lock.lease:
+        print(
+            "lease: a claim per run, seen on every reachable server of the list before the run "
+            "starts (replicated directory: docs/replication.md)"
+        )
+    else:
+        print(
+            f"lease: off ({settings.lock.name_of('lease')}): runs on other hosts are not kept out"
+        )
 
 
 def _check_portal(settings: Settings) -> None:

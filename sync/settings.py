@@ -8,6 +8,7 @@ the TOML file (`--config FILE` or PORTAL_SYNC_CONFIG), then the defaults below.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from datetime import time
 from enum import StrEnum
@@ -22,6 +23,7 @@ from pydantic import (
     PrivateAttr,
     SecretStr,
     ValidationError,
+    field_validator,
     model_validator,
 )
 from pydantic_settings import (
@@ -59,7 +61,9 @@ class LdapSettings(SettingGroup):
     model_config = ConfigDict(extra="forbid")
 
     url: str = "ldap://localhost:389"
-    """Server URL, ldap:// or ldaps://; default ldap://localhost:389."""
+    """Server URL, ldap:// or ldaps://; or several (a TOML list, or separated by commas or
+    spaces): the providers of one replicated directory, used first reachable in this order
+    (docs/replication.md); default ldap://localhost:389."""
     bind_dn: str = ""
     """DN of the service account the sync binds as; empty binds anonymously."""
     bind_password: SecretStr = SecretStr("")
@@ -89,6 +93,33 @@ class LdapSettings(SettingGroup):
         if (self.client_cert_file is None) != (self.client_key_file is None):
             raise ValueError("client_cert_file and client_key_file go together")
         return self
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _url_list(cls, value: Any) -> Any:
+        """Accept a list of server URLs (TOML) as the text form: URLs separated by commas."""
+        if isinstance(value, list | tuple):
+            return ", ".join(str(item).strip() for item in value)
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _urls_alike(cls, value: str) -> str:
+        urls = split_urls(value)
+        if not urls:
+            raise ValueError("give at least one server URL")
+        if len({url.lower().startswith("ldaps://") for url in urls}) > 1:
+            raise ValueError(
+                "the servers of the list mix ldap:// and ldaps://: use one scheme for all"
+            )
+        if len({url.lower() for url in urls}) < len(urls):
+            raise ValueError("a server appears twice in the list")
+        return value
+
+    @property
+    def urls(self) -> tuple[str, ...]:
+        """Return the server URLs in the order given: one, or the providers of a replica set."""
+        return split_urls(self.url)
 
     @property
     def uses_tls(self) -> bool:
@@ -149,6 +180,11 @@ class HttpSourceSettings(SettingGroup):
     """Seconds before the first retry, doubled for each next; default 1."""
     poll_interval: float = Field(default=2.0, ge=0)
     """Seconds between two conditional requests in the daemon; 0 turns it off; default 2."""
+
+
+def split_urls(value: str) -> tuple[str, ...]:
+    """Return the server URLs in `value`, separated by commas or white space."""
+    return tuple(part for part in re.split(r"[\s,]+", value.strip()) if part)
 
 
 class SourceSettings(SettingGroup):

@@ -8,8 +8,9 @@ import ssl
 from contextlib import suppress
 from typing import Any
 
-from ldap3 import NONE, Connection, Server, Tls
+from ldap3 import FIRST, NONE, Connection, Server, ServerPool, Tls
 from ldap3.core import exceptions as ldap_exc
+from ldap3.utils.config import set_config_parameter
 
 from sync.errors import BindFailed, ConfigurationError, DirectoryError, DirectoryUnavailable
 from sync.ldap.adcodes import reason
@@ -35,6 +36,39 @@ def _tls(settings: LdapSettings) -> Tls:
     )
 
 
+def _server(settings: LdapSettings) -> Server | ServerPool:
+    """Return the server of `ldap.url`; for a list, a pool using the first reachable in order.
+
+    The pool tries each server once per connection (`active=1`) and leaves out
+    those that did not answer (`exhaust`); none reachable is an unavailable
+    directory. Each connection picks again, so a run after a failover starts
+    on the first server again as soon as it answers. ldap3 pauses
+    `POOLING_LOOP_TIMEOUT` (10 s) after a round even when it was the last
+    one; that process-wide parameter is set to 0 (no pool waits elsewhere).
+    """
+    use_tls = settings.uses_tls or settings.ca_file is not None
+    servers = [
+        Server(
+            url,
+            get_info=NONE,
+            connect_timeout=settings.timeout,
+            tls=_tls(settings) if use_tls else None,
+        )
+        for url in settings.urls
+    ]
+    if len(servers) == 1:
+        return servers[0]
+    set_config_parameter("POOLING_LOOP_TIMEOUT", 0)
+    return ServerPool(servers, FIRST, active=1, exhaust=True)
+
+
+def served_by(settings: LdapSettings, connection: Connection) -> str:
+    """Return the server of `ldap.url` that `connection` went to, as the settings spell it."""
+    pool = connection.server_pool
+    index: int = 0 if pool is None else pool.servers.index(connection.server)
+    return settings.urls[index]
+
+
 def bound_connection(
     settings: LdapSettings, user: str, password: str, **options: Any
 ) -> Connection:
@@ -46,13 +80,7 @@ def bound_connection(
     are errors saying which setting to fix, named where it was set.
     """
     action = f"connecting to {settings.url} as {user or 'anonymous'}"
-    use_tls = settings.uses_tls or settings.ca_file is not None
-    server = Server(
-        settings.url,
-        get_info=NONE,
-        connect_timeout=settings.timeout,
-        tls=_tls(settings) if use_tls else None,
-    )
+    server = _server(settings)
     connection = Connection(
         server,
         user=user or None,
@@ -71,7 +99,7 @@ def bound_connection(
     except (DirectoryError, ConfigurationError) as exc:
         with suppress(ldap_exc.LDAPException):
             connection.unbind()
-        explained = _explained(exc, settings, server, user)
+        explained = _explained(exc, settings, connection.server, user)
         if explained is exc:
             raise
         raise explained from exc

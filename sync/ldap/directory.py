@@ -11,7 +11,15 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any
 
-from ldap3 import BASE, MODIFY_ADD, MODIFY_DELETE, MODIFY_REPLACE, SUBTREE, Connection
+from ldap3 import (
+    BASE,
+    LEVEL,
+    MODIFY_ADD,
+    MODIFY_DELETE,
+    MODIFY_REPLACE,
+    SUBTREE,
+    Connection,
+)
 from ldap3.core import exceptions as ldap_exc
 
 from sync.core import dn as dnlib
@@ -25,7 +33,7 @@ from sync.errors import (
     NoSuchEntry,
 )
 from sync.ldap import ber, ldap3_internals
-from sync.ldap.connection import bound_connection
+from sync.ldap.connection import bound_connection, served_by
 from sync.ldap.translate import translated
 from sync.settings import LdapSettings
 
@@ -64,13 +72,16 @@ class Directory:
         self._timeout = timeout
         self.base_setting = "PORTAL_SYNC_LDAP__BASE_DN"
         """Where the base DN was set, for the message when it does not exist."""
+        self.server_url = ""
+        """The server of `ldap.url` the reads go to (the first that answered)."""
 
     @classmethod
     @contextmanager
     def open(cls, settings: LdapSettings) -> Iterator[Directory]:
         """Yield a directory bound with the service account; unbind at the end.
 
-        The write connection is opened on the first write; when the directory
+        The write connection is opened on the first write, to the server the
+        reads go to (of a list, the first that answered); when the directory
         closes, its receiver thread has ended.
         """
         ldap3_internals.require()
@@ -80,6 +91,7 @@ class Directory:
             settings.bind_password.get_secret_value(),
             return_empty_attributes=False,
         )
+        server_url = served_by(settings, connection)
 
         options = (
             ldap3_internals.SERIAL_WRITER_OPTIONS
@@ -89,11 +101,15 @@ class Directory:
 
         def open_writer() -> Connection:
             return bound_connection(
-                settings, settings.bind_dn, settings.bind_password.get_secret_value(), **options
+                settings.model_copy(update={"url": server_url}),
+                settings.bind_dn,
+                settings.bind_password.get_secret_value(),
+                **options,
             )
 
         directory = cls(connection, settings.page_size, open_writer, settings.timeout)
         directory.base_setting = settings.name_of("base_dn")
+        directory.server_url = server_url
         try:
             yield directory
         finally:
@@ -309,6 +325,22 @@ class Directory:
                 ldap_exc.LDAPAttributeOrValueExistsResult,
             ) as exc:
                 raise LeaseConflict(f"the lease {dn} changed under us: {exc.description}") from exc
+
+    def read_claims(self, dn: str) -> dict[str, tuple[str, ...]]:
+        """Return the lease claims right below the lease entry `dn`: their values by DN."""
+        with translated(f"reading the lease claims below {dn}"):
+            self._connection.search(
+                dn, "(objectClass=applicationProcess)", LEVEL, attributes=["description"]
+            )
+        return {
+            dn: attributes.get("description", ())
+            for dn, attributes in _entries(self._connection.response or ())
+        }
+
+    def delete_lease(self, dn: str) -> None:
+        """Delete the lease entry (a claim) at `dn`; one already gone is fine."""
+        with suppress(NoSuchEntry), translated(f"deleting the lease {dn}"):
+            self._connection.delete(dn)
 
     def password_matches(self, dn: str, value: str) -> bool | None:
         """Return whether the entry's userPassword holds exactly `value`; None when it has none.

@@ -9,7 +9,9 @@ Two locks, taken in this order and held for one run:
   modify (delete the exact old value, add the new one: atomic, and refused
   when another run changed the value in between). A holder that crashes
   keeps it only until it expires; a live holder renews it every third of
-  its length from a background thread.
+  its length from a background thread. When `ldap.url` lists the providers
+  of a replicated directory, the lease is taken by claims seen on every
+  reachable provider instead (`sync.run.replicated_lease`).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from sync.errors import (
     LockBusy,
 )
 from sync.ldap.directory import Directory
+from sync.run.replicated_lease import ReplicatedLease
 from sync.run.sync import run_sync
 from sync.settings import LdapSettings, Settings
 
@@ -239,14 +242,13 @@ class RunLock:
 
     def __init__(self, settings: Settings, cancel: threading.Event | None = None) -> None:
         self.file = FileLock(settings.state_dir / "run.lock", settings.name_of("state_dir"))
-        self.lease: DirectoryLease | None = None
+        self.lease: DirectoryLease | ReplicatedLease | None = None
         if settings.lock.lease:
             lock = settings.lock
             dn = lock.lease_dn or f"cn=portal-sync-lock,{settings.ldap.base_dn}"
             setting = lock.name_of("lease_dn") if lock.lease_dn else ""
-            self.lease = DirectoryLease(
-                settings.ldap, dn, lock.lease_seconds, new_holder(), setting
-            )
+            kind = ReplicatedLease if len(settings.ldap.urls) > 1 else DirectoryLease
+            self.lease = kind(settings.ldap, dn, lock.lease_seconds, new_holder(), setting)
         self._cancel = cancel or threading.Event()
 
     @contextmanager

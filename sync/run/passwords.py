@@ -92,13 +92,17 @@ def first_step(
     """Return the step decided without the directory, or None when the directory must tell.
 
     `created`: the entry was added in this run; `last`: the hash this
-    service last wrote into it.
+    service last wrote into it. An entry added in this run gets the source
+    hash even when `last` is that hash: the entry it was written into is
+    gone (a provider that never received it, a delete by hand).
     """
     if mode is PasswordMode.INITIAL:
         return Step.GENERATE if created else Step.NOTHING
-    if mode is PasswordMode.NONE or source_hash is None or source_hash == last:
+    if mode is PasswordMode.NONE or source_hash is None:
         return Step.NOTHING
-    return Step.WRITE_HASH if created else None
+    if created:
+        return Step.WRITE_HASH
+    return Step.NOTHING if source_hash == last else None
 
 
 def hash_step(holds_source: bool | None, holds_last: bool) -> Step:

@@ -90,19 +90,22 @@ class _Run:
     ) -> None:
         """Read the source unless the last clean run applied it, then converge the directory."""
         settings = self.settings
-        cache = Incremental.start(
-            settings.performance,
-            settings.state_dir,
-            fingerprint(settings.ldap.url, settings.tree, self.mapping),
-            self.source.digest(),
-            full=full,
-            clock=self.at,
-        )
+        cache = self.incremental(settings.ldap.urls[0], full)
         if explain or not cache.source_unchanged():
             self.read_source()
         self.progress.stage("connecting to the directory")
         with hold(), Directory.open(settings.ldap) as directory:
             self.report.directory_started = clock.now()
+            if directory.server_url != settings.ldap.urls[0]:
+                log.warning(
+                    "%s did not answer: this run works on %s (server %d of %d of %s)",
+                    settings.ldap.urls[0],
+                    directory.server_url,
+                    settings.ldap.urls.index(directory.server_url) + 1,
+                    len(settings.ldap.urls),
+                    settings.ldap.name_of("url"),
+                )
+                cache = self.incremental(directory.server_url, full)
             directory.require_base(settings.ldap.base_dn)
             cache.check_containers(directory, settings.tree.containers())
             if cache.source_unchanged():
@@ -110,6 +113,22 @@ class _Run:
                 self.report.managed = cache.managed()
             else:
                 self.converge(directory, cache, allow_deletions)
+
+    def incremental(self, server: str, full: bool) -> Incremental:
+        """Return the incremental decision for a run on `server` (one of `ldap.url`).
+
+        The state is kept per server: a run on another provider than the
+        last (a failover) reads everything, since that provider may lack
+        what the last run wrote on the other.
+        """
+        return Incremental.start(
+            self.settings.performance,
+            self.settings.state_dir,
+            fingerprint(server, self.settings.tree, self.mapping),
+            self.source.digest(),
+            full=full,
+            clock=self.at,
+        )
 
     def read_source(self) -> Prepared:
         """Return the source side of the run, read and checked the first time it is asked for.
