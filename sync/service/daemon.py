@@ -25,6 +25,7 @@ from sync.errors import ConfigurationError, LockBusy
 from sync.logs import Quiet
 from sync.progress import LoggedProgress, Progress
 from sync.run.lock import RunLock, locked_run
+from sync.service.console import ConsoleServer, Feed
 from sync.service.health import Health, assess
 from sync.service.history import History
 from sync.service.metrics import Metrics
@@ -51,6 +52,7 @@ class Daemon:
         self.quiet = Quiet()
         self.scheduler = BackgroundScheduler()
         self.web: WebServer | None = None
+        self.console: ConsoleServer | None = None
         self._state = threading.Lock()
         self._pending = False
         self._running = False
@@ -98,12 +100,24 @@ class Daemon:
                 max_instances=1,
                 coalesce=True,
             )
+        if self.settings.console.enabled:
+            feed = Feed(
+                self.health,
+                self.history,
+                self.request,
+                lambda: getattr(self.scheduler.get_job(_JOB), "next_run_time", None),
+                lambda: not self._idle.is_set(),
+            )
+            self.console = ConsoleServer(self.settings, feed)
         logging.getLogger("portal_sync").addFilter(self.quiet)
         self.scheduler.start()
         if self.web is not None:
             self.web.start()
+        if self.console is not None:
+            self.console.start()
         log.info(
-            "started: directory %s (base %s), source %s (%s), runs %s, HTTP %s, state in %s",
+            "started: directory %s (base %s), source %s (%s), runs %s, HTTP %s, console %s, "
+            "state in %s",
             self.settings.ldap.url,
             self.settings.ldap.base_dn,
             self.settings.source.path,
@@ -112,6 +126,7 @@ class Daemon:
             else "unwatched",
             describe(schedule),
             "http://{}:{}".format(*self.web.address) if self.web else "off",
+            "http://{}:{}".format(*self.console.address) if self.console else "off",
             self.settings.state_dir,
         )
 
@@ -141,6 +156,8 @@ class Daemon:
         finished = self._idle.wait(timeout)
         if self.web is not None:
             self.web.stop()
+        if self.console is not None:
+            self.console.stop()
         if not finished:
             log.error(
                 "the run in progress did not finish within %g s; exiting anyway, "
