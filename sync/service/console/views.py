@@ -21,9 +21,9 @@ from sync.core.model import Customer, Order
 from sync.core.plan import disabled_since
 from sync.portal.access import Drift, compare_order, compare_user
 from sync.portal.login import Grant, LoginRefused, Portal, PortalUser
+from sync.service.console.snapshot import Snapshot
 from sync.service.health import Health
 from sync.service.history import History
-from sync.service.console.snapshot import Snapshot
 
 
 @dataclass(frozen=True)
