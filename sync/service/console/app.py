@@ -141,6 +141,7 @@ class Console:
                 Route("/sync", self.sync, methods=["POST"]),
                 Mount("/static", StaticFiles(directory=_folder("static")), name="static"),
             ],
+            exception_handlers={SyncError: self._failed},
             middleware=[
                 Middleware(_SecurityHeaders),
                 Middleware(
@@ -152,6 +153,16 @@ class Console:
                     https_only=self.config.secure_cookie,
                 ),
             ],
+        )
+
+    async def _failed(self, request: Request, exc: Exception) -> Response:
+        """Answer 503: the directory or the source cannot be read; the details go to the log."""
+        log.error("console: %s %s failed: %s", request.method, request.url.path, exc)
+        return self.templates.TemplateResponse(
+            request,
+            "failed.html",
+            {"staff": None, "csrf": "", "role_group": self.config.role_group},
+            status_code=503,
         )
 
     def _portal_call(self, work: Callable[[Portal], T]) -> T:
@@ -224,7 +235,7 @@ class Console:
             staff = await self._with_portal(
                 lambda portal: log_in(portal, self.config.role_group, login, password)
             )
-        except (NotStaff, SyncError) as exc:
+        except NotStaff as exc:
             self.attempts.failed(login, client)
             log.warning("console login of %r from %s refused: %s", login, client, exc)
             return self._page(request, "login.html", {"message": REFUSED, "login": login}, 401)

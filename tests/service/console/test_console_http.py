@@ -22,9 +22,9 @@ from console_values import (
     THIRD_ADMIN,
     password,
 )
-from daemons import wait_for
+from daemons import pause, resume, wait_for
 from itsdangerous import TimestampSigner
-from ldap3 import MODIFY_DELETE, Connection, Server
+from ldap3 import MODIFY_ADD, MODIFY_DELETE, Connection, Server
 
 if TYPE_CHECKING:
     from console_site import Site
@@ -193,6 +193,22 @@ def test_a_user_taken_out_of_the_role_group_is_out_at_the_next_request(
     assert log_in(client, SECOND_ADMIN).status_code == 401
 
 
+def test_an_external_user_put_in_the_role_group_by_hand_is_still_refused(
+    client: httpx.Client, site: Site
+) -> None:
+    server = site.server
+    admin = Connection(Server(server.url), server.root_dn, server.root_pw, auto_bind=True)
+    group = f"cn=Administrators,ou=roles,ou=groups,{server.suffix}"
+    user = f"uid={EXTERNAL},ou=external,{server.suffix}"
+    assert admin.modify(group, {"member": [(MODIFY_ADD, [user])]}), admin.result
+    try:
+        answer = log_in(client, EXTERNAL)
+        assert answer.status_code == 401 and REFUSED in answer.text
+        assert f"{EXTERNAL!r} is an external user" in site.daemon.log
+    finally:
+        admin.modify(group, {"member": [(MODIFY_DELETE, [user])]})
+
+
 def test_failed_logins_are_limited_and_logged(client: httpx.Client, site: Site) -> None:
     for _ in range(3):
         assert log_in(client, THIRD_ADMIN, "wrong").status_code == 401
@@ -240,3 +256,21 @@ def test_sync_now_asks_the_daemon_for_a_run_and_shows_its_result(
     )
     assert "success" in page.text
     assert f"run requested: console: {ADMIN}" in site.daemon.log
+
+
+def test_a_directory_outage_shows_a_page_saying_so_and_lets_nobody_in(
+    client: httpx.Client, site: Site
+) -> None:
+    assert log_in(client, ADMIN).status_code == 303
+    pause(site.server)
+    try:
+        answer = client.get("/users/jsilva")
+        assert answer.status_code == 503
+        assert "jsilva" not in answer.text and "Not available right now" in answer.text
+        assert "console: GET /users/jsilva failed" in site.daemon.log
+        with httpx.Client(base_url=site.url, follow_redirects=False) as other:
+            assert log_in(other, ADMIN).status_code == 503
+            assert other.get("/").status_code == 303
+    finally:
+        resume(site.server)
+    assert client.get("/users/jsilva").status_code == 200
