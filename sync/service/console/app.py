@@ -103,7 +103,23 @@ def _templates() -> Jinja2Templates:
     )
     environment.filters["when"] = _when
     environment.filters["url"] = lambda value: quote(str(value), safe="")
+    environment.filters["controls"] = _controls
     return Jinja2Templates(env=environment)
+
+
+_BIDI_CONTROLS = {
+    code: f"<U+{code:04X}>" for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
+}
+
+
+def _controls(value: Any) -> str:
+    """Return text with its bidirectional controls shown, for technical values such as DNs.
+
+    A name keeps its characters (and is isolated in <bdi>); a DN is read
+    character by character, so a right-to-left override inside it is shown
+    rather than allowed to reverse the rest of it.
+    """
+    return str(value).translate(_BIDI_CONTROLS)
 
 
 def _when(value: Any) -> str:

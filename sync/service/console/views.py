@@ -249,7 +249,8 @@ class Person:
     """A contact person of a customer as the console lists them."""
 
     person_id: str
-    name: str
+    first_name: str
+    last_name: str
     contact_types: list[str]
     login: str | None
     enabled: bool
@@ -275,7 +276,8 @@ def customer_page(portal: Portal, snapshot: Snapshot, customer: Customer) -> Cus
     persons = [
         Person(
             p.id,
-            f"{p.first_name} {p.last_name}".strip(),
+            p.first_name,
+            p.last_name,
             [type_names.get(t, t) for t in p.contact_types],
             p.account.login if p.account else None,
             bool(p.account and p.account.enabled),

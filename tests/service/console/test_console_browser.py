@@ -1,7 +1,7 @@
 """The console in a real browser: headless Chromium against the daemon on a real slapd.
 
 Screenshots of each page go to `tmp_path`, or to the folder named by
-PORTAL_SYNC_CONSOLE_SCREENSHOTS (how docs/console.md's pictures are made).
+CONSOLE_SCREENSHOTS (how docs/console.md's pictures are made).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ REFUSED = "Login refused: unknown user, wrong password, or not allowed to use th
 @pytest.fixture
 def shots(tmp_path: Path) -> Path:
     """Return the folder screenshots go to."""
-    chosen = os.environ.get("PORTAL_SYNC_CONSOLE_SCREENSHOTS")
+    chosen = os.environ.get("CONSOLE_SCREENSHOTS")
     return Path(chosen) if chosen else tmp_path
 
 
@@ -90,7 +90,9 @@ def test_an_admin_finds_jsilva_and_sees_the_orders_with_the_agency_reason(
 ) -> None:
     log_in(browser, site, ADMIN, password(ADMIN))
     browser.find_element(By.LINK_TEXT, "Users").click()
+    WebDriverWait(browser, 30).until(lambda driver: driver.find_elements(By.ID, "user-search"))
     browser.find_element(By.ID, "user-search").send_keys("Silva\n")
+    WebDriverWait(browser, 30).until(lambda driver: driver.current_url.endswith("/users/jsilva"))
     assert browser.find_element(By.ID, "login").text == "jsilva"
     assert browser.find_element(By.ID, "kind").text == "external"
     orders = dict(rows(browser, "orders"))
@@ -122,6 +124,7 @@ def test_an_order_without_a_group_says_why(
     log_in(browser, site, ADMIN, password(ADMIN))
     browser.get(f"{site.url}/orders")
     browser.find_element(By.ID, "order-search").send_keys("_20261121_004\n")
+    WebDriverWait(browser, 30).until(lambda driver: driver.current_url.endswith("/_20261121_004"))
     assert browser.find_element(By.ID, "order-id").text == "_20261121_004"
     why = browser.find_element(By.ID, "no-group").text
     assert "not visible on the portal" in why
@@ -137,6 +140,7 @@ def test_a_customer_shows_persons_agency_flag_and_orders(
     log_in(browser, site, ADMIN, password(ADMIN))
     browser.get(f"{site.url}/customers")
     browser.find_element(By.LINK_TEXT, "10002").click()
+    WebDriverWait(browser, 30).until(lambda driver: driver.current_url.endswith("/10002"))
     assert browser.find_element(By.ID, "agency-flag").text.startswith("yes")
     persons = {row[0]: row for row in rows(browser, "persons")}
     assert persons["P-10"][1:] == ["João Silva", "Cliente", "jsilva"]
@@ -162,6 +166,8 @@ def test_a_hostile_customer_name_shows_as_text(
     assert not browser.find_elements(By.TAG_NAME, "script")
     persons = rows(browser, "persons")
     assert persons[0][3] == "hostile"
+    group = browser.find_element(By.CSS_SELECTOR, "dd code").text
+    assert "<U+202E>evil,ou=customers,ou=groups," in group, "an override cannot reverse a DN"
     browser.get(f"{site.url}/orders/_20261124_666")
     assert not browser.find_elements(By.TAG_NAME, "script")
     assert HOSTILE in browser.find_element(By.TAG_NAME, "dd").get_attribute("textContent")
@@ -189,7 +195,7 @@ def test_sync_now_after_a_source_change_shows_the_result_and_the_new_person(
     site.publish(document)
     browser.get(f"{site.url}/")
     browser.find_element(By.ID, "sync-now").click()
-    assert browser.current_url == f"{site.url}/sync"
+    WebDriverWait(browser, 30).until(lambda driver: driver.current_url == f"{site.url}/sync")
     WebDriverWait(browser, 30).until(lambda driver: driver.find_elements(By.ID, "sync-outcome"))
     assert browser.find_element(By.ID, "sync-outcome").text == "success"
     assert "add" in browser.find_element(By.ID, "sync-result").text
