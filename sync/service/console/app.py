@@ -16,7 +16,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any, TypeVar
@@ -36,8 +36,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sync.clock import now
 from sync.errors import SyncError
+from sync.ldap.directory import Directory
 from sync.portal.login import Portal
-from sync.service.console.snapshot import Snapshots
+from sync.service.console.snapshot import Snapshot, Snapshots
 from sync.service.console.staff import (
     REFUSED,
     THROTTLED,
@@ -48,8 +49,10 @@ from sync.service.console.staff import (
     staff_of,
 )
 from sync.service.console.views import (
+    Disabled,
     Feed,
     customer_page,
+    disabled_entries,
     find_users,
     order_page,
     overview,
@@ -185,6 +188,10 @@ class Console:
         with Portal.open(self.settings) as portal:
             return work(portal)
 
+    def _disabled(self, snapshot: Snapshot, login: str) -> list[Disabled]:
+        with Directory.open(self.settings.ldap) as directory:
+            return disabled_entries(directory, self.settings, snapshot.prepared.mapping, login)
+
     async def _with_portal(self, work: Callable[[Portal], T]) -> T:
         return await run_in_threadpool(self._portal_call, work)
 
@@ -293,8 +300,8 @@ class Console:
             return staff
         login = request.path_params["login"]
         snapshot = await run_in_threadpool(self.snapshots.current)
-        retention = timedelta(days=self.settings.safety.retention_days)
-        page = await self._with_portal(lambda portal: user_page(portal, snapshot, login, retention))
+        disabled = await run_in_threadpool(self._disabled, snapshot, login)
+        page = await self._with_portal(lambda portal: user_page(portal, snapshot, login, disabled))
         return self._page(request, "user.html", {"page": page})
 
     async def orders(self, request: Request) -> Response:

@@ -17,13 +17,16 @@ from urllib.parse import quote
 
 from sync.core import dn as dnlib
 from sync.core.entry import Entry, EntryKey, Kind
+from sync.core.mapping import Mapping
 from sync.core.model import Customer, Order
 from sync.core.plan import disabled_since
+from sync.ldap.directory import Directory
 from sync.portal.access import Drift, compare_order, compare_user
 from sync.portal.login import Grant, LoginRefused, Portal, PortalUser
 from sync.service.console.snapshot import Snapshot
 from sync.service.health import Health
 from sync.service.history import History
+from sync.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -103,40 +106,36 @@ class UserPage:
     source: list[str] = field(default_factory=list)
 
 
-def user_page(portal: Portal, snapshot: Snapshot, login: str, retention: timedelta) -> UserPage:
-    """Return what the console shows about one login."""
+def user_page(portal: Portal, snapshot: Snapshot, login: str, disabled: list[Disabled]) -> UserPage:
+    """Return what the console shows about one login; `disabled` from `disabled_entries`."""
     try:
         user: PortalUser | None = portal.user(login)
     except LoginRefused:
         user = None
     grants = sorted(user.grants, key=lambda g: g.order_id) if user else []
     difference = compare_user(portal, snapshot.prepared.desired, login, user)
-    return UserPage(
-        login,
-        user,
-        grants,
-        difference,
-        disabled_entries(portal, login, retention),
-        source_records(snapshot, login),
-    )
+    return UserPage(login, user, grants, difference, disabled, source_records(snapshot, login))
 
 
-def disabled_entries(portal: Portal, login: str, retention: timedelta) -> list[Disabled]:
-    """Return the entries in the disabled OU named by this login, with their dates."""
-    mapping = portal.mapping
+def disabled_entries(
+    directory: Directory, settings: Settings, mapping: Mapping, login: str
+) -> list[Disabled]:
+    """Return the entries in the disabled OU named by this login, with their dates.
+
+    The disabled OU is the sync account's alone (config/slapd/acl.ldif, rule
+    7): the portal account sees nothing there, so the daemon reads it with
+    its own account, and only reads.
+    """
     identity = mapping.identity_attribute
-    found = []
+    retention = timedelta(days=settings.safety.retention_days)
+    found: dict[str, Disabled] = {}
     for kind in (Kind.INTERNAL, Kind.EXTERNAL):
-        rdn = mapping.kinds[kind].rdn
-        query = f"({rdn}={dnlib.escape_filter_value(login)})"
-        for dn, attributes in portal.directory.search(
-            portal.settings.tree.disabled, query, (identity,)
-        ):
+        query = f"({mapping.kinds[kind].rdn}={dnlib.escape_filter_value(login)})"
+        for dn, attributes in directory.search(settings.tree.disabled, query, (identity,)):
             entry = Entry("", dn, {identity: tuple(attributes.get(identity, ()))})
             since = disabled_since(entry, mapping)
-            found.append(Disabled(dn, since, since + retention if since else None))
-    unique = {d.dn: d for d in found}
-    return list(unique.values())
+            found[dn] = Disabled(dn, since, since + retention if since else None)
+    return list(found.values())
 
 
 def source_records(snapshot: Snapshot, login: str) -> list[str]:

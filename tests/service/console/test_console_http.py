@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import base64
+import copy
 import json
 import re
 import time
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 import httpx
@@ -274,3 +276,24 @@ def test_a_directory_outage_shows_a_page_saying_so_and_lets_nobody_in(
     finally:
         resume(site.server)
     assert client.get("/users/jsilva").status_code == 200
+
+
+def test_a_disabled_user_shows_since_when_and_until_when_kept(
+    client: httpx.Client, site: Site
+) -> None:
+    document = copy.deepcopy(site.document)
+    tom = next(u for u in document["internal_users"] if u["login"] == "tom.weber")
+    tom["enabled"] = False
+    site.publish(document)
+    assert log_in(client, ADMIN).status_code == 303
+    runs = site.runs()
+    assert client.post("/sync", data={"csrf": csrf_of(client, "/")}).status_code == 303
+    wait_for(lambda: site.runs() > runs, "the requested run")
+    page = client.get("/users/tom.weber")
+    assert page.status_code == 200
+    assert 'id="no-user"' in page.text
+    found = re.search(r"disabled since (\S+ \S+) \S+, kept until (\S+ \S+) \S+", page.text)
+    assert found, page.text
+    since, until = (datetime.fromisoformat(value) for value in found.groups())
+    assert until - since == timedelta(days=30)
+    assert "internal user U-2, groups: Customer Sales Representatives, disabled" in page.text
