@@ -40,7 +40,11 @@ class Snapshot:
 
     def errors_for(self, record: str) -> list[str]:
         """Return the record errors whose record names this one."""
-        return [e.problem for e in self.prepared.errors if e.record.startswith(record)]
+        return [
+            e.problem
+            for e in self.prepared.errors
+            if e.record == record or e.record.startswith(record + " ")
+        ]
 
 
 @dataclass(frozen=True)

@@ -221,6 +221,7 @@ def order_page(portal: Portal, snapshot: Snapshot, order_id: str) -> OrderPage:
     members: list[Member] = []
     group_dn = None
     no_group: list[str] = []
+    errors = snapshot.errors_for(f"order {order_id}")
     if answer is not None:
         group_dn, users = answer
         for user in sorted(users, key=lambda u: u.login):
@@ -234,9 +235,10 @@ def order_page(portal: Portal, snapshot: Snapshot, order_id: str) -> OrderPage:
             )
         if order is None:
             no_group.append("the source has no order with this ID")
+        if errors:
+            no_group.append("its record has an error (below): no group is made for it")
         if not no_group:
-            no_group.append("no group in the directory yet; the next run creates it")
-    errors = snapshot.errors_for(f"order {order_id}")
+            no_group.append("no group in the directory yet; the next run makes it")
     difference = compare_order(portal, snapshot.prepared.desired, order_id)
     return OrderPage(
         order_id, order, customer, agency, group_dn, members, no_group, errors, difference

@@ -297,3 +297,25 @@ def test_a_disabled_user_shows_since_when_and_until_when_kept(
     since, until = (datetime.fromisoformat(value) for value in found.groups())
     assert until - since == timedelta(days=30)
     assert "internal user U-2, groups: Customer Sales Representatives, disabled" in page.text
+
+
+def test_the_record_errors_of_the_last_run_are_listed_with_a_link(
+    client: httpx.Client, site: Site
+) -> None:
+    document = copy.deepcopy(site.document)
+    document["orders"].append(
+        {"id": "_20261125_007", "name": "Bad", "customer": "10001", "agency": "10003"}
+    )
+    site.publish(document)
+    assert log_in(client, ADMIN).status_code == 303
+    runs = site.runs()
+    assert client.post("/sync", data={"csrf": csrf_of(client, "/")}).status_code == 303
+    wait_for(lambda: site.runs() > runs, "the requested run")
+    overview = client.get("/")
+    assert (
+        '<a href="/orders/_20261125_007">order _20261125_007</a>: '
+        "customer 10003 is not flagged as an agency"
+    ) in overview.text
+    order = client.get("/orders/_20261125_007")
+    assert "record error: customer 10003 is not flagged as an agency" in order.text
+    assert "its record has an error (below): no group is made for it" in order.text
