@@ -15,6 +15,7 @@ import os
 import signal
 import threading
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -25,7 +26,6 @@ from sync.errors import ConfigurationError, LockBusy
 from sync.logs import Quiet
 from sync.progress import LoggedProgress, Progress
 from sync.run.lock import RunLock, locked_run
-from sync.service.console import ConsoleServer, Feed
 from sync.service.health import Health, assess
 from sync.service.history import History
 from sync.service.metrics import Metrics
@@ -33,6 +33,9 @@ from sync.service.schedule import Backoff, describe, sync_trigger
 from sync.service.watch import SourceWatch
 from sync.service.web import Endpoints, WebServer
 from sync.settings import Settings
+
+if TYPE_CHECKING:
+    from sync.service.console import ConsoleServer
 
 log = logging.getLogger("portal_sync.daemon")
 
@@ -101,6 +104,8 @@ class Daemon:
                 coalesce=True,
             )
         if self.settings.console.enabled:
+            from sync.service.console import ConsoleServer, Feed  # its web stack only when on
+
             feed = Feed(
                 self.health,
                 self.history,
