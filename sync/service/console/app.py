@@ -5,8 +5,8 @@ middleware: HttpOnly, SameSite=Strict, an idle expiry, Secure behind TLS).
 Every page but the login page needs a session, and every request asks the
 directory again whether its user is still an internal member of the role
 group. Every POST carries the session's CSRF token. Directory and source
-work runs in Starlette's thread pool, one fresh portal connection per
-request, so nothing of one request is left for the next.
+work runs in Starlette's thread pool on portal connections opened for the
+request and closed after it, so nothing of one request is left for the next.
 """
 
 from __future__ import annotations
@@ -16,13 +16,9 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
-from datetime import datetime
-from importlib import resources
-from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
-import jinja2
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
@@ -31,13 +27,12 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
-from starlette.templating import Jinja2Templates
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sync.clock import now
 from sync.errors import SyncError
 from sync.ldap.directory import Directory
 from sync.portal.login import Portal
+from sync.service.console.pages import SecurityHeaders, folder, templates
 from sync.service.console.snapshot import Snapshot, Snapshots
 from sync.service.console.staff import (
     REFUSED,
@@ -65,72 +60,6 @@ log = logging.getLogger("portal_sync.console")
 T = TypeVar("T")
 
 COOKIE = "portal_sync_console"
-_HEADERS = {
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-        "frame-ancestors 'none'; base-uri 'none'"
-    ),
-    "X-Content-Type-Options": "nosniff",
-    "X-Frame-Options": "DENY",
-    "Referrer-Policy": "no-referrer",
-    "Cache-Control": "no-store",
-}
-
-
-class _SecurityHeaders:
-    """Add the headers that keep pages out of frames, caches and content sniffing."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers += [(k.lower().encode(), v.encode()) for k, v in _HEADERS.items()]
-                message["headers"] = headers
-            await send(message)
-
-        await self.app(scope, receive, send_with_headers)
-
-
-def _folder(name: str) -> Path:
-    return Path(str(resources.files("sync.service.console").joinpath(name)))
-
-
-def _templates() -> Jinja2Templates:
-    environment = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(_folder("templates")),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    environment.filters["when"] = _when
-    environment.filters["url"] = lambda value: quote(str(value), safe="")
-    environment.filters["controls"] = _controls
-    return Jinja2Templates(env=environment)
-
-
-_BIDI_CONTROLS = {
-    code: f"<U+{code:04X}>" for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
-}
-
-
-def _controls(value: Any) -> str:
-    """Return text with its bidirectional controls shown, for technical values such as DNs.
-
-    A name keeps its characters (and is isolated in <bdi>); a DN is read
-    character by character, so a right-to-left override inside it is shown
-    rather than allowed to reverse the rest of it.
-    """
-    return str(value).translate(_BIDI_CONTROLS)
-
-
-def _when(value: Any) -> str:
-    if value is None or value == "":
-        return "—"
-    if isinstance(value, str):
-        value = datetime.fromisoformat(value)
-    return str(value.astimezone().strftime("%Y-%m-%d %H:%M:%S %Z"))
 
 
 class Console:
@@ -142,7 +71,7 @@ class Console:
         self.feed = feed
         self.snapshots = Snapshots(settings)
         self.attempts = Attempts(self.config)
-        self.templates = _templates()
+        self.templates = templates()
         key = self.config.secret_key.get_secret_value() or secrets.token_urlsafe(32)
         self.app = Starlette(
             routes=[
@@ -158,11 +87,11 @@ class Console:
                 Route("/customers/{customer_id:str}", self.customer, methods=["GET"]),
                 Route("/sync", self.sync_page, methods=["GET"]),
                 Route("/sync", self.sync, methods=["POST"]),
-                Mount("/static", StaticFiles(directory=_folder("static")), name="static"),
+                Mount("/static", StaticFiles(directory=folder("static")), name="static"),
             ],
             exception_handlers={SyncError: self._failed},
             middleware=[
-                Middleware(_SecurityHeaders),
+                Middleware(SecurityHeaders),
                 Middleware(
                     SessionMiddleware,
                     secret_key=key,
