@@ -38,6 +38,7 @@ from sync.service.console.staff import (
     REFUSED,
     THROTTLED,
     Attempts,
+    EndedSessions,
     NotStaff,
     Staff,
     log_in,
@@ -71,6 +72,7 @@ class Console:
         self.feed = feed
         self.snapshots = Snapshots(settings)
         self.attempts = Attempts(self.config)
+        self.ended = EndedSessions(self.config.session_minutes * 60)
         self.templates = templates()
         key = self.config.secret_key.get_secret_value() or secrets.token_urlsafe(32)
         self.app = Starlette(
@@ -141,6 +143,9 @@ class Console:
         login, dn = session.get("login"), session.get("dn")
         if not isinstance(login, str) or not isinstance(dn, str):
             return _to_login(request)
+        if self.ended.holds(session.get("sid")):
+            session.clear()
+            return _to_login(request)
         try:
             staff = await self._with_portal(
                 lambda portal: staff_of(portal, self.config.role_group, login, dn)
@@ -193,7 +198,12 @@ class Console:
             return self._page(request, "login.html", {"message": REFUSED, "login": login}, 401)
         request.session.clear()
         request.session.update(
-            {"login": staff.login, "dn": staff.dn, "csrf": secrets.token_urlsafe(32)}
+            {
+                "login": staff.login,
+                "dn": staff.dn,
+                "csrf": secrets.token_urlsafe(32),
+                "sid": secrets.token_urlsafe(16),
+            }
         )
         log.info("console login of %r from %s", staff.login, client)
         return RedirectResponse("/", 303)
@@ -202,6 +212,7 @@ class Console:
         form = await self._checked_post(request)
         if isinstance(form, Response):
             return form
+        self.ended.add(request.session.get("sid"))
         request.session.clear()
         return RedirectResponse("/login", 303)
 

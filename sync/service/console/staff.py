@@ -10,6 +10,8 @@ refusal looks the same to the person refused; the log says why.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from dataclasses import dataclass
 
 from limits import RateLimitItemPerSecond
@@ -106,3 +108,31 @@ class Attempts:
         """Count one failed login."""
         self._limiter.hit(self._per_login, "login", login.casefold())
         self._limiter.hit(self._per_client, "client", client)
+
+
+class EndedSessions:
+    """Sessions logged out before their cookie expired, remembered until it would have.
+
+    A signed cookie stays valid wherever a copy of it is kept; this list
+    makes a logout final for this process (a restart forgets it, and a
+    random signing key then ends every session anyway).
+    """
+
+    def __init__(self, lifetime: float) -> None:
+        self._lifetime = lifetime
+        self._ended: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def add(self, sid: object) -> None:
+        """Remember that the session `sid` ended."""
+        if not isinstance(sid, str):
+            return
+        moment = time.monotonic()
+        with self._lock:
+            self._ended = {k: t for k, t in self._ended.items() if moment - t < self._lifetime}
+            self._ended[sid] = moment
+
+    def holds(self, sid: object) -> bool:
+        """Return whether the session `sid` was logged out."""
+        with self._lock:
+            return isinstance(sid, str) and sid in self._ended

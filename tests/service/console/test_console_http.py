@@ -159,6 +159,21 @@ def test_a_post_without_the_csrf_token_is_refused(client: httpx.Client, site: Si
     assert COOKIE not in refused.headers.get("set-cookie", "")
 
 
+def test_logging_out_ends_the_session(client: httpx.Client) -> None:
+    assert log_in(client, ADMIN).status_code == 303
+    token = csrf_of(client, "/")
+    kept = client.cookies[COOKIE]
+    assert client.post("/logout", data={"csrf": "wrong"}).status_code == 403
+    assert client.get("/").status_code == 200
+    answer = client.post("/logout", data={"csrf": token})
+    assert answer.status_code == 303 and answer.headers["location"] == "/login"
+    assert COOKIE not in client.cookies
+    assert client.get("/").status_code == 303
+    client.cookies.set(COOKIE, kept)
+    answer = client.get("/")
+    assert answer.status_code == 303, "a copy of the cookie is no way back in"
+
+
 def test_an_expired_session_is_refused(client: httpx.Client) -> None:
     assert log_in(client, ADMIN).status_code == 303
     data = session_of(client)

@@ -42,8 +42,11 @@ def test_a_port_in_use_is_a_configuration_error_naming_the_setting(tmp_path: Pat
             ConsoleServer(settings, feed(tmp_path))
 
 
-def test_the_server_starts_serves_the_login_page_and_stops(tmp_path: Path) -> None:
-    settings = load_settings(console={"enabled": True, "port": 0}, state_dir=tmp_path)
+@pytest.mark.parametrize("secure", [False, True])
+def test_the_server_starts_serves_the_login_page_and_stops(tmp_path: Path, secure: bool) -> None:
+    settings = load_settings(
+        console={"enabled": True, "port": 0, "secure_cookie": secure}, state_dir=tmp_path
+    )
     server = ConsoleServer(settings, feed(tmp_path))
     host, port = server.address
     assert host == "127.0.0.1"
@@ -51,7 +54,9 @@ def test_the_server_starts_serves_the_login_page_and_stops(tmp_path: Path) -> No
     try:
         answer = httpx.get(f"http://127.0.0.1:{port}/login", timeout=10)
         assert answer.status_code == 200 and 'name="csrf"' in answer.text
-        assert "samesite=strict" in answer.headers["set-cookie"].lower()
+        cookie = answer.headers["set-cookie"].lower()
+        assert "samesite=strict" in cookie and "httponly" in cookie
+        assert ("; secure" in cookie) is secure
     finally:
         server.stop()
     with pytest.raises(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
