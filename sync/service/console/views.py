@@ -310,7 +310,7 @@ def customer_page(portal: Portal, snapshot: Snapshot, customer: Customer) -> Cus
     group_dn = _group_dn(portal, key)
     record = f"customer {customer.id}"
     left_out = [
-        d.detail
+        str(d)
         for d in snapshot.prepared.decisions
         if d.record.startswith(record + " ") or d.record.endswith(f"of customer {customer.id}")
     ]

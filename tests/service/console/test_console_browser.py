@@ -152,6 +152,8 @@ def test_a_customer_shows_persons_agency_flag_and_orders(
     browser.get(f"{site.url}/customers/10001")
     persons = {row[0]: row for row in rows(browser, "persons")}
     assert persons["P-4"][3] == "no account"
+    left_out = browser.find_element(By.ID, "left-out").text
+    assert "person P-4 (Jean Petit) of customer 10001: no user: no portal account" in left_out
     orders = {row[0]: row[2] for row in rows(browser, "orders")}
     assert orders["_20261120_001"] == "10002 (Agência Criativa Lda)"
     assert orders["RA_4726"] == "none"
