@@ -16,6 +16,7 @@ import logging
 import secrets
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any, TypeVar
 from urllib.parse import quote
 
@@ -301,11 +302,12 @@ class Console:
         requested = request.session.get("sync_requested")
         result = None
         if isinstance(requested, str):
+            asked = datetime.fromisoformat(requested)
             result = next(
                 (
                     report
                     for report in self.feed.history.reports(20)
-                    if report.get("started", "") >= requested
+                    if datetime.fromisoformat(report["started"]) >= asked
                 ),
                 None,
             )
