@@ -306,6 +306,36 @@ class HistorySettings(SettingGroup):
     """Number of run reports kept; default 50."""
 
 
+class ConsoleSettings(SettingGroup):
+    """The web console for the shop's staff, served by the daemon (docs/console.md)."""
+
+    group = "console"
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = False
+    """Whether the daemon serves the console; default false."""
+    host: str = "127.0.0.1"
+    """Address to listen on; default 127.0.0.1 (loopback only: put a TLS reverse proxy in front)."""
+    port: int = Field(default=9469, ge=0, le=65535)
+    """TCP port to listen on, apart from the HTTP endpoints; default 9469."""
+    role_group: str = "Administrators"
+    """Internal role group whose members may log in, checked on every request;
+    default Administrators."""
+    secret_key: SecretStr = SecretStr("")
+    """Key that signs the session cookies; empty makes a random one at each start (everyone
+    logs in again after a restart); never printed."""
+    session_minutes: float = Field(default=30.0, gt=0)
+    """Minutes without a request after which a session ends; default 30."""
+    secure_cookie: bool = False
+    """Send the session cookie over HTTPS only; set true behind a TLS reverse proxy;
+    default false."""
+    login_attempts: int = Field(default=5, ge=1)
+    """Failed logins allowed per login name and per client address within login_window;
+    default 5."""
+    login_window: float = Field(default=900.0, gt=0)
+    """Seconds over which failed logins are counted; default 900."""
+
+
 class PasswordMode(StrEnum):
     """Who sets the passwords of one kind of user."""
 
@@ -422,6 +452,8 @@ class Settings(BaseSettings):
     """Logging."""
     history: HistorySettings = HistorySettings()
     """Run history."""
+    console: ConsoleSettings = ConsoleSettings()
+    """The web console for the shop's staff."""
 
     @property
     def tree(self) -> Tree:

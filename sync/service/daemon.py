@@ -15,6 +15,7 @@ import os
 import signal
 import threading
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -32,6 +33,9 @@ from sync.service.watch import SourceWatches
 from sync.service.web import Endpoints, WebServer
 from sync.settings import Settings
 from sync.sources.reader import describe_source
+
+if TYPE_CHECKING:
+    from sync.service.console import ConsoleServer
 
 log = logging.getLogger("portal_sync.daemon")
 
@@ -51,6 +55,7 @@ class Daemon:
         self.quiet = Quiet()
         self.scheduler = BackgroundScheduler()
         self.web: WebServer | None = None
+        self.console: ConsoleServer | None = None
         self._state = threading.Lock()
         self._pending = False
         self._running = False
@@ -90,18 +95,33 @@ class Daemon:
         )
         watches = SourceWatches.of(self.settings, self.request, self.stopping)
         watches.start(self.scheduler)
+        if self.settings.console.enabled:
+            from sync.service.console import ConsoleServer, Feed  # its web stack only when on
+
+            feed = Feed(
+                self.health,
+                self.history,
+                self.request,
+                lambda: getattr(self.scheduler.get_job(_JOB), "next_run_time", None),
+                lambda: not self._idle.is_set(),
+            )
+            self.console = ConsoleServer(self.settings, feed)
         logging.getLogger("portal_sync").addFilter(self.quiet)
         self.scheduler.start()
         if self.web is not None:
             self.web.start()
+        if self.console is not None:
+            self.console.start()
         log.info(
-            "started: directory %s (base %s), source %s (%s), runs %s, HTTP %s, state in %s",
+            "started: directory %s (base %s), source %s (%s), runs %s, HTTP %s, console %s, "
+            "state in %s",
             self.settings.ldap.url,
             self.settings.ldap.base_dn,
             describe_source(self.settings.source),
             watches.describe(),
             describe(schedule),
             "http://{}:{}".format(*self.web.address) if self.web else "off",
+            "http://{}:{}".format(*self.console.address) if self.console else "off",
             self.settings.state_dir,
         )
 
@@ -131,6 +151,8 @@ class Daemon:
         finished = self._idle.wait(timeout)
         if self.web is not None:
             self.web.stop()
+        if self.console is not None:
+            self.console.stop()
         if not finished:
             log.error(
                 "the run in progress did not finish within %g s; exiting anyway, "
