@@ -28,7 +28,7 @@ from sync.run.apply import apply_plan
 from sync.run.current import read_directory
 from sync.run.incremental import Incremental
 from sync.run.passwords import counted, require_supported, settle_passwords
-from sync.run.prepare import Prepared, prepare
+from sync.run.prepare import Prepared, gc_paused, prepare
 from sync.settings import Settings
 from sync.sources.reader import source_of
 
@@ -155,18 +155,19 @@ class _Run:
         report.managed = dict(Counter(kinds))
         digests = desired_digests(prepared.desired)
         keys = cache.keys_to_read(digests, prepared.quarantine)
-        current = read_directory(directory, self.settings, prepared, keys, self.progress)
         retention = timedelta(days=self.settings.safety.retention_days)
-        plan = make_plan(
-            prepared.desired,
-            current.entries,
-            current.containers,
-            prepared.mapping,
-            prepared.quarantine,
-            now=self.at,
-            retention=retention,
-            scope=current.scope,
-        )
+        with gc_paused():  # the read and the plan allocate an object per value, like the build
+            current = read_directory(directory, self.settings, prepared, keys, self.progress)
+            plan = make_plan(
+                prepared.desired,
+                current.entries,
+                current.containers,
+                prepared.mapping,
+                prepared.quarantine,
+                now=self.at,
+                retention=retention,
+                scope=current.scope,
+            )
         plan = cache.with_managed(plan)
         report.errors.extend(plan.errors)
         report.withdrawn.extend(plan.withdrawn)

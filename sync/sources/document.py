@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from sync.core.entry import EntryKey, Kind
-from sync.core.model import FORMAT_VERSION, Document
+from sync.core.grants import keep_fields_read
+from sync.core.model import FORMAT_VERSION, Customer, Document, InternalUser, Order
 from sync.core.problems import Quarantine, RecordError
 from sync.errors import SourceError
 
@@ -141,11 +142,45 @@ def read_document(
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise SourceError(f"{path}: not UTF-8 text at byte {exc.start}") from exc
-    return load_data(parse_text(text, str(path)), str(path))
+    parsed = parse_text(text, str(path))
+    del text  # the bytes are kept for a second reading; the text is twice their size
+    return _load_own(parsed, data, str(path))
 
 
-def load_data(data: Any, name: str = "source") -> LoadedDocument:
-    """Return the document in already parsed data, cutting out records that fail their model."""
+_RECORD_MODELS: dict[str, TypeAdapter[Any]] = {
+    "internal_users": TypeAdapter(InternalUser),
+    "customers": TypeAdapter(Customer),
+    "orders": TypeAdapter(Order),
+}
+
+
+def _load_own(data: Any, source: bytes, name: str) -> LoadedDocument:
+    """Return the document in data parsed from `source` (UTF-8), which no one else holds.
+
+    Each record is validated on its own and then loses the fields the grants
+    do not read (`sync.core.grants.keep_fields_read`), so the parsed text
+    and the models are not both whole in memory at once. When a record
+    fails its model, the source is parsed again and read by `load_data`, which
+    names every bad record as before.
+    """
+    _check_shape(data, name)
+    records: dict[str, list[BaseModel]] = {}
+    try:
+        for list_name, adapter in _RECORD_MODELS.items():
+            valid = records[list_name] = []
+            for record in data.get(list_name, []):
+                valid.append(adapter.validate_python(record))
+                keep_fields_read(record)
+        document = Document.model_validate({"format_version": FORMAT_VERSION, **records})
+    except ValidationError:
+        records.clear()
+        data.clear()  # partly stripped: read again whole, for the messages
+        return load_data(parse_text(source.decode("utf-8-sig"), name), name)
+    return LoadedDocument(document, [], Quarantine(), data)
+
+
+def _check_shape(data: Any, name: str) -> None:
+    """Raise SourceError unless the data is a document of this format with lists of records."""
     if not isinstance(data, dict):
         raise SourceError(f"{name}: the document must be an object with format_version")
     version = data.get("format_version")
@@ -156,6 +191,11 @@ def load_data(data: Any, name: str = "source") -> LoadedDocument:
     for list_name in _RECORD_LISTS:
         if not isinstance(data.get(list_name, []), list):
             raise SourceError(f"{name}: '{list_name}' must be a list")
+
+
+def load_data(data: Any, name: str = "source") -> LoadedDocument:
+    """Return the document in already parsed data, cutting out records that fail their model."""
+    _check_shape(data, name)
     original = data
     try:
         return LoadedDocument(Document.model_validate(data), [], Quarantine(), original)

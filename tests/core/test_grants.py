@@ -161,3 +161,23 @@ def test_ids_and_flags_read_the_way_the_model_reads_them():
     assert members(data, "order:O-1") == {"external:P-1", "external:P-2"}
     data["customers"][0]["id"] = " 10"
     assert members(data, "customer: 10") == set() and members(data, "customer:10") == set()
+
+
+def test_records_stripped_to_the_fields_read_grant_exactly_what_whole_records_grant():
+    """The document reader strips parsed records to FIELDS_READ before reading the grants."""
+    import copy
+
+    from benchmarks.generate import generate
+    from sync.core.grants import keep_fields_read
+
+    generated = generate("S", 3)
+    generated["customers"][0]["persons"][0]["account"] = {"login": "x", "enabled": "maybe"}
+    generated["orders"][0]["agency"] = ["not", "an", "id"]
+    for data in (document(), generated):
+        for rules in (ALLOW, DEFAULT):
+            stripped = copy.deepcopy(data)
+            for name in ("internal_users", "customers", "orders"):
+                for record in stripped[name]:
+                    keep_fields_read(record)
+            assert stripped != data
+            assert read_grants(stripped, rules) == read_grants(data, rules)

@@ -135,3 +135,18 @@ def test_login_with_surrounding_spaces_is_refused(seed):
     seed["internal_users"][1]["login"] = " tom.weber"
     _, errors, _ = check(seed)
     assert [e.record for e in errors] == ["internal user U-2"]
+
+
+def test_the_printable_check_refuses_exactly_unicode_control_and_surrogate_characters():
+    """The check is one regular expression; it must match Unicode's categories Cc and Cs."""
+    import unicodedata
+
+    from sync.core.model import _UNPRINTABLE
+
+    differ = [
+        hex(point)
+        for point in range(0x110000)
+        if (unicodedata.category(chr(point)) in ("Cc", "Cs"))
+        != bool(_UNPRINTABLE.search(chr(point)))
+    ]
+    assert differ == []

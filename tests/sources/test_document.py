@@ -93,3 +93,23 @@ def test_record_errors_print_control_characters_escaped_and_long_values_cut():
     text = str(RecordError("order a\x00b\nc", "y" * 500))
     assert "\x00" not in text and "\n" not in text and "a\\x00b\\nc" in text
     assert len(text) < 400
+
+
+def test_a_file_with_bad_records_reads_like_its_parsed_data(tmp_path, seed):
+    """read_document validates record by record, then falls back to load_data's messages."""
+    seed["customers"][0]["persons"][0].pop("last_name")
+    seed["orders"][0]["portal_visible"] = "maybe"
+    path = tmp_path / "source.json"
+    path.write_text(json.dumps(seed), encoding="utf-8")
+    from_file = read_document(path)
+    from_data = load_data(json.loads(json.dumps(seed)))
+    assert from_file.errors == from_data.errors and len(from_file.errors) == 2
+    assert from_file.document == from_data.document
+    assert from_file.quarantine == from_data.quarantine
+    assert from_file.raw == from_data.raw
+
+
+def test_a_valid_file_reads_like_its_parsed_data(tmp_path, seed):
+    path = tmp_path / "source.json"
+    path.write_text(json.dumps(seed), encoding="utf-8")
+    assert read_document(path).document == load_data(json.loads(json.dumps(seed))).document
