@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import documents
 from ldap3 import BASE, NONE, SUBTREE, Connection, Server
 
 from sync.settings import Settings, load_settings
@@ -141,37 +142,10 @@ def small_document() -> dict[str, Any]:
 
 
 def big_document(customers: int = 60, persons: int = 20) -> dict[str, Any]:
-    """Return a source with `customers` remote-access customers of `persons` users each."""
-    return {
-        "format_version": 1,
-        "internal_users": [
-            {"id": "U-1", "login": "staff", "last_name": "Staff", "groups": ["Prepress"]}
-        ],
-        "customers": [
-            {
-                "id": f"C{c}",
-                "name": f"Customer {c}",
-                "remote_access": True,
-                "persons": [
-                    {
-                        "id": f"P-{c}-{p}",
-                        "last_name": f"L{p}",
-                        "contact_types": ["customer"] if p == 0 else ["ct"],
-                        "account": {
-                            "login": f"user-{c}-{p}",
-                            "password_hash": ssha(password_of(f"user-{c}-{p}")),
-                        },
-                    }
-                    for p in range(persons)
-                ],
-                "contact_types": [{"id": "ct", "name": "Area"}],
-            }
-            for c in range(customers)
-        ],
-        "orders": [
-            {"id": f"O-{c}", "customer": f"C{c}", "portal_visible": True} for c in range(customers)
-        ],
-    }
+    """Return a source of `customers` customers of `persons` users, each with its source hash."""
+    return documents.big_document(
+        customers, persons, password_hash=lambda login: ssha(password_of(login))
+    )
 
 
 @contextmanager

@@ -8,6 +8,7 @@ import socket
 import threading
 import time
 
+import documents
 import pytest
 from ldap3 import MODIFY_REPLACE, NONE, SUBTREE, Connection, Server
 
@@ -21,33 +22,7 @@ USERS = CUSTOMERS * PERSONS
 
 
 def big_document(customers=CUSTOMERS, persons=PERSONS):
-    return {
-        "format_version": 1,
-        "internal_users": [
-            {"id": "U-1", "login": "staff", "last_name": "Staff", "groups": ["Prepress"]}
-        ],
-        "customers": [
-            {
-                "id": f"C{c}",
-                "name": f"Customer {c}",
-                "remote_access": True,
-                "persons": [
-                    {
-                        "id": f"P-{c}-{p}",
-                        "last_name": f"L{p}",
-                        "contact_types": ["customer"] if p == 0 else ["ct"],
-                        "account": {"login": f"user-{c}-{p}"},
-                    }
-                    for p in range(persons)
-                ],
-                "contact_types": [{"id": "ct", "name": "Area"}],
-            }
-            for c in range(customers)
-        ],
-        "orders": [
-            {"id": f"O-{c}", "customer": f"C{c}", "portal_visible": True} for c in range(customers)
-        ],
-    }
+    return documents.big_document(customers, persons)
 
 
 def root(server, url=None):
