@@ -19,7 +19,7 @@ from sync.run.sync import run_sync
 
 pytest_plugins = ["servers.fixtures", "flavours.fixtures"]
 
-LONG_NAME = "Druckerei Müller GmbH & Co. KG, Niederlassung Nordrhein-Westfalen Süd 2"
+LONG_NAME = "Druckerei Müller GmbH & Co. KG, Niederlassung Nordrhein-Westfalen Süd2"
 assert len(LONG_NAME) == 70
 
 
