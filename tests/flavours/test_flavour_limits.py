@@ -23,8 +23,8 @@ LONG_NAME = "Druckerei Müller GmbH & Co. KG, Niederlassung Nordrhein-Westfalen 
 assert len(LONG_NAME) == 70
 
 
-def sync(target, seed, tmp_path, **overrides):
-    report = run_sync(target.settings(seed, tmp_path, **overrides))
+def sync(target, seed, tmp_path, full=False, **overrides):
+    report = run_sync(target.settings(seed, tmp_path, **overrides), full=full)
     assert report.failure is None, report.failure
     return report
 
