@@ -45,7 +45,10 @@ def test_lengths_count_as_ad_counts_them_and_a_tiny_limit_still_gives_a_stable_v
     assert units("😀a") == 3
     fitted = shorten("😀" * 40, 64)
     assert units(fitted) <= 64 and fitted.startswith("😀")
-    assert shorten("abcdefghijkl", 4) == shorten("abcdefghijkl", 4) and len(shorten("abcdefgh", 4)) == 4
+    assert (
+        shorten("abcdefghijkl", 4) == shorten("abcdefghijkl", 4)
+        and len(shorten("abcdefgh", 4)) == 4
+    )
 
 
 def test_refused_characters_are_named_once_each_and_a_final_dot():
@@ -143,8 +146,8 @@ def test_an_integer_spelt_unsigned_is_written_as_ad_answers_it():
 
 
 def test_an_integer_out_of_range_is_refused_at_load():
-    text = load_text().replace('"-2147483646"', '"4294967296"', 1)
-    with pytest.raises(MappingError, match="groupType.*32-bit"):
+    text = load_text().replace('groupType = "-2147483646"', 'groupType = "4294967296"', 1)
+    with pytest.raises(MappingError, match=r"groupType.*32-bit"):
         parse_mapping(text, "big", UPN)
 
 
@@ -152,3 +155,14 @@ def load_text():
     from importlib import resources
 
     return resources.files("sync.mappings").joinpath("active-directory.toml").read_text("utf-8")
+
+
+def test_the_upn_suffix_is_set_in_a_settings_file_or_the_environment(tmp_path, monkeypatch):
+    from sync.settings import load_settings
+
+    common = {"ldap": {"url": "ldap://127.0.0.1:1", "base_dn": "dc=x"}, "source": {"path": "s"}}
+    monkeypatch.setenv("PORTAL_SYNC_MAPPING__VALUES__UPN_SUFFIX", "env.example")
+    settings = load_settings(mapping={"path": "active-directory"}, **common)
+    assert settings.mapping.values == {"upn_suffix": "env.example"}
+    mapping = load_mapping(settings.mapping.path, settings.mapping.values)
+    assert mapping.values == {"upn_suffix": "env.example"}

@@ -139,6 +139,35 @@ def test_a_group_type_spelt_unsigned_is_not_written_again(target, seed, tmp_path
     report = sync(target, seed, tmp_path, mapping=mapping)
     assert not report.errors, report.errors
     before = target.writes(target)
-    second = sync(target, seed, tmp_path, mapping=mapping, lock={"lease": False}, full=True)
+    second = sync(target, seed, tmp_path, mapping=mapping, full=True)
     assert second.changes == []
     assert target.writes(target) == before
+
+
+def generated_document():
+    from benchmarks.generate import Size, generate
+
+    return generate(Size(customers=40, orders_per_customer=2.0, internal_users=4), seed=7)
+
+
+def hostile():
+    from run.test_hostile_slapd import hostile_document
+
+    document = hostile_document()
+    for customer in document["customers"]:
+        customer["name"] = f"{customer['name']} GmbH & Co. KG, Niederlassung Nordrhein-Westfalen"
+    return document
+
+
+@pytest.mark.parametrize("make", [generated_document, hostile], ids=["generated", "hostile"])
+def test_generated_and_hostile_names_sync_into_ad_with_nothing_refused_for_its_length(
+    ad, tmp_path, make
+):
+    report = run_sync(ad.settings(make(), tmp_path, safety={"max_deletions": 10_000}))
+    assert report.failure is None, report.failure
+    for error in report.errors:
+        assert "0000200B" not in error.problem, error  # AD refused a value (too long)
+        if "characters;" in error.problem:  # a length the mapping states: only a login's
+            assert "sAMAccountName" in error.problem and "login" in error.problem, error
+    assert len(ad.entries("ou=external")) > 1
+    assert run_sync(ad.settings(make(), tmp_path), full=True).changes == []
