@@ -266,10 +266,11 @@ class KindMapping:
                 refused = refused_in(value, characters, last)
                 if refused:
                     named = ", ".join(repr(char) for char in refused)
-                    final = f", nor end in {last!r}" if last else ""
+                    final = f", nor a final {' or '.join(map(repr, last))}" if last else ""
                     return (
                         f"its {spelt} {value!r} holds {named}: the {self.flavour} mapping "
-                        f"refuses {characters!r} there{final}. Change the login in the source"
+                        f"refuses {' '.join(characters)} there{final}. Change the login in "
+                        "the source"
                     )
                 limit = self.max_length.get(name)
                 if limit is not None and units(value) > limit:

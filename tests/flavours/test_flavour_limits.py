@@ -171,3 +171,48 @@ def test_generated_and_hostile_names_sync_into_ad_with_nothing_refused_for_its_l
             assert "sAMAccountName" in error.problem and "login" in error.problem, error
     assert len(ad.entries("ou=external")) > 1
     assert run_sync(ad.settings(make(), tmp_path), full=True).changes == []
+
+
+def test_a_second_command_line_run_writes_the_lease_entry_only_unless_the_lease_is_off(
+    ad, seed, tmp_path
+):
+    import os
+    import subprocess
+    import sys
+
+    ad.settings(seed, tmp_path)  # writes the source document
+    env = {
+        **os.environ,
+        "PORTAL_SYNC_LDAP__URL": ad.url,
+        "PORTAL_SYNC_LDAP__BIND_DN": ad.admin_dn,
+        "PORTAL_SYNC_LDAP__BIND_PASSWORD": ad.admin_password,
+        "PORTAL_SYNC_LDAP__BASE_DN": ad.base,
+        "PORTAL_SYNC_LDAP__CA_FILE": str(ad.ldap_extra["ca_file"]),
+        "PORTAL_SYNC_LDAP__TLS_NAME": ad.ldap_extra["tls_name"],
+        "PORTAL_SYNC_MAPPING__PATH": "active-directory",
+        "PORTAL_SYNC_MAPPING__VALUES__UPN_SUFFIX": ad.upn_suffix,
+        "PORTAL_SYNC_SOURCE__PATH": str(tmp_path / "source.json"),
+        "PORTAL_SYNC_STATE_DIR": str(tmp_path / "state"),
+        "PORTAL_SYNC_LOCK__LEASE_SECONDS": "3600",  # renewed every 20 minutes: never in a run
+    }
+
+    def run(**more):
+        done = subprocess.run(
+            [sys.executable, "-m", "sync", "run", "--full"],
+            env={**env, **more},
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    def usn():
+        [value] = ad.writes(ad)
+        return int(value)
+
+    run()
+    before = usn()
+    run()
+    assert usn() - before == 2  # the lease entry: taken, then released
+    before = usn()
+    run(PORTAL_SYNC_LOCK__LEASE="false")
+    assert usn() == before
