@@ -65,11 +65,7 @@ def memberships(target: Target) -> dict[str, set[str]]:
 
 def login_of(target: Target, person: str) -> str:
     """Return the login the active entry of a record has (its RDN value)."""
-    [dn] = [
-        dn
-        for dn, who in people(target).items()
-        if who == person and ",ou=disabled," not in dn
-    ]
+    [dn] = [dn for dn, who in people(target).items() if who == person and ",ou=disabled," not in dn]
     return dn.split(",", 1)[0].split("=", 1)[1]
 
 
@@ -155,9 +151,7 @@ def test_a_login_freed_by_a_disable_is_taken_by_another_person_in_the_same_run(
     a_second_run_writes_nothing(target, seed, tmp_path)
 
 
-def test_disables_and_renames_of_members_of_order_and_role_groups_converge(
-    target, seed, tmp_path
-):
+def test_disables_and_renames_of_members_of_order_and_role_groups_converge(target, seed, tmp_path):
     sync(target, seed, tmp_path)
     before = memberships(target)
     seed["internal_users"][1]["login"] = "t.weber"  # the only member of its role group
