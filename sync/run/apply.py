@@ -12,12 +12,12 @@ from itertools import groupby
 from sync.core import dn as dnlib
 from sync.core.change import Change, Op, Reason
 from sync.core.entry import EntryKey
-from sync.core.membership import Applied, settle_members, without_absent
+from sync.core.membership import Applied, repair, settle_members, without_absent
 from sync.core.phases import stage_of
 from sync.core.plan import Plan, unique_disabled_dn
 from sync.core.problems import RecordError
 from sync.core.report import Report
-from sync.errors import AlreadyExists, NoSuchValue
+from sync.errors import AlreadyExists, NoSuchEntry, NoSuchValue
 from sync.ldap.directory import Directory
 from sync.progress import Progress
 from sync.run.prepare import Prepared
@@ -66,7 +66,40 @@ def apply_plan(
         width = window if batch[0].op in (Op.ADD, Op.MODIFY, Op.DELETE) else 1
         retries = _apply(directory, batch, width, prepared, report, outcome, unsettled, progress)
         _apply(directory, retries, 1, prepared, report, outcome, unsettled, progress, retry=False)
+    repairs = _repairs(directory, plan, prepared, outcome, unsettled)
+    _apply(directory, repairs, 1, prepared, report, outcome, unsettled, progress, retry=False)
     return unsettled
+
+
+def _repairs(
+    directory: Directory, plan: Plan, prepared: Prepared, outcome: Applied, unsettled: set[str]
+) -> list[Change]:
+    """Return the member changes that undo what an overlay rewrote late in the groups to recheck.
+
+    A group naming a DN one entry left and another took in this run is
+    read again once every change is written: slapd's refint rewrites the
+    values naming a renamed entry after the rename has returned, and may
+    have turned the value written for the new holder into the DN the old
+    one moved to. Groups whose change was refused are left to the next run.
+    """
+    repairs: list[Change] = []
+    for key, dn, final in plan.recheck:
+        members = prepared.mapping.kinds[EntryKey.kind(key)].members
+        if members is None or key in unsettled:
+            continue
+        try:
+            present = directory.read_values(dn, members)
+        except NoSuchEntry:
+            continue
+        change = repair(dn, key, present, final, members)
+        if change is not None:
+            change = settle_members(change, outcome, members)
+        if change is not None:
+            log.warning(
+                "repairing %s: an overlay rewrote its members after this run wrote them", dn
+            )
+            repairs.append(change)
+    return repairs
 
 
 def _apply(
@@ -85,8 +118,10 @@ def _apply(
 
     A user disabled while another disabled entry holds its name in the
     disabled OU (its login was given again) moves under a name of its own.
-    A member change refused because a value to delete is gone (an overlay
-    such as refint removed or rewrote it) is tried again without it.
+    A member change refused (a value to delete is gone, a value to add is
+    there already: an overlay such as refint, or Active Directory itself,
+    rewrote it when the member moved) is tried again against the values the
+    group holds now (`without_absent`).
     """
     again: list[Change] = []
     if not batch:
@@ -98,7 +133,7 @@ def _apply(
         if refusal is None:
             report.changes.append(change)
             continue
-        if retry and isinstance(refusal, NoSuchValue) and change.op is Op.MODIFY:
+        if retry and change.op is Op.MODIFY and _member_change(change, prepared):
             absent.append(change)
             continue
         if (
@@ -123,6 +158,19 @@ def _apply(
         if reduced is not None:
             again.append(reduced)
     return again
+
+
+def _member_change(change: Change, prepared: Prepared) -> bool:
+    """Return whether a change adds or deletes member values of a group.
+
+    Such a change refused is tried once more against the values the group
+    holds now: the directory may have rewritten them itself when a member
+    moved (refint, 389-DS's referential integrity, Active Directory).
+    """
+    if change.key is None:
+        return False
+    members = prepared.mapping.kinds[EntryKey.kind(change.key)].members
+    return members is not None and (members in change.add_values or members in change.delete_values)
 
 
 def _refused(
