@@ -262,9 +262,17 @@ class _Planner:
         restoring = bool(markers) or self._in_disabled_ou(have.dn)
         reason = Reason.RESTORE if restoring else Reason.NONE
         if _needs_rename(have.dn, want.dn):
+            if not restoring and _login(have.dn) != _login(want.dn):
+                self._release(have)
             self.changes.append(Change(Op.RENAME, have.dn, want.key, new_dn=want.dn, reason=reason))
             self.places.moving[want.key] = (have.dn, want.dn)
         modify = _modify(have, want, kind_mapping, self.mapping)
+        kept_in = self.mapping.kept_in
+        if restoring and kept_in and have.attributes.get(kept_in):
+            modify = replace(
+                modify or Change(Op.MODIFY, want.dn, want.key),
+                replace={**(modify.replace if modify else {}), kept_in: ()},
+            )
         if markers:
             identity = self.mapping.identity_attribute
             modify = replace(
@@ -297,7 +305,20 @@ class _Planner:
                     have.dn,
                     have.key,
                     add_values={self.mapping.identity_attribute: (marker,)},
-                    replace=self.mapping.kinds[have.kind].render_disabled(),
+                    replace={
+                        **self.mapping.kinds[have.kind].render_disabled(),
+                        **self._released(have),
+                    },
+                    reason=Reason.DISABLE,
+                )
+            )
+        elif self._released(have):
+            self.changes.append(
+                Change(
+                    Op.MODIFY,
+                    have.dn,
+                    have.key,
+                    replace=self._released(have),
                     reason=Reason.DISABLE,
                 )
             )
@@ -307,6 +328,36 @@ class _Planner:
                 Change(Op.RENAME, have.dn, have.key, new_dn=target, reason=Reason.DISABLE)
             )
             self.places.moving[have.key] = (have.dn, target)
+
+    def _released(self, have: Entry) -> Attributes:
+        """Return the values that free the login of a user leaving it, or {} when it is free.
+
+        Active Directory keeps sAMAccountName and userPrincipalName unique in
+        the whole domain, the disabled OU included: a user whose login
+        another entry may take gives them up (`[logins]` of the mapping) and
+        keeps its login in `kept_in`, for the record and for a restore.
+        """
+        released = self.mapping.released_values(have.key)
+        changed: dict[str, tuple[str, ...]] = {
+            name: values
+            for name, values in released.items()
+            if set(have.attributes.get(name, ())) != set(values)
+        }
+        kept_in = self.mapping.kept_in
+        if changed and kept_in and not have.attributes.get(kept_in):
+            changed[kept_in] = (dnlib.split_dn(have.dn)[0][1],)
+        return changed
+
+    def _release(self, have: Entry) -> None:
+        """Free the login attributes of a user renamed to another login, before any rename."""
+        released = self._released(have)
+        kept_in = self.mapping.kept_in
+        if kept_in:
+            released.pop(kept_in, None)
+        if released:
+            self.changes.append(
+                Change(Op.MODIFY, have.dn, have.key, replace=released, reason=Reason.RELEASE)
+            )
 
     def _disabled_dn(self, have: Entry) -> str:
         """Return where a user goes in the disabled OU: its own name unless that is taken."""

@@ -57,6 +57,9 @@ def apply_plan(
                     change = settle_members(planned, outcome, members)
                     if change != planned:
                         unsettled.add(planned.key)
+                elif planned.op is Op.MODIFY and _not_there(planned, outcome):
+                    change = None
+                    unsettled.add(planned.key)
             if change is not None:
                 batch.append(change)
             else:
@@ -148,6 +151,8 @@ def _apply(
             again.append(replace(change, new_dn=unique))
             outcome.relocated[dnlib.normalize_dn(change.new_dn)] = unique
             continue
+        if isinstance(refusal, AlreadyExists):
+            refusal = _held_login(directory, change, refusal, prepared) or refusal
         _refused(change, refusal, prepared, report, outcome, unsettled)
     for change in absent:
         members = prepared.mapping.kinds[EntryKey.kind(change.key)].members if change.key else None
@@ -158,6 +163,44 @@ def _apply(
         if reduced is not None:
             again.append(reduced)
     return again
+
+
+def _held_login(
+    directory: Directory, change: Change, refusal: AlreadyExists, prepared: Prepared
+) -> AlreadyExists | None:
+    """Return the refusal of a user change naming the entry that holds its login, if found.
+
+    Active Directory refuses a login attribute (sAMAccountName,
+    userPrincipalName) another account of the domain holds, wherever it is:
+    a restored user whose login was given to someone else, an entry made by
+    hand. The holder is looked up in the whole domain (its dc= components).
+    """
+    mapping = prepared.mapping
+    if not mapping.released or change.op not in (Op.ADD, Op.MODIFY) or change.key is None:
+        return None
+    wanted = {
+        name: value for name in mapping.released for value in change.replace.get(name, ()) if value
+    }
+    if not wanted:
+        return None
+    terms = "".join(f"({name}={dnlib.escape_filter_value(v)})" for name, v in wanted.items())
+    domain = ",".join(
+        f"{attribute}={value}"
+        for attribute, value in dnlib.split_dn(change.dn)
+        if attribute.lower() == "dc"
+    )
+    holders = [
+        dn
+        for dn, _ in directory.search(domain or change.dn, f"(|{terms})", ["1.1"])
+        if dnlib.normalize_dn(dn) != dnlib.normalize_dn(change.dn)
+    ]
+    if not holders:
+        return None
+    logins = ", ".join(repr(value) for value in wanted.values())
+    return AlreadyExists(
+        f"{refusal}: its login ({logins}) is held by {holders[0]}; the login stays with that "
+        f"entry until it gives it up, and {change.dn} gets it on a later run"
+    )
 
 
 def _member_change(change: Change, prepared: Prepared) -> bool:
@@ -185,8 +228,9 @@ def _refused(
     record = prepared.desired.records.get(change.key or "", change.key or change.dn)
     problem = str(refusal)
     if isinstance(refusal, AlreadyExists):
+        target = f" ({change.new_dn} is taken)" if change.op is Op.RENAME else ""
         problem = (
-            f"collision: {refusal} (an entry portal-sync does not own, or one of a "
+            f"collision: {refusal}{target} (an entry portal-sync does not own, or one of a "
             "record in error); skipped, the existing entry is left untouched"
         )
     report.errors.append(RecordError(record, problem))
@@ -197,9 +241,19 @@ def _refused(
     log.warning("skipped %s: %s", record, refusal)
 
 
+def _not_there(change: Change, outcome: Applied) -> bool:
+    """Return whether a user modify targets a DN its entry did not get (its add or rename was
+    refused): the entry there, if any, is someone else's and is never written."""
+    return dnlib.normalize_dn(change.dn) in outcome.refused
+
+
 def _note_refused(change: Change, refused: dict[str, str | None]) -> None:
-    """Remember which DN a user did not get, and the DN its entry still has (None: none)."""
-    if change.op is Op.ADD:
+    """Remember which DN a user did not get, and the DN its entry still has (None: none).
+
+    A restore whose modify was refused (its login is held by another
+    account) leaves the entry disabled: no group names it.
+    """
+    if change.op is Op.ADD or (change.op is Op.MODIFY and change.reason is Reason.RESTORE):
         refused[dnlib.normalize_dn(change.dn)] = None
     elif change.op is Op.RENAME and change.new_dn and change.reason is not Reason.DISABLE:
         still = change.dn if change.reason is Reason.NONE else None

@@ -92,7 +92,11 @@ def ad_logins_follow_the_names(target: Target) -> None:
     for dn, attributes in target.entries("ou=disabled").items():
         login = dn.split(",", 1)[0].split("=", 1)[1]
         assert login not in [v.lower() for v in attributes.get("samaccountname", ())], dn
-        assert "userprincipalname" not in attributes, dn
+        assert f"{login}@{target.upn_suffix}" not in attributes.get("userprincipalname", ()), dn
+        assert attributes["msds-cloudextensionattribute1"] == [login], dn
+    for ou in ("ou=internal", "ou=external"):
+        for dn, attributes in target.entries(ou).items():
+            assert "msds-cloudextensionattribute1" not in attributes, dn
 
 
 def a_second_run_writes_nothing(target: Target, seed, tmp_path) -> None:
@@ -171,3 +175,27 @@ def test_disables_and_renames_of_members_of_order_and_role_groups_converge(targe
     assert memberships(target) == before
     ad_logins_follow_the_names(target)
     a_second_run_writes_nothing(target, seed, tmp_path)
+
+
+def test_a_restore_that_finds_its_login_taken_is_a_record_error_naming_both(
+    target, seed, tmp_path
+):
+    sync(target, seed, tmp_path)
+    person(seed, "P-11")["account"]["enabled"] = False  # acosta
+    sync(target, seed, tmp_path)
+    with target.connect() as conn:
+        if target.name == "samba-ad":  # another DN, the same login: AD refuses the login
+            holder = f"cn=Ana Costa (hand-made),ou=external,{target.base}"
+            classes, attributes = ["user"], {"sAMAccountName": "acosta"}
+        else:
+            holder = target.dn("ou=external", "acosta")
+            classes, attributes = ["inetOrgPerson"], {"sn": "Costa", "cn": "Ana Costa"}
+        assert conn.add(holder, classes, attributes), conn.result
+    person(seed, "P-11")["account"]["enabled"] = True
+    report = run_sync(target.settings(seed, tmp_path, lock={"lease": False}))
+    [error] = report.errors
+    assert error.record == "person P-11 of customer 10002"
+    assert "acosta" in error.problem and holder.lower() in error.problem.lower()
+    assert "P-11" not in set().union(*memberships(target).values())
+    no_login_lost = target.entries("ou=external")[holder.lower()]
+    assert "member" not in no_login_lost
