@@ -71,6 +71,8 @@ def apply_plan(
         _apply(directory, retries, 1, prepared, report, outcome, unsettled, progress, retry=False)
     repairs = _repairs(directory, plan, prepared, outcome, unsettled)
     _apply(directory, repairs, 1, prepared, report, outcome, unsettled, progress, retry=False)
+    # a rewrite later still than the repair is read, and repaired, by the next run
+    unsettled.update(key for key, _, _ in plan.recheck)
     return unsettled
 
 
