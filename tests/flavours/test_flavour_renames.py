@@ -177,9 +177,7 @@ def test_disables_and_renames_of_members_of_order_and_role_groups_converge(targe
     a_second_run_writes_nothing(target, seed, tmp_path)
 
 
-def test_a_restore_that_finds_its_login_taken_is_a_record_error_naming_both(
-    target, seed, tmp_path
-):
+def test_a_restore_that_finds_its_login_taken_is_a_record_error_naming_both(target, seed, tmp_path):
     sync(target, seed, tmp_path)
     person(seed, "P-11")["account"]["enabled"] = False  # acosta
     sync(target, seed, tmp_path)
