@@ -45,8 +45,8 @@ def phase_of(change: Change) -> int:
     """Return the position of a change among the plan's phases.
 
     0 containers, 1 group deletes and deletes that free a DN, 2 disable
-    markers and logins released (AD), 3 members leaving before their entries move, 4 renames and
-    moves, 5 users, 6 groups, 7 user deletes.
+    markers and logins released (AD), 3 members leaving before their
+    entries move, 4 renames and moves, 5 users, 6 groups, 7 user deletes.
     """
     is_group = _is_group(change)
     if change.op is Op.ADD_CONTAINER:

@@ -90,6 +90,8 @@ def ad_logins_follow_the_names(target: Target) -> None:
             assert attributes["samaccountname"] == [login], dn
             assert attributes["userprincipalname"] == [f"{login}@{target.upn_suffix}"], dn
     for dn, attributes in target.entries("ou=disabled").items():
+        if identity(target, attributes) is None:
+            continue
         login = dn.split(",", 1)[0].split("=", 1)[1]
         assert login not in [v.lower() for v in attributes.get("samaccountname", ())], dn
         assert f"{login}@{target.upn_suffix}" not in attributes.get("userprincipalname", ()), dn
