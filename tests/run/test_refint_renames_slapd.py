@@ -178,3 +178,15 @@ def test_a_rewrite_later_than_the_run_is_repaired_by_the_next_incremental_run(
     assert memberships(slapd) == before
     assert report.changes and all(c.op.value == "modify" for c in report.changes)
     assert sync(settings_for(seed)).changes == []
+
+
+def test_a_chain_of_logins_handed_on_survives_late_rewrites(slapd, settings_for, seed, late_refint):
+    sync(settings_for(seed))
+    before = memberships(slapd)
+    person(seed, "P-1")["account"]["login"] = "jsilva"  # 10001 takes the agency's login,
+    person(seed, "P-10")["account"]["login"] = "pbraun"  # which takes 10003's login,
+    person(seed, "P-20")["account"]["login"] = "peter.braun"  # which takes a new one
+    sync(settings_for(seed))
+    assert login_of(slapd, "P-1") == ["jsilva"] and login_of(slapd, "P-10") == ["pbraun"]
+    assert memberships(slapd) == before
+    assert sync(settings_for(seed), full=True).changes == []
