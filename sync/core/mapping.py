@@ -8,8 +8,10 @@ reads the files.
 
 from __future__ import annotations
 
+import hashlib
 import string
 import tomllib
+from collections import ChainMap
 from collections.abc import Mapping as AbstractMapping
 from typing import Literal
 
@@ -127,6 +129,12 @@ class _Passwords(BaseModel):
     source_hash: bool = True
 
 
+class _Logins(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    released: dict[str, str] = Field(default_factory=dict)
+    kept_in: str | None = None
+
+
 class _MappingFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     flavour: str
@@ -136,6 +144,7 @@ class _MappingFile(BaseModel):
     passwords: _Passwords = Field(default_factory=_Passwords)
     values: dict[str, str] = Field(default_factory=dict)
     integers: dict[str, Literal[32, 64]] = Field(default_factory=dict)
+    logins: _Logins = Field(default_factory=_Logins)
 
 
 def integer_form(value: str, bits: int) -> str | None:
@@ -293,7 +302,8 @@ class KindMapping:
     def render(self, context: AbstractMapping[str, str]) -> Attributes:
         """Return every mapped attribute for one record; unset ones hold no value."""
         attributes: Attributes = {}
-        context = {**context, **self.values}
+        if self.values:
+            context = ChainMap(self.values, context)  # type: ignore[arg-type]  # read only
         for name, templates in self.templates.items():
             values = (template.render(context) for template in templates)
             kept = tuple(dict.fromkeys(value for value in values if value))
@@ -345,6 +355,20 @@ class Mapping:
         """The attribute of an order group holding the order's customer ID (None: not kept)."""
         self.order_agency = order.agency_attribute
         """The attribute of an order group holding its agency's ID (None: not kept)."""
+        self.released: dict[str, str] = {}
+        """Attributes the directory keeps unique domain-wide, the disabled OU included (AD's
+        sAMAccountName, userPrincipalName) -> the value they take while a user's login is free:
+        a text where `{parked}` stands for `parked(key)`, or "" for no value."""
+        for name, text in spec.logins.released.items():
+            Template(text, frozenset({"parked"}), f"logins.released.{name}")
+            self.released[name.lower()] = text
+        self.kept_in = spec.logins.kept_in.lower() if spec.logins.kept_in else None
+        """The attribute where a disabled user keeps its login while it is released."""
+        if self.released and not self.kept_in:
+            raise MappingError(
+                f"{origin}: logins.kept_in: a mapping that releases logins names the attribute "
+                "where a disabled user keeps its login"
+            )
 
     def identity_value(self, key: str) -> str:
         """Return the identity attribute's value for an entry key."""
@@ -364,14 +388,33 @@ class Mapping:
                 return key
         return None
 
+    def released_values(self, key: str) -> Attributes:
+        """Return the values the unique login attributes of the user with `key` take while free."""
+        token = parked(key)
+        return {
+            name: (text.replace("{parked}", token),) if text else ()
+            for name, text in self.released.items()
+        }
+
     def attributes_read(self) -> tuple[str, ...]:
         """Return every attribute a run needs to read from managed entries."""
         names = {self.identity_attribute}
+        if self.kept_in:
+            names.add(self.kept_in)
         for kind_mapping in self.kinds.values():
             names.update(kind_mapping.templates)
             if kind_mapping.members:
                 names.add(kind_mapping.members)
         return tuple(sorted(names))
+
+
+def parked(key: str) -> str:
+    """Return a short name only the entry with this key takes while its login is free.
+
+    "ps-" and 12 hex digits of the key's SHA-256: 15 characters, within AD's
+    20 for a sAMAccountName, and the same on every run.
+    """
+    return "ps-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
 
 
 def parse_mapping(
