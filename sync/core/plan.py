@@ -26,7 +26,7 @@ collision too.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -56,7 +56,7 @@ class Plan:
     again next run (bad records, unknown memberships, collisions)."""
     withdrawn: tuple[Withdrawal, ...] = ()
     """Memberships this plan takes away from a bad record, or through a broken reference."""
-    owners: Mapping[str, str] = field(default_factory=dict)
+    owners: dict[str, str] = field(default_factory=dict)
     """Key -> the unique ID of the entry read as portal-sync's (recorded for the next runs)."""
 
     def counts(self) -> dict[str, int]:
@@ -98,7 +98,7 @@ def make_plan(
     retention: timedelta = DEFAULT_RETENTION,
     scope: Collection[str] | None = None,
     owners: Owners | None = None,
-    foreign: Mapping[str, Sequence[str]] | None = None,
+    foreign: dict[str, list[str]] | None = None,
 ) -> Plan:
     """Return the changes that turn the current directory into the desired one.
 
