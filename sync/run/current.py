@@ -43,7 +43,7 @@ def read_directory(
     With `keys` (an incremental run), read only the entries with these keys,
     and the groups whose members name a DN an entry leaves or gets in this run.
     """
-    current = read_current(directory, settings, prepared.mapping, keys, progress)
+    current = read_current(directory, settings, prepared.mapping, keys, progress, unique_ids=True)
     scope = None
     if keys is not None:
         dns = moving_dns(prepared.desired, keys, current)
@@ -61,17 +61,22 @@ def read_current(
     mapping: Mapping,
     keys: Collection[str] | None = None,
     progress: Progress | None = None,
+    *,
+    unique_ids: bool = False,
 ) -> list[Entry]:
     """Return every entry in the managed subtrees that carries this service's identity.
 
-    With `keys`, return only the entries carrying one of these keys. Each
-    entry holds its unique ID too (`sync.core.ownership`).
+    With `keys`, return only the entries carrying one of these keys. With
+    `unique_ids` each entry holds its unique ID too, as a run needs it to
+    tell its own entries from copies (`sync.core.ownership`).
     """
     progress = progress or Progress()
     progress.stage("reading the directory", len(keys) if keys is not None else None)
     bases = settings.tree.managed()
     entries = []
-    attributes_read = (*mapping.attributes_read(), unique_id_attribute(mapping))
+    attributes_read = mapping.attributes_read()
+    if unique_ids:
+        attributes_read = (*attributes_read, unique_id_attribute(mapping))
     found = (
         directory.read_managed(
             bases, mapping.identity_attribute, mapping.identity_prefix, attributes_read
