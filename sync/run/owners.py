@@ -35,6 +35,10 @@ FILE_NAME = "owners.json"
 FORMAT = 1
 CHUNK = 200
 """Logins per search filter in an incremental run."""
+READ_BACK = 1000
+"""At most this many added entries have their unique IDs read back in the run that added
+them; more (a first load, a bulk import) wait for the next full run, which reads every
+entry anyway: reading them back costs about as much as that read."""
 
 
 def load_owners(state_dir: Path, mapping: Mapping) -> Owners:
@@ -81,12 +85,15 @@ def added_ids(
     """Return the unique IDs of the entries these confirmed changes added, by key.
 
     One search per kind (and per 200 entries) for their identities; the
-    entry at the DN the run added is the one taken.
+    entry at the DN the run added is the one taken. None past READ_BACK adds.
     """
     added: dict[str, str] = {}
     for change in changes:
         if change.op is Op.ADD and change.key is not None:
             added[change.key] = dnlib.normalize_dn(change.dn)
+    if len(added) > READ_BACK:
+        log.info("%d entries added: their unique IDs are recorded by the next full run", len(added))
+        return {}
     attribute = unique_id_attribute(mapping)
     identity = mapping.identity_attribute
     found: dict[str, str] = {}
