@@ -270,3 +270,20 @@ def test_an_incremental_run_gives_no_login_a_foreign_entry_holds(
     assert memberships(overlay, "newbie") == set()
     assert memberships(overlay, "sophie") == set()
     assert memberships(overlay, "smartin") == MLEFEVRE_GROUPS
+
+
+def test_the_sync_account_sees_a_login_held_outside_its_subtrees(sync_settings_for, acl_slapd):
+    """Under the shipped ACLs the sync account reads the logins of entries it does not own."""
+    from conftest import SEED
+
+    settings = sync_settings_for(SEED)
+    sync(settings)
+    with connect(acl_slapd) as conn:
+        conn.add(f"ou=people,{acl_slapd.suffix}", ["organizationalUnit"], {"ou": "people"})
+    foreign = f"uid=anna.schmidt,ou=people,{acl_slapd.suffix}"
+    hand_made_user(acl_slapd, foreign)
+    report = run_sync(settings, full=True)
+    assert report.exit_code == 1, report.to_text()
+    assert [error.record for error in report.errors] == ["internal user U-1"]
+    assert foreign in report.errors[0].problem
+    assert memberships(acl_slapd, "anna.schmidt") == {"Prepress"}
