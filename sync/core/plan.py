@@ -52,8 +52,9 @@ class Plan:
     errors: tuple[RecordError, ...] = ()
     managed: int = 0
     unsettled: frozenset[str] = frozenset()
-    """Group keys whose members depend on the directory, not only on the source: read them
-    again next run (bad records, unknown memberships, collisions)."""
+    """Keys whose entries depend on the directory, not only on the source: read them again
+    next run (groups of bad records, unknown memberships, collisions; users with a copy or a
+    login another entry holds, so the report names them until that is fixed)."""
     withdrawn: tuple[Withdrawal, ...] = ()
     """Memberships this plan takes away from a bad record, or through a broken reference."""
     owners: dict[str, str] = field(default_factory=dict)
