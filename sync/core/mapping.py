@@ -8,6 +8,7 @@ reads the files.
 
 from __future__ import annotations
 
+import hashlib
 import string
 import tomllib
 from collections.abc import Mapping as AbstractMapping
@@ -114,6 +115,12 @@ class _Passwords(BaseModel):
     source_hash: bool = True
 
 
+class _Logins(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    released: dict[str, str] = Field(default_factory=dict)
+    kept_in: str | None = None
+
+
 class _MappingFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     flavour: str
@@ -121,6 +128,7 @@ class _MappingFile(BaseModel):
     container: _Container
     kinds: dict[Kind, _KindSpec]
     passwords: _Passwords = Field(default_factory=_Passwords)
+    logins: _Logins = Field(default_factory=_Logins)
 
 
 class KindMapping:
@@ -201,6 +209,20 @@ class Mapping:
             names = ", ".join(sorted(kind.value for kind in missing))
             raise MappingError(f"{origin}: no mapping for kind(s) {names}")
         self.kinds = {kind: KindMapping(kind, kind_spec) for kind, kind_spec in spec.kinds.items()}
+        self.released: dict[str, str] = {}
+        """Attributes the directory keeps unique domain-wide, the disabled OU included (AD's
+        sAMAccountName, userPrincipalName) -> the value they take while a user's login is free:
+        a text where `{parked}` stands for `parked(key)`, or "" for no value."""
+        for name, text in spec.logins.released.items():
+            Template(text, frozenset({"parked"}), f"logins.released.{name}")
+            self.released[name.lower()] = text
+        self.kept_in = spec.logins.kept_in.lower() if spec.logins.kept_in else None
+        """The attribute where a disabled user keeps its login while it is released."""
+        if self.released and not self.kept_in:
+            raise MappingError(
+                f"{origin}: logins.kept_in: a mapping that releases logins names the attribute "
+                "where a disabled user keeps its login"
+            )
 
     def identity_value(self, key: str) -> str:
         """Return the identity attribute's value for an entry key."""
@@ -220,14 +242,33 @@ class Mapping:
                 return key
         return None
 
+    def released_values(self, key: str) -> Attributes:
+        """Return the values the unique login attributes of the user with `key` take while free."""
+        token = parked(key)
+        return {
+            name: (text.replace("{parked}", token),) if text else ()
+            for name, text in self.released.items()
+        }
+
     def attributes_read(self) -> tuple[str, ...]:
         """Return every attribute a run needs to read from managed entries."""
         names = {self.identity_attribute}
+        if self.kept_in:
+            names.add(self.kept_in)
         for kind_mapping in self.kinds.values():
             names.update(kind_mapping.templates)
             if kind_mapping.members:
                 names.add(kind_mapping.members)
         return tuple(sorted(names))
+
+
+def parked(key: str) -> str:
+    """Return a short name only the entry with this key takes while its login is free.
+
+    "ps-" and 12 hex digits of the key's SHA-256: 15 characters, within AD's
+    20 for a sAMAccountName, and the same on every run.
+    """
+    return "ps-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
 
 
 def parse_mapping(text: str, origin: str) -> Mapping:

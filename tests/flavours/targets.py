@@ -97,8 +97,19 @@ class Target:
         return f"{rdn}={login},{ou},{self.base}".lower()
 
     def users(self, ou: str) -> set[str]:
-        """Return the logins of the users directly in one OU (e.g. "ou=external")."""
+        """Return the logins of the users directly in one OU (e.g. "ou=external").
+
+        On AD a disabled user gives its sAMAccountName up and keeps its login
+        in its name (and in msDS-cloudExtensionAttribute1): the login read is
+        the RDN value, which equals sAMAccountName for an active user.
+        """
         found = self.entries(ou)
+        if self.name == "samba-ad":
+            return {
+                dn.split(",", 1)[0].split("=", 1)[1]
+                for dn, a in found.items()
+                if self.login_attribute in a
+            }
         return {a[self.login_attribute][0] for a in found.values() if self.login_attribute in a}
 
     def groups(self, ou: str) -> dict[str, set[str]]:
