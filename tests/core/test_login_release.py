@@ -21,7 +21,7 @@ NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 EXTERNAL = f"ou=external,{BASE}"
 DISABLED = f"ou=disabled,{BASE}"
 CONTAINERS = (EXTERNAL, DISABLED, f"ou=customers,{BASE}")
-AD = load_mapping("active-directory")
+AD = load_mapping("active-directory", {"upn_suffix": "example.com"})
 OPENLDAP = load_mapping("openldap")
 
 
@@ -184,7 +184,7 @@ def test_a_plain_rename_needs_no_recheck():
 def test_a_mapping_that_releases_logins_names_where_they_are_kept():
     text = load_mapping_text().replace('kept_in = "msDS-cloudExtensionAttribute1"\n', "")
     with pytest.raises(MappingError, match="kept_in"):
-        parse_mapping(text, "ad.toml")
+        parse_mapping(text, "ad.toml", {"upn_suffix": "example.com"})
 
 
 def load_mapping_text():

@@ -64,7 +64,10 @@ class Target:
             **overrides.pop("ldap", {}),
         }
         overrides.setdefault("state_dir", folder / "state")
-        overrides.setdefault("mapping", {"path": self.mapping})
+        mapping = {"path": self.mapping, **overrides.pop("mapping", {})}
+        if self.upn_suffix:
+            mapping.setdefault("values", {"upn_suffix": self.upn_suffix})
+        overrides["mapping"] = mapping
         return load_settings(ldap=ldap, source={"path": path}, **overrides)
 
     def entries(self, ou: str = "") -> dict[str, dict[str, list[str]]]:
@@ -179,11 +182,3 @@ def _operational(target: Target, name: str) -> dict[str, dict[str, object]]:
     with target.connect() as conn:
         conn.search(target.base, "(objectClass=*)", SUBTREE, attributes=[name])
         return {e.entry_dn.lower(): {name.lower(): str(e[name].value)} for e in conn.entries}
-
-
-def ad_mapping(folder: Path, upn_suffix: str) -> str:
-    """Return the path of a copy of the shipped AD mapping with the domain's UPN suffix."""
-    text = (MAPPINGS / "active-directory.toml").read_text(encoding="utf-8")
-    path = folder / "active-directory.toml"
-    path.write_text(text.replace("@example.com", f"@{upn_suffix}"), encoding="utf-8")
-    return str(path)

@@ -30,7 +30,7 @@ def test_a_copy_carrying_a_users_identity_gets_no_membership(target, seed, tmp_p
     recorded = json.loads((settings.state_dir / "owners.json").read_text())["owners"]
     assert {"external:P-2", "internal:U-1", "customer:10001", "order:RA_4726"} <= set(recorded)
     assert len(set(recorded.values())) == len(recorded)
-    identity = load_mapping(settings.mapping.path).identity_attribute
+    identity = load_mapping(settings.mapping.path, settings.mapping.values).identity_attribute
     copy = target.dn("ou=external", "zzcopy")
     with target.connect() as conn:
         if target.name == "samba-ad":
