@@ -158,6 +158,7 @@ class _Run:
         retention = timedelta(days=self.settings.safety.retention_days)
         with gc_paused():  # the read and the plan allocate an object per value, like the build
             current = read_directory(directory, self.settings, prepared, keys, self.progress)
+            report.errors.extend(prepared.protect_vanished(e.key for e in current.entries))
             plan = make_plan(
                 prepared.desired,
                 current.entries,
