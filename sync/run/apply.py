@@ -20,6 +20,7 @@ from sync.core.report import Report
 from sync.errors import AlreadyExists, NoSuchValue
 from sync.ldap.directory import Directory
 from sync.progress import Progress
+from sync.run.incremental import unreadable_ou
 from sync.run.prepare import Prepared
 
 log = logging.getLogger("portal_sync")
@@ -113,6 +114,8 @@ def _apply(
             again.append(replace(change, new_dn=unique))
             outcome.relocated[dnlib.normalize_dn(change.new_dn)] = unique
             continue
+        if isinstance(refusal, AlreadyExists):
+            _require_visible(directory, change)
         _refused(change, refusal, prepared, report, outcome, unsettled)
     for change in absent:
         members = prepared.mapping.kinds[EntryKey.kind(change.key)].members if change.key else None
@@ -123,6 +126,22 @@ def _apply(
         if reduced is not None:
             again.append(reduced)
     return again
+
+
+def _require_visible(directory: Directory, change: Change) -> None:
+    """Raise ConfigurationError when an add was refused for an entry the account cannot see.
+
+    An entry of someone else at the DN is a collision (a record error); an
+    entry the service account's searches do not find is an OU it cannot read.
+    """
+    if change.op not in (Op.ADD, Op.ADD_CONTAINER) or directory.exists(change.dn):
+        return
+    ou = change.dn if change.op is Op.ADD_CONTAINER else dnlib.parent_dn(change.dn)
+    raise unreadable_ou(
+        ou,
+        directory.account,
+        f"adding {change.dn} answers that it exists, a search that it does not",
+    )
 
 
 def _refused(

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 from sync import clock
 from sync.core.digest import RunRecord, desired_digests, fingerprint
-from sync.core.entry import EntryKey
+from sync.core.entry import EntryKey, Kind
 from sync.core.guard import guard_reason
 from sync.core.plan import Plan, make_plan
 from sync.core.problems import RecordError
@@ -107,7 +107,8 @@ class _Run:
                 )
                 cache = self.incremental(directory.server_url, full)
             directory.require_base(settings.ldap.base_dn)
-            cache.check_containers(directory, settings.tree.containers())
+            bases = {kind.value: settings.tree.base(kind) for kind in Kind}
+            cache.check_containers(directory, settings.tree.containers(), bases)
             if cache.source_unchanged():
                 log.info("the source is the one the last clean run applied: nothing to do")
                 self.report.managed = cache.managed()

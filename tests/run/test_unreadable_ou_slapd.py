@@ -93,7 +93,7 @@ def test_an_ou_hidden_from_the_service_account_stops_the_run_naming_it(
 
     assert report.exit_code is ExitCode.CONFIGURATION, report.to_text()
     assert f"{ORDERS},{hidden_slapd.suffix}" in (report.failure or "")
-    assert "read" in (report.failure or "")
+    assert "read access" in (report.failure or "")
     assert not [c for c in report.changes if ORDERS in c.dn.lower()]
     assert not any("does not own" in error.problem for error in report.errors)
     assert order_stamps(hidden_slapd) == before
