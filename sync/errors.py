@@ -61,5 +61,9 @@ class LeaseConflict(DirectoryError):
     """The lease entry changed between reading and writing it: another run took it first."""
 
 
+class Interrupted(SyncError):
+    """A stop signal (SIGTERM) ended the run where it was; the next run converges from there."""
+
+
 class LockBusy(SyncError):
     """Another run holds the run lock: this run does not start (exit code 6)."""

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 
 from sync import clock
 from sync.core.digest import RunRecord, desired_digests, fingerprint
+from sync.core.change import Op
 from sync.core.entry import EntryKey, Kind
 from sync.core.guard import guard_reason
 from sync.core.plan import Plan, make_plan
@@ -27,7 +28,13 @@ from sync.progress import Progress
 from sync.run.apply import apply_plan
 from sync.run.current import read_directory
 from sync.run.incremental import Incremental
-from sync.run.passwords import counted, require_supported, settle_passwords
+from sync.run.passwords import (
+    counted,
+    expect_initial,
+    require_supported,
+    settle_passwords,
+    still_owed,
+)
 from sync.run.prepare import Prepared, gc_paused, prepare
 from sync.settings import Settings
 from sync.sources.reader import source_of
@@ -186,8 +193,22 @@ class _Run:
         if held or report.dry_run:
             return
         window = self.settings.performance.write_window
-        unsettled = apply_plan(directory, plan, prepared, report, window, self.progress)
-        self.settle_passwords(directory, prepared, plan, unsettled)
+        owed = expect_initial(self.settings.passwords, self.settings.state_dir, plan.changes)
+        try:
+            unsettled = apply_plan(directory, plan, prepared, report, window, self.progress)
+            self.settle_passwords(directory, prepared, plan, unsettled)
+        except STOPPING:
+            added = {c.key for c in report.changes if c.op is Op.ADD and c.key in owed}
+            added &= still_owed(self.settings.state_dir)
+            report.errors.extend(
+                RecordError(
+                    prepared.desired.records.get(key, key),
+                    "added without its initial password (the run stopped before it was "
+                    "delivered): the next run sets and delivers one",
+                )
+                for key in sorted(added)
+            )
+            raise
         unsettled |= plan.unsettled
         done = RunRecord(
             self.at,
