@@ -19,8 +19,8 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from sync.core.dn import normalize_dn
 from sync.core.digest import PENDING, RunRecord, State, after_run, full_due, stale_keys
+from sync.core.dn import normalize_dn
 from sync.core.mapping import Mapping as DirectoryMapping
 from sync.core.plan import Plan
 from sync.core.problems import Quarantine

@@ -9,8 +9,8 @@ over no password at all. For `initial` it writes only into entries it has
 just created, and into those a run added without confirming their
 password: a run that stops between the add and the delivery (SIGTERM, a
 directory that died) leaves the key `pending` in the state, written before
-the adds; the next run sets and delivers a new password. Password values never reach a log line, a report or an
-exception message.
+the adds; the next run sets and delivers a new password. Password values
+never reach a log line, a report or an exception message.
 """
 
 from __future__ import annotations

@@ -15,8 +15,8 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 
 from sync import clock
-from sync.core.digest import RunRecord, desired_digests, fingerprint
 from sync.core.change import Op
+from sync.core.digest import RunRecord, desired_digests, fingerprint
 from sync.core.entry import EntryKey, Kind
 from sync.core.guard import guard_reason
 from sync.core.plan import Plan, make_plan

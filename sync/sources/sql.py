@@ -39,7 +39,6 @@ _BATCH = 2000
 """Rows fetched from a server-side cursor at a time."""
 
 
-
 class SqlSource:
     """The customer structure in a SQL database, read by the queries of a TOML file."""
 

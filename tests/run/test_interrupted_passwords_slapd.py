@@ -16,6 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from daemons import environment, wait_for, write_source
+from documents import big_document
 from ldap3 import NONE, Connection, Server
 
 from sync.core.report import ExitCode
@@ -25,9 +27,7 @@ from sync.service.history import History
 from sync.settings import load_settings
 
 from conftest import empty_tree
-from daemons import environment, wait_for, write_source
 from directory_view import ldapi_search
-from documents import big_document
 
 pytestmark = pytest.mark.slapd
 
@@ -108,7 +108,7 @@ def test_sigterm_mid_apply_ends_the_run_with_a_report_and_the_next_run_sets_the_
     process, _ = started_run(slapd, tmp_path)
     wait_for(lambda: external_users(slapd), "the first adds", timeout=120)
     process.send_signal(signal.SIGTERM)
-    out, err = process.communicate(timeout=60)
+    _, err = process.communicate(timeout=60)
 
     assert process.returncode == 143, (process.returncode, err.decode())
     assert b"interrupted" in err, err.decode()

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from daemons import Daemon, environment, wait_for, write_source
 
 from sync.core.report import ExitCode
 from sync.ldap.localserver import LocalServer
@@ -21,7 +22,6 @@ from sync.run.sync import run_sync
 from sync.settings import Settings
 
 from conftest import SERVICES, SYNC_DN, SYNC_PASSWORD, empty_tree, settings_factory, shipped_acl
-from daemons import Daemon, environment, wait_for, write_source
 from directory_view import write_stamps
 
 pytestmark = pytest.mark.slapd
