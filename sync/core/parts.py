@@ -52,6 +52,17 @@ PARTS: dict[str, Part] = {
 """Every part of a source by name (the SQL queries' names), and what it feeds."""
 
 
+EMPTY_IN_DOCUMENT = {
+    "customers": "the document holds no customer",
+    "persons": "no customer of the document holds a person",
+    "accounts": "no person of the document holds an account",
+    "orders": "the document holds no order",
+    "internal_users": "the document holds no internal user",
+    "roles": "no internal user of the document holds a role",
+}
+"""How each part of the document `empty_parts` finds empty is missing, in words."""
+
+
 def protect(quarantine: Quarantine, names: Iterable[str]) -> None:
     """Suspend deletions of, and every membership through, the kinds these empty parts feed."""
     for name in names:

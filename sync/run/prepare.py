@@ -15,7 +15,7 @@ from sync.core.desired import Desired, build_desired
 from sync.core.entry import Kind
 from sync.core.grants import read_grants
 from sync.core.mapping import Mapping
-from sync.core.parts import broken_part, empty_parts, protect, vanished
+from sync.core.parts import EMPTY_IN_DOCUMENT, broken_part, empty_parts, protect, vanished
 from sync.core.problems import Quarantine, RecordError
 from sync.core.rules import apply_rules
 from sync.ldap.flavour import load_mapping
@@ -55,7 +55,11 @@ class Prepared:
             unknown_kinds=frozenset(self.quarantine.unknown_kinds),
         )
         return [
-            broken_part(name, f"source {name}", "the source holds none, the directory some")
+            broken_part(
+                name,
+                f"source {name}",
+                f"{EMPTY_IN_DOCUMENT[name]} while the directory holds entries it fed",
+            )
             for name in names
         ]
 
