@@ -9,6 +9,7 @@ lease, so the next run starts at once.
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from daemons import environment, wait_for, write_source
+from daemons import Daemon, environment, wait_for, write_source
 from documents import big_document
 from ldap3 import NONE, Connection, Server
 
@@ -152,3 +153,39 @@ def test_a_directory_killed_mid_run_leaves_no_account_without_a_password(own_sla
     assert report.ok, report.to_text(verbose=False)
     assert without_password(own_slapd) == set()
     everyone_binds(own_slapd, delivered(tmp_path / "initial.txt"))
+
+
+def test_a_daemon_past_its_shutdown_timeout_leaves_no_account_without_a_password(slapd, tmp_path):
+    source, state = tmp_path / "source.json", tmp_path / "state"
+    write_source(source, big_document(customers=60, persons=20))
+    env = environment(
+        slapd,
+        source,
+        state,
+        PASSWORDS__EXTERNAL="initial",
+        PASSWORDS__INITIAL_FILE=tmp_path / "initial.txt",
+        SCHEDULE__INTERVAL=3600,
+        SCHEDULE__SHUTDOWN_TIMEOUT=0.2,
+    )
+    with Daemon(env, tmp_path) as daemon:
+        wait_for(lambda: external_users(slapd), "the first adds", timeout=120)
+        # freeze slapd so that the run cannot finish within the timeout, however fast the
+        # machine; thaw it once the daemon has given up
+        os.kill(slapd._proc.pid, signal.SIGSTOP)
+        try:
+            assert daemon.process is not None
+            daemon.process.send_signal(signal.SIGTERM)
+            wait_for(lambda: "did not finish within 0.2 s" in daemon.log, "the daemon to give up")
+        finally:
+            os.kill(slapd._proc.pid, signal.SIGCONT)
+        assert daemon.process.wait(timeout=20) == 0
+    assert without_password(slapd), "the run was abandoned before every password was set"
+
+    after = subprocess.run(
+        [sys.executable, "-m", "sync", "run", "--wait", "0"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+
+    assert after.returncode == 0, after.stdout + after.stderr
+    assert without_password(slapd) == set()
+    everyone_binds(slapd, delivered(tmp_path / "initial.txt"))
