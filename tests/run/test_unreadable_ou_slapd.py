@@ -29,11 +29,11 @@ pytestmark = pytest.mark.slapd
 ORDERS = "ou=orders,ou=groups"
 
 
-def hiding(ou: str, suffix: str = "dc=example,dc=org") -> str:
-    """Return the shipped ACL LDIF with a first rule hiding `ou` from the sync account."""
+def hiding(ou: str, scope: str = "subtree", suffix: str = "dc=example,dc=org") -> str:
+    """Return the shipped ACL LDIF with a first rule hiding `ou` (or below it) from the sync."""
     text = shipped_acl(suffix).replace("\n ", "")
     rules = re.findall(r"^olcAccess: \{\d+\}(.*)$", text, flags=re.M)
-    hidden = f'to dn.subtree="{ou},{suffix}" by dn.exact="{SYNC_DN}" none by * none'
+    hidden = f'to dn.{scope}="{ou},{suffix}" by dn.exact="{SYNC_DN}" none by * none'
     numbered = [f"olcAccess: {{{n}}}{rule}" for n, rule in enumerate([hidden, *rules])]
     head, _, tail = text.partition("replace: olcAccess\n")
     rest = "\n".join(line for line in tail.splitlines() if not line.startswith("olcAccess:"))
@@ -121,3 +121,34 @@ def test_the_daemon_turns_unhealthy_when_a_managed_ou_is_hidden(hidden_slapd, tm
         assert body["last_run"]["outcome"] == "configuration-error", body
         assert ORDERS in body["reason"], body
     assert order_stamps(hidden_slapd) == before
+
+
+@pytest.fixture(scope="module")
+def children_hidden_server() -> Iterator[LocalServer]:
+    server = LocalServer(config_changes=(hiding(ORDERS, scope="children"),))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize("state", ["incremental state", "no state"])
+def test_entries_hidden_below_a_readable_ou_stop_the_run_naming_it(
+    children_hidden_server, tmp_path, seed, state
+):
+    empty_tree(children_hidden_server)
+    children_hidden_server.ldapadd(SERVICES)
+    _, as_sync = made_by_the_service(children_hidden_server, tmp_path, seed)
+    before = order_stamps(children_hidden_server)
+    settings = as_sync(without_agency(seed))
+    if state == "no state":
+        settings = settings.model_copy(update={"state_dir": tmp_path / "fresh"})
+
+    report = run_sync(settings)
+
+    assert report.exit_code is ExitCode.CONFIGURATION, report.to_text()
+    assert f"{ORDERS},{children_hidden_server.suffix}" in (report.failure or "")
+    assert "read access" in (report.failure or "")
+    assert not any("does not own" in error.problem for error in report.errors)
+    assert order_stamps(children_hidden_server) == before
