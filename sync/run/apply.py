@@ -115,7 +115,7 @@ def _apply(
             outcome.relocated[dnlib.normalize_dn(change.new_dn)] = unique
             continue
         if isinstance(refusal, AlreadyExists):
-            _require_visible(directory, change)
+            _require_visible(directory, change, refusal)
         _refused(change, refusal, prepared, report, outcome, unsettled)
     for change in absent:
         members = prepared.mapping.kinds[EntryKey.kind(change.key)].members if change.key else None
@@ -128,13 +128,17 @@ def _apply(
     return again
 
 
-def _require_visible(directory: Directory, change: Change) -> None:
+def _require_visible(directory: Directory, change: Change, refusal: AlreadyExists) -> None:
     """Raise ConfigurationError when an add was refused for an entry the account cannot see.
 
     An entry of someone else at the DN is a collision (a record error); an
     entry the service account's searches do not find is an OU it cannot read.
+    An add the server refused with a reason of its own (Active Directory: a
+    login another account holds) stays a collision.
     """
-    if change.op not in (Op.ADD, Op.ADD_CONTAINER) or directory.exists(change.dn):
+    if change.op not in (Op.ADD, Op.ADD_CONTAINER):
+        return
+    if (change.op is Op.ADD and refusal.diagnostic) or directory.exists(change.dn):
         return
     ou = change.dn if change.op is Op.ADD_CONTAINER else dnlib.parent_dn(change.dn)
     raise unreadable_ou(
