@@ -384,8 +384,8 @@ def _stopped_by_sigterm() -> Iterator[None]:
     def interrupt(signum: int, _frame: object) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         raise Interrupted(
-            "stopped by SIGTERM: the changes written so far stay, the rest waits for the next "
-            "run (accounts added without their initial password get it then)"
+            "SIGTERM: the run lease is freed; the changes written so far stay, the rest "
+            "waits for the next run (accounts added without their initial password get it then)"
         )
 
     previous = signal.signal(signal.SIGTERM, interrupt)
