@@ -11,12 +11,14 @@ membership that depends on it is unknown, so it is kept as it is
 
 A SQL query that returns no rows is such a part at once (`sync.sources.sql`).
 A part of the document counts when it is empty while the parts above it
-are not and the directory holds entries it fed: a shop that never had an
-order has no broken order export.
+are not and the directory holds more entries it fed than the deletion
+guard's floor (`safety.ratio_floor`, 10): a shop that never had an order
+has no broken order export, and a small directory changes freely.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -37,17 +39,20 @@ class Part:
     """Kinds of entry nothing of which is deleted or disabled while the part is empty."""
     unknown: tuple[str, ...]
     """Kinds of entry whose every membership is unknown (kept as it is) while it is empty."""
+    counted: str
+    """The kind of entry that tells how much of the directory the part fed."""
 
 
+_EXTERNAL = Kind.EXTERNAL.value
 PARTS: dict[str, Part] = {
-    "customers": Part(_CUSTOMER_SIDE, _CUSTOMER_SIDE),
-    "contact_types": Part(_PERSON_SIDE, (Kind.EXTERNAL.value,)),
-    "persons": Part(_PERSON_SIDE, (Kind.EXTERNAL.value,)),
-    "person_contact_types": Part(_PERSON_SIDE, (Kind.EXTERNAL.value,)),
-    "accounts": Part(_PERSON_SIDE, (Kind.EXTERNAL.value,)),
-    "internal_users": Part(_STAFF_SIDE, _STAFF_SIDE),
-    "roles": Part((Kind.ROLE.value,), (Kind.ROLE.value,)),
-    "orders": Part((Kind.ORDER.value,), (Kind.ORDER.value,)),
+    "customers": Part(_CUSTOMER_SIDE, _CUSTOMER_SIDE, _EXTERNAL),
+    "contact_types": Part(_PERSON_SIDE, (_EXTERNAL,), _EXTERNAL),
+    "persons": Part(_PERSON_SIDE, (_EXTERNAL,), _EXTERNAL),
+    "person_contact_types": Part(_PERSON_SIDE, (_EXTERNAL,), _EXTERNAL),
+    "accounts": Part(_PERSON_SIDE, (_EXTERNAL,), _EXTERNAL),
+    "internal_users": Part(_STAFF_SIDE, _STAFF_SIDE, Kind.INTERNAL.value),
+    "roles": Part((Kind.ROLE.value,), (Kind.ROLE.value,), Kind.ROLE.value),
+    "orders": Part((Kind.ORDER.value,), (Kind.ORDER.value,), Kind.ORDER.value),
 }
 """Every part of a source by name (the SQL queries' names), and what it feeds."""
 
@@ -99,17 +104,23 @@ def empty_parts(data: Any) -> list[str]:
     return empty
 
 
-def vanished(parts: Iterable[str], held: Iterable[str], already: Iterable[str] = ()) -> list[str]:
-    """Return the empty parts that fed entries the directory holds (keys in `held`).
+def vanished(
+    parts: Iterable[str], held: Iterable[str], floor: int, already: Iterable[str] = ()
+) -> list[str]:
+    """Return the empty parts that fed more than `floor` entries the directory holds.
 
-    Parts whose kinds are all `already` kept (a query that returned no rows) are left out.
+    `held` are the keys of the entries the directory holds; a part fed the
+    entries of its `counted` kind (the external users for the accounts...).
+    Below the floor a small directory changes freely, as the deletion guard
+    lets it (`safety.ratio_floor`). Parts whose kinds are all `already` kept
+    (a query that returned no rows) are left out.
     """
-    kinds = {EntryKey.kind(key).value for key in held}
+    counts = Counter(EntryKey.kind(key).value for key in held)
     kept = set(already)
     return [
         name
         for name in parts
-        if not set(PARTS[name].kept) <= kept and kinds & set(PARTS[name].kept)
+        if not set(PARTS[name].kept) <= kept and counts[PARTS[name].counted] > floor
     ]
 
 

@@ -39,13 +39,14 @@ class Prepared:
     empty_parts: list[str] = field(default_factory=list)
     """The parts of the document that are empty (`sync.core.parts`): broken if they fed entries."""
 
-    def protect_vanished(self, held: Iterable[str]) -> list[RecordError]:
-        """Keep what the empty parts fed when the directory holds such entries (keys in `held`).
+    def protect_vanished(self, held: Iterable[str], floor: int) -> list[RecordError]:
+        """Keep what the empty parts fed when the directory holds more than `floor` such entries.
 
-        Return the record errors that report them. The kinds they feed are
-        kept and their memberships turn unknown, before the plan is made.
+        `held` are the keys of the entries the directory holds. Return the
+        record errors that report the parts. The kinds they feed are kept
+        and their memberships turn unknown, before the plan is made.
         """
-        names = vanished(self.empty_parts, held, self.quarantine.kinds)
+        names = vanished(self.empty_parts, held, floor, self.quarantine.kinds)
         if not names:
             return []
         protect(self.quarantine, names)

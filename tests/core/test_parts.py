@@ -53,11 +53,16 @@ def test_a_document_with_nothing_at_all_is_left_to_the_whole_broken_export():
     assert empty_parts({"format_version": 1}) == []
 
 
-def test_an_empty_part_counts_only_when_the_directory_holds_what_it_fed():
-    assert vanished(["orders"], ["customer:10001", "external:P-1"]) == []
-    assert vanished(["orders"], ["order:_20261120_001"]) == ["orders"]
-    assert vanished(["roles"], ["internal:U-1"]) == []
-    assert vanished(["accounts"], ["order:x"], already={"external", "customer", "order"}) == []
+def test_an_empty_part_counts_only_when_the_directory_holds_more_than_the_floor_it_fed():
+    orders = [f"order:O-{n}" for n in range(11)]
+    assert vanished(["orders"], ["customer:10001", "external:P-1"], 10) == []
+    assert vanished(["orders"], orders, 10) == ["orders"]
+    assert vanished(["orders"], orders[:10], 10) == []
+    assert vanished(["roles"], ["internal:U-1"], 0) == []
+    assert vanished(["accounts"], ["external:P-1", "order:x"], 0) == ["accounts"]
+    assert (
+        vanished(["accounts"], ["external:P-1"], 0, already={"external", "customer", "order"}) == []
+    )
 
 
 def test_empty_accounts_keep_every_external_membership_and_group():

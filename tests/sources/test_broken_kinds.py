@@ -9,13 +9,13 @@ Checked through SQLite, PostgreSQL, the file and HTTP against the real slapd.
 from __future__ import annotations
 
 import copy
-import json
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
+from documents import big_document
 
 from sync.core.change import Op
 from sync.core.report import Report
@@ -29,7 +29,6 @@ pytest_plugins = ["servers.fixtures", "sql_workflow"]
 
 EXAMPLES = Path(__file__).parents[2] / "config" / "examples"
 QUERIES = EXAMPLES / "sql" / "queries.toml"
-SEED = json.loads((EXAMPLES / "seed-scenario.json").read_text(encoding="utf-8"))
 
 EMPTIED_QUERIES = [
     "accounts",
@@ -112,9 +111,19 @@ def test_a_query_that_returns_no_rows_withdraws_no_membership_and_deletes_nothin
     assert_nothing_withdrawn(slapd, before, users, report)
 
 
-def document_without(part: str) -> dict[str, Any]:
-    """Return the seed with one part of it emptied, the rest as it was."""
-    document = copy.deepcopy(SEED)
+def shop() -> dict[str, Any]:
+    """Return a shop above the deletion guard's floor in every kind: 12 of each, 24 persons."""
+    document = big_document(customers=12, persons=2)
+    document["internal_users"] = [
+        {"id": f"U-{n}", "login": f"staff{n}", "last_name": f"Staff {n}", "groups": [f"Role {n}"]}
+        for n in range(12)
+    ]
+    return document
+
+
+def document_without(part: str, document: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return the shop (or `document`) with one part of it emptied, the rest as it was."""
+    document = copy.deepcopy(document or shop())
     if part == "accounts":
         for customer in document["customers"]:
             for person in customer["persons"]:
@@ -135,9 +144,9 @@ DOCUMENT_PARTS = ["accounts", "persons", "orders", "customers", "internal_users"
 
 @pytest.mark.parametrize("part", DOCUMENT_PARTS)
 def test_a_document_with_a_part_emptied_withdraws_no_membership_and_deletes_nothing(
-    slapd, settings_for, seed, part
+    slapd, settings_for, part
 ):
-    first = run_sync(settings_for(seed))
+    first = run_sync(settings_for(shop()))
     assert first.ok and not first.errors, first.to_text()
     before, users = memberships(slapd), active_users(slapd)
 
@@ -151,10 +160,10 @@ def test_a_document_with_a_part_emptied_withdraws_no_membership_and_deletes_noth
     assert_nothing_withdrawn(slapd, before, users, report)
 
 
-def test_a_part_emptied_in_an_incremental_run_withdraws_nothing_either(slapd, settings_for, seed):
-    first = run_sync(settings_for(seed))
+def test_a_part_emptied_in_an_incremental_run_withdraws_nothing_either(slapd, settings_for):
+    first = run_sync(settings_for(shop()))
     assert first.ok and not first.errors, first.to_text()
-    assert run_sync(settings_for(seed)).changes == []  # the state is there: incremental
+    assert run_sync(settings_for(shop())).changes == []  # the state is there: incremental
     before, users = memberships(slapd), active_users(slapd)
 
     report = run_sync(settings_for(document_without("accounts")))
@@ -171,7 +180,17 @@ def test_a_part_the_directory_never_held_is_no_broken_export(slapd, settings_for
     assert run_sync(settings_for(seed)).errors == []
 
 
-def test_accounts_emptied_over_http_withdraw_nothing(slapd, tmp_path, http_source, seed):
+def test_a_small_directory_below_the_guards_floor_changes_freely(slapd, settings_for, seed):
+    assert run_sync(settings_for(seed)).ok
+    assert memberships(slapd)
+
+    report = run_sync(settings_for(document_without("orders", seed)))
+
+    assert report.ok and not report.errors, report.to_text()
+    assert not [dn for dn in memberships(slapd) if "ou=orders" in dn]
+
+
+def test_accounts_emptied_over_http_withdraw_nothing(slapd, tmp_path, http_source):
     def settings() -> Settings:
         return load_settings(
             ldap={
@@ -184,7 +203,7 @@ def test_accounts_emptied_over_http_withdraw_nothing(slapd, tmp_path, http_sourc
             state_dir=tmp_path / "state",
         )
 
-    http_source.publish("/export.json", seed)
+    http_source.publish("/export.json", shop())
     first = run_sync(settings())
     assert first.ok and not first.errors, first.to_text()
     before, users = memberships(slapd), active_users(slapd)
