@@ -166,9 +166,9 @@ class _Run:
         retention = timedelta(days=self.settings.safety.retention_days)
         with gc_paused():  # the read and the plan allocate an object per value, like the build
             current = read_directory(directory, self.settings, prepared, keys, self.progress)
-            held = (entry.key for entry in current.entries)
+            keys_held = [entry.key for entry in current.entries]
             floor = self.settings.safety.ratio_floor
-            report.errors.extend(prepared.protect_vanished(held, floor))
+            report.errors.extend(prepared.protect_vanished(keys_held, floor))
             plan = make_plan(
                 prepared.desired,
                 current.entries,
