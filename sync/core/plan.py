@@ -50,6 +50,10 @@ class Plan:
     again next run (bad records, unknown memberships, collisions)."""
     withdrawn: tuple[Withdrawal, ...] = ()
     """Memberships this plan takes away from a bad record, or through a broken reference."""
+    recheck: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+    """(key, DN, final members) of the groups to read again once the plan is written: they
+    name a DN one entry leaves and another takes in this run, which a late rewrite by an
+    overlay (slapd's refint) would turn into the wrong entry's DN."""
 
     def counts(self) -> dict[str, int]:
         """Return the number of changes per operation."""
@@ -123,6 +127,7 @@ def make_plan(
         managed=len(planner.by_key),
         unsettled=frozenset(planner.unsettled),
         withdrawn=tuple(planner.withdrawn),
+        recheck=tuple(planner.recheck),
     )
 
 
@@ -147,6 +152,8 @@ class _Planner:
         self.unsettled: set[str] = set()
         self.withdrawn: list[Withdrawal] = []
         self.disabled_taken: set[str] | None = None
+        self.recheck: list[tuple[str, str, tuple[str, ...]]] = []
+        self.handed_over: set[str] = set()
         self.disabled_base = (
             dnlib.normalize_dn(desired.disabled_base) if desired.disabled_base else ""
         )
@@ -255,9 +262,17 @@ class _Planner:
         restoring = bool(markers) or self._in_disabled_ou(have.dn)
         reason = Reason.RESTORE if restoring else Reason.NONE
         if _needs_rename(have.dn, want.dn):
+            if not restoring and _login(have.dn) != _login(want.dn):
+                self._release(have)
             self.changes.append(Change(Op.RENAME, have.dn, want.key, new_dn=want.dn, reason=reason))
             self.places.moving[want.key] = (have.dn, want.dn)
         modify = _modify(have, want, kind_mapping, self.mapping)
+        kept_in = self.mapping.kept_in
+        if restoring and kept_in and have.attributes.get(kept_in):
+            modify = replace(
+                modify or Change(Op.MODIFY, want.dn, want.key),
+                replace={**(modify.replace if modify else {}), kept_in: ()},
+            )
         if markers:
             identity = self.mapping.identity_attribute
             modify = replace(
@@ -290,7 +305,20 @@ class _Planner:
                     have.dn,
                     have.key,
                     add_values={self.mapping.identity_attribute: (marker,)},
-                    replace=self.mapping.kinds[have.kind].render_disabled(),
+                    replace={
+                        **self.mapping.kinds[have.kind].render_disabled(),
+                        **self._released(have),
+                    },
+                    reason=Reason.DISABLE,
+                )
+            )
+        elif self._released(have):
+            self.changes.append(
+                Change(
+                    Op.MODIFY,
+                    have.dn,
+                    have.key,
+                    replace=self._released(have),
                     reason=Reason.DISABLE,
                 )
             )
@@ -300,6 +328,36 @@ class _Planner:
                 Change(Op.RENAME, have.dn, have.key, new_dn=target, reason=Reason.DISABLE)
             )
             self.places.moving[have.key] = (have.dn, target)
+
+    def _released(self, have: Entry) -> Attributes:
+        """Return the values that free the login of a user leaving it, or {} when it is free.
+
+        Active Directory keeps sAMAccountName and userPrincipalName unique in
+        the whole domain, the disabled OU included: a user whose login
+        another entry may take gives them up (`[logins]` of the mapping) and
+        keeps its login in `kept_in`, for the record and for a restore.
+        """
+        released = self.mapping.released_values(have.key)
+        changed: dict[str, tuple[str, ...]] = {
+            name: values
+            for name, values in released.items()
+            if set(have.attributes.get(name, ())) != set(values)
+        }
+        kept_in = self.mapping.kept_in
+        if changed and kept_in and not have.attributes.get(kept_in):
+            changed[kept_in] = (dnlib.split_dn(have.dn)[0][1],)
+        return changed
+
+    def _release(self, have: Entry) -> None:
+        """Free the login attributes of a user renamed to another login, before any rename."""
+        released = self._released(have)
+        kept_in = self.mapping.kept_in
+        if kept_in:
+            released.pop(kept_in, None)
+        if released:
+            self.changes.append(
+                Change(Op.MODIFY, have.dn, have.key, replace=released, reason=Reason.RELEASE)
+            )
 
     def _disabled_dn(self, have: Entry) -> str:
         """Return where a user goes in the disabled OU: its own name unless that is taken."""
@@ -321,6 +379,7 @@ class _Planner:
         user_keys = {
             want.dn: key for key, want in self.desired.entries.items() if want.kind.is_user
         }
+        self.handed_over = handed_over(self.places)
         keys = list(wanted)
         keys += [
             key
@@ -378,6 +437,7 @@ class _Planner:
                 self._note_withdrawals(key, have.dn, current, ())
             return
         if have is None:
+            self._watch(key, want.dn, (), final)
             attributes = {name: values for name, values in want.attributes.items() if values}
             attributes[members] = final
             self.changes.append(
@@ -407,6 +467,7 @@ class _Planner:
         replaced: Attributes,
     ) -> None:
         """Plan the member changes of one group (and its other attribute changes)."""
+        self._watch(key, dn, current, final)
         if set(current) == set(final) and not self.places.moves_any(current):
             if replaced:
                 self.changes.append(Change(Op.MODIFY, dn, key, replace=replaced))
@@ -435,6 +496,13 @@ class _Planner:
             )
         if diff.before or diff.delete:
             self._note_withdrawals(key, have.dn, (*diff.before, *diff.delete), diff.final)
+
+    def _watch(self, key: str, dn: str, current: tuple[str, ...], final: tuple[str, ...]) -> None:
+        """Read a group again after the run when it names a DN handed from one entry to another."""
+        if self.handed_over and any(
+            dnlib.normalize_dn(value) in self.handed_over for value in (*current, *final)
+        ):
+            self.recheck.append((key, dn, final))
 
     def _note_withdrawals(
         self, key: str, group_dn: str, removed: Iterable[str], final: tuple[str, ...]
@@ -471,6 +539,20 @@ class _Planner:
 def _login(dn: str) -> str:
     """Return the login a user DN stands for, as portals compare it (its RDN value)."""
     return dnlib.split_dn(dn)[0][1].casefold()
+
+
+def handed_over(places: Places) -> set[str]:
+    """Return the normalized DNs one user entry leaves in this run and another ends with.
+
+    A swap of logins, a chain of renames, a login a disabled user frees and
+    another takes: an overlay that rewrites member values late (slapd's
+    refint) may rewrite the value written for the new holder as well.
+    """
+    left = {dnlib.normalize_dn(old) for old, _ in places.moving.values()}
+    if not left:
+        return set()
+    taken = {dnlib.normalize_dn(dn) for dn in places.after.values() if dn is not None}
+    return left & taken
 
 
 def unique_disabled_dn(dn: str, key: str, disabled_base: str) -> str:

@@ -5,14 +5,19 @@ Every room that needs the mapping loads it here, once per run or command.
 
 from __future__ import annotations
 
+from collections.abc import Mapping as AbstractMapping
 from importlib import resources
 from pathlib import Path
 
 from sync.core.mapping import Mapping, MappingError, parse_mapping
 
 
-def load_mapping(name_or_path: str) -> Mapping:
-    """Return the mapping of a shipped flavour (e.g. "openldap") or of a TOML file."""
+def load_mapping(name_or_path: str, values: AbstractMapping[str, str] | None = None) -> Mapping:
+    """Return the mapping of a shipped flavour (e.g. "openldap") or of a TOML file.
+
+    `values` are the settings' `mapping.values`: what the mapping leaves open
+    (the UPN suffix of the AD mapping).
+    """
     if name_or_path.endswith(".toml") or "/" in name_or_path:
         path = Path(name_or_path)
         try:
@@ -26,4 +31,4 @@ def load_mapping(name_or_path: str) -> Mapping:
             raise MappingError(f"no shipped mapping named {name_or_path!r}")
         text = shipped.read_text(encoding="utf-8")
         origin = f"mappings/{name_or_path}.toml"
-    return parse_mapping(text, origin)
+    return parse_mapping(text, origin, values)

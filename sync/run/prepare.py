@@ -106,7 +106,7 @@ def _prepare(
     progress.stage("reading the source")
     loaded = (source or source_of(settings.source)).load()
     progress.stage("building")
-    mapping = mapping or load_mapping(settings.mapping.path)
+    mapping = mapping or load_mapping(settings.mapping.path, settings.mapping.values)
     require_supported(settings.passwords, settings.ldap, mapping)
     structure, rule_errors = apply_rules(loaded.document, loaded.quarantine)
     document = loaded.document

@@ -82,7 +82,7 @@ class _Run:
         self.at = at
         """The run's time: users are disabled as of it, the nightly full run follows it."""
         self.progress = progress
-        self.mapping = load_mapping(settings.mapping.path)
+        self.mapping = load_mapping(settings.mapping.path, settings.mapping.values)
         require_supported(settings.passwords, settings.ldap, self.mapping)
         self.source = source_of(settings.source, settings.state_dir)
         self._prepared: Prepared | None = None
