@@ -12,12 +12,16 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sync.core.model import json_schema
 from sync.core.report import STOPPING, ExitCode, Outcome, Report, outcome_of
 from sync.errors import ConfigurationError, Interrupted, LockBusy
 from sync.logs import configure_logging
 from sync.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from sync.portal.login import Portal
 
 EXIT_PIPE = 141
 """Exit code when the reader of the output went away (`| head`): 128 + SIGPIPE, as a shell."""
@@ -540,7 +544,7 @@ def _access(args: argparse.Namespace) -> int:
                 user = portal.user(args.name)
             except LoginRefused:
                 user = None
-            lines = describe_user(user) if user else [f"no user with login {args.name!r}"]
+            lines = describe_user(user) if user else [_no_user(portal, args.name)]
             known = user is not None
             if prepared is not None:
                 difference = compare_user(portal, prepared.desired, args.name, user)
@@ -559,6 +563,15 @@ def _access(args: argparse.Namespace) -> int:
     what = f"orders of {args.name}" if args.what == "user" else f"users of order {args.name}"
     print("\n".join(difference.lines(what)))
     return int(ExitCode.SUCCESS if difference.none else ExitCode.RECORD_ERRORS)
+
+
+def _no_user(portal: Portal, login: str) -> str:
+    """Return why the portal finds no single user for a login."""
+    found = portal.candidates(login)
+    if not found:
+        return f"no user with login {login!r}"
+    dns = ", ".join(dn for dn, _ in found)
+    return f"login {login!r} is ambiguous: {len(found)} entries hold it ({dns}); portals refuse it"
 
 
 def _login(args: argparse.Namespace) -> int:

@@ -19,7 +19,7 @@ class RecordError:
     problem: str
 
     def __str__(self) -> str:
-        return f"{printable(self.record)}: {printable(self.problem)}"
+        return f"{printable(self.record)}: {printable(self.problem, 480)}"
 
 
 def printable(text: str, limit: int = 160) -> str:

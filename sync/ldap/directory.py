@@ -411,16 +411,32 @@ def _one_at_a_time(
 
 
 def _entries(items: Iterable[dict[str, Any]]) -> Iterator[Found]:
-    """Yield the entries among search results, attribute values decoded to text once."""
+    """Yield the entries among search results, attribute values decoded to text once.
+
+    A binary value (Active Directory's objectGUID) is given in hexadecimal.
+    """
     for item in items:
         if item.get("type") == "searchResEntry":
-            yield (
-                item["dn"],
-                {
+            raw = item["raw_attributes"]
+            try:
+                attributes = {
                     name.lower(): tuple(value.decode("utf-8") for value in values)
-                    for name, values in item["raw_attributes"].items()
-                },
-            )
+                    for name, values in raw.items()
+                }
+            except UnicodeDecodeError:
+                attributes = {
+                    name.lower(): tuple(_text(value) for value in values)
+                    for name, values in raw.items()
+                }
+            yield item["dn"], attributes
+
+
+def _text(value: bytes) -> str:
+    """Return a value as text: UTF-8, or hexadecimal for a binary value (objectGUID)."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.hex()
 
 
 def _once(found: Iterable[Found], seen: set[str]) -> Iterator[Found]:

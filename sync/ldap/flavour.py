@@ -11,6 +11,9 @@ from pathlib import Path
 
 from sync.core.mapping import Mapping, MappingError, parse_mapping
 
+UNIQUE_ID = {"active-directory": "objectGUID", "389ds": "nsUniqueId"}
+"""The attribute holding an entry's unique ID, by flavour; entryUUID (RFC 4530) for others."""
+
 
 def load_mapping(name_or_path: str, values: AbstractMapping[str, str] | None = None) -> Mapping:
     """Return the mapping of a shipped flavour (e.g. "openldap") or of a TOML file.
@@ -32,3 +35,13 @@ def load_mapping(name_or_path: str, values: AbstractMapping[str, str] | None = N
         text = shipped.read_text(encoding="utf-8")
         origin = f"mappings/{name_or_path}.toml"
     return parse_mapping(text, origin, values)
+
+
+def unique_id_attribute(mapping: Mapping) -> str:
+    """Return the attribute that holds the server-assigned unique ID of an entry.
+
+    It never changes while the entry lives (a rename keeps it), and nobody
+    can give it to another entry: of two entries carrying one identity, the
+    one whose ID portal-sync recorded is its own (`sync.core.ownership`).
+    """
+    return UNIQUE_ID.get(mapping.flavour, "entryUUID")

@@ -146,22 +146,42 @@ class Portal:
                 return EntryKey.source_id(key)
         return None
 
-    def find(self, login: str) -> tuple[str, Kind]:
-        """Return the DN and kind of the user with this login; LoginRefused unless exactly one."""
+    def _login_query(self, kind: Kind, login: str) -> str:
+        naming = self.mapping.kinds[kind].rdn
+        classes = "".join(
+            f"(objectClass={dnlib.escape_filter_value(c)})"
+            for c in self.mapping.kinds[kind].object_classes
+        )
+        return f"(&{classes}({naming}={dnlib.escape_filter_value(login)}))"
+
+    def candidates(self, login: str) -> list[tuple[str, Kind]]:
+        """Return the DN and kind of every user the portal finds for this login."""
         found: list[tuple[str, Kind]] = []
         for kind in (Kind.INTERNAL, Kind.EXTERNAL):
-            naming = self.mapping.kinds[kind].rdn
-            classes = "".join(
-                f"(objectClass={dnlib.escape_filter_value(c)})"
-                for c in self.mapping.kinds[kind].object_classes
-            )
-            query = f"(&{classes}({naming}={dnlib.escape_filter_value(login)}))"
+            query = self._login_query(kind, login)
             found += [
                 (dn, kind) for dn, _ in self.directory.search(self._base(kind), query, ("1.1",))
             ]
+        return found
+
+    def find(self, login: str) -> tuple[str, Kind]:
+        """Return the DN and kind of the user with this login; LoginRefused unless exactly one."""
+        found = self.candidates(login)
         if len(found) != 1:
             raise LoginRefused(f"login {login!r} refused")
         return found[0]
+
+    def login_holders(self, login: str) -> list[Holder]:
+        """Return every user entry below the base DN that holds this login, whoever's it is."""
+        identity = self.mapping.identity_attribute
+        queries = dict.fromkeys(self._login_query(kind, login) for kind in Kind if kind.is_user)
+        query = next(iter(queries)) if len(queries) == 1 else f"(|{''.join(queries)})"
+        return [
+            self._holder(dn, attributes)
+            for dn, attributes in self.directory.search(
+                self.settings.tree.base_dn, query, (identity,)
+            )
+        ]
 
     def user(self, login: str) -> PortalUser:
         """Return what the directory says about a user, without checking a password."""

@@ -15,10 +15,13 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 
 from sync import clock
+from sync.core import dn as dnlib
 from sync.core.change import Op
+from sync.core.desired import Desired
 from sync.core.digest import RunRecord, desired_digests, fingerprint
 from sync.core.entry import EntryKey, Kind
 from sync.core.guard import guard_reason
+from sync.core.ownership import Owners, owners_after
 from sync.core.plan import Plan, make_plan
 from sync.core.problems import RecordError
 from sync.core.report import STOPPING, Outcome, Report, outcome_of
@@ -28,6 +31,7 @@ from sync.progress import Progress
 from sync.run.apply import apply_plan
 from sync.run.current import read_directory
 from sync.run.incremental import Incremental
+from sync.run.owners import added_ids, foreign_logins, load_owners, save_owners
 from sync.run.passwords import (
     counted,
     expect_initial,
@@ -164,11 +168,14 @@ class _Run:
         digests = desired_digests(prepared.desired)
         keys = cache.keys_to_read(digests, prepared.quarantine)
         retention = timedelta(days=self.settings.safety.retention_days)
+        owners = load_owners(self.settings.state_dir, prepared.mapping)
         with gc_paused():  # the read and the plan allocate an object per value, like the build
             current = read_directory(directory, self.settings, prepared, keys, self.progress)
             keys_held = [entry.key for entry in current.entries]
             floor = self.settings.safety.ratio_floor
             report.errors.extend(prepared.protect_vanished(keys_held, floor))
+            logins = None if current.scope is None else _logins(prepared.desired, current.scope)
+            foreign = foreign_logins(directory, self.settings, prepared.mapping, logins)
             plan = make_plan(
                 prepared.desired,
                 current.entries,
@@ -178,6 +185,8 @@ class _Run:
                 now=self.at,
                 retention=retention,
                 scope=current.scope,
+                owners=owners,
+                foreign=foreign,
             )
         plan = cache.with_managed(plan)
         report.errors.extend(plan.errors)
@@ -200,17 +209,23 @@ class _Run:
             unsettled = apply_plan(directory, plan, prepared, report, window, self.progress)
             self.settle_passwords(directory, prepared, plan, unsettled)
         except STOPPING:
-            added = {c.key for c in report.changes if c.op is Op.ADD and c.key in owed}
-            added &= still_owed(self.settings.state_dir)
+            owing = {c.key for c in report.changes if c.op is Op.ADD and c.key in owed}
+            owing &= still_owed(self.settings.state_dir)
             report.errors.extend(
                 RecordError(
                     prepared.desired.records.get(key, key),
                     "added without its initial password (the run stopped before it was "
                     "delivered): the next run sets and delivers one",
                 )
-                for key in sorted(added)
+                for key in sorted(owing)
             )
             raise
+        added = added_ids(directory, self.settings, prepared.mapping, report.changes)
+        deleted = [c.key for c in report.changes if c.op is Op.DELETE and c.key is not None]
+        recorded = owners_after(
+            owners.recorded, plan.owners, added, deleted, full=current.scope is None
+        )
+        save_owners(self.settings.state_dir, Owners(owners.attribute, recorded))
         unsettled |= plan.unsettled
         done = RunRecord(
             self.at,
@@ -252,3 +267,13 @@ class _Run:
         self.report.errors.extend(
             RecordError(records.get(e.record, e.record), e.problem) for e in errors
         )
+
+
+def _logins(desired: Desired, scope: Collection[str]) -> set[str]:
+    """Return the logins of the users an incremental run plans (case-folded)."""
+    logins = set()
+    for key in scope:
+        want = desired.entries.get(key)
+        if want is not None and want.kind.is_user:
+            logins.add(dnlib.split_dn(want.dn)[0][1].casefold())
+    return logins
