@@ -29,6 +29,7 @@ from sync.errors import (
     AlreadyExists,
     ConfigurationError,
     EntryRejected,
+    InsufficientAccess,
     LeaseConflict,
     NoSuchEntry,
 )
@@ -74,6 +75,8 @@ class Directory:
         """Where the base DN was set, for the message when it does not exist."""
         self.server_url = ""
         """The server of `ldap.url` the reads go to (the first that answered)."""
+        self.account = ""
+        """The DN the directory is bound as, for messages about its rights."""
 
     @classmethod
     @contextmanager
@@ -110,6 +113,7 @@ class Directory:
         directory = cls(connection, settings.page_size, open_writer, settings.timeout)
         directory.base_setting = settings.name_of("base_dn")
         directory.server_url = server_url
+        directory.account = settings.bind_dn
         try:
             yield directory
         finally:
@@ -202,16 +206,22 @@ class Directory:
 
     def _paged(self, base: str, search_filter: str, attributes: Iterable[str]) -> Iterator[Found]:
         """Yield the entries below `base` matching a filter, one page after the other."""
-        with translated(f"searching {base}"):
-            results: Iterable[dict[str, Any]] = self._connection.extend.standard.paged_search(
-                base,
-                search_filter,
-                SUBTREE,
-                attributes=list(attributes),
-                paged_size=self._page_size,
-                generator=True,
-            )
-            yield from _entries(results)
+        try:
+            with translated(f"searching {base}"):
+                results: Iterable[dict[str, Any]] = self._connection.extend.standard.paged_search(
+                    base,
+                    search_filter,
+                    SUBTREE,
+                    attributes=list(attributes),
+                    paged_size=self._page_size,
+                    generator=True,
+                )
+                yield from _entries(results)
+        except InsufficientAccess as exc:
+            raise InsufficientAccess(
+                f"{exc}: {self.account or 'the service account'} needs read access (search "
+                f"and read) to {base} and everything below it (config/slapd/acl.ldif)"
+            ) from exc
         self._require_complete(f"searching {base}")
 
     def _require_complete(self, action: str) -> None:

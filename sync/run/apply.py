@@ -20,6 +20,7 @@ from sync.core.report import Report
 from sync.errors import AlreadyExists, NoSuchEntry, NoSuchValue
 from sync.ldap.directory import Directory
 from sync.progress import Progress
+from sync.run.incremental import unreadable_ou
 from sync.run.prepare import Prepared
 
 log = logging.getLogger("portal_sync")
@@ -154,6 +155,7 @@ def _apply(
             outcome.relocated[dnlib.normalize_dn(change.new_dn)] = unique
             continue
         if isinstance(refusal, AlreadyExists):
+            _require_visible(directory, change, refusal)
             refusal = _held_login(directory, change, refusal, prepared) or refusal
         _refused(change, refusal, prepared, report, outcome, unsettled)
     for change in absent:
@@ -165,6 +167,26 @@ def _apply(
         if reduced is not None:
             again.append(reduced)
     return again
+
+
+def _require_visible(directory: Directory, change: Change, refusal: AlreadyExists) -> None:
+    """Raise ConfigurationError when an add was refused for an entry the account cannot see.
+
+    An entry of someone else at the DN is a collision (a record error); an
+    entry the service account's searches do not find is an OU it cannot read.
+    An add the server refused with a reason of its own (Active Directory: a
+    login another account holds) stays a collision.
+    """
+    if change.op not in (Op.ADD, Op.ADD_CONTAINER):
+        return
+    if (change.op is Op.ADD and refusal.diagnostic) or directory.exists(change.dn):
+        return
+    ou = change.dn if change.op is Op.ADD_CONTAINER else dnlib.parent_dn(change.dn)
+    raise unreadable_ou(
+        ou,
+        directory.account,
+        f"adding {change.dn} answers that it exists, a search that it does not",
+    )
 
 
 def _held_login(
