@@ -19,7 +19,7 @@ import uuid
 from typing import Any
 
 from ldap3 import BASE, NONE, SUBTREE, Connection, Server
-from ldap3.core.exceptions import LDAPNoSuchObjectResult, LDAPNotAllowedOnNonLeafResult
+from ldap3.core.exceptions import LDAPNoSuchObjectResult, LDAPNotAllowedOnNotLeafResult
 
 from sync.ldap.localserver import LocalServer
 
@@ -263,7 +263,7 @@ class ReplicatedPair:
             try:
                 with self.first.connection() as conn:
                     delete_subtree(conn, base)
-            except LDAPNotAllowedOnNonLeafResult:
+            except LDAPNotAllowedOnNotLeafResult:
                 pass
             else:
                 self.wait_caught_up(timeout=timeout)
