@@ -36,10 +36,10 @@ from sync.core.report import STOPPING, Outcome, Report, outcome_of
 from sync.errors import (
     AlreadyExists,
     ConfigurationError,
-    DirectoryError,
     InsufficientAccess,
     LeaseConflict,
     LockBusy,
+    SyncError,
 )
 from sync.ldap.directory import Directory
 from sync.run.replicated_lease import ReplicatedLease
@@ -203,7 +203,7 @@ class DirectoryLease:
             self._held = None
             self.lost.set()
             return False
-        except DirectoryError as exc:
+        except SyncError as exc:
             log.warning("could not renew the lease %s, will try again: %s", self.dn, exc)
             return True
         self._held = mine
@@ -222,7 +222,7 @@ class DirectoryLease:
                 directory.swap_lease(
                     self.dn, (self._held,), released(self.holder, now()).to_value()
                 )
-        except DirectoryError as exc:
+        except SyncError as exc:
             log.warning("could not release the lease %s; it expires by itself: %s", self.dn, exc)
         self._held = None
 
