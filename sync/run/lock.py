@@ -41,6 +41,7 @@ from sync.errors import (
     LockBusy,
     SyncError,
 )
+from sync.files import open_private
 from sync.ldap.directory import Directory
 from sync.run.replicated_lease import ReplicatedLease
 from sync.run.sync import run_sync
@@ -69,8 +70,9 @@ class FileLock:
     def acquire(self, deadline: float, cancel: threading.Event) -> bool:
         """Take the lock, waiting until the monotonic `deadline`; return whether it was taken."""
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle = self.path.open("a+", encoding="utf-8")
+            handle = os.fdopen(
+                open_private(self.path, os.O_RDWR | os.O_APPEND), "a+", encoding="utf-8"
+            )
         except OSError as exc:
             raise ConfigurationError(
                 f"cannot open the lock file {self.path}: {exc.strerror}; "
@@ -104,7 +106,9 @@ class FileLock:
     def busy(self) -> bool:
         """Return whether another process holds the lock now, without taking it."""
         try:
-            with self.path.open("a", encoding="utf-8") as handle:
+            with os.fdopen(
+                open_private(self.path, os.O_WRONLY | os.O_APPEND), "a", encoding="utf-8"
+            ) as handle:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return True

@@ -196,7 +196,8 @@ class _Run:
             prepared.quarantine,
             unsettled,
         )
-        cache.save(done, prepared.mapping)
+        if warning := cache.save(done, prepared.mapping):
+            report.warnings.append(warning)
 
     def settle_passwords(
         self, directory: Directory, prepared: Prepared, plan: Plan, unsettled: Collection[str]
