@@ -130,9 +130,8 @@ def _named_ca_and_leaf(folder: Path, *names: str) -> tuple[Path, ServerTls]:
 
 def test_a_certificate_for_another_host_lists_only_the_names_it_holds(tmp_path):
     ca_file, tls = _named_ca_and_leaf(tmp_path, "ldap.elsewhere.example", "ldap2.elsewhere.example")
-    with LocalServer(tls=tls) as server:
-        with pytest.raises(ConfigurationError) as caught:
-            open_base(settings(server, url=server.ldaps_url, ca_file=ca_file))
+    with LocalServer(tls=tls) as server, pytest.raises(ConfigurationError) as caught:
+        open_base(settings(server, url=server.ldaps_url, ca_file=ca_file))
     message = str(caught.value)
     assert "names ldap.elsewhere.example, ldap2.elsewhere.example, not 127.0.0.1" in message
     assert "Example Issuing CA" not in message
@@ -140,9 +139,8 @@ def test_a_certificate_for_another_host_lists_only_the_names_it_holds(tmp_path):
 
 
 def test_start_tls_to_a_server_without_it_says_so_and_names_the_setting(tmp_path):
-    with LocalServer() as server:
-        with pytest.raises(ConfigurationError) as caught:
-            open_base(settings(server, url=server.url, start_tls=True))
+    with LocalServer() as server, pytest.raises(ConfigurationError) as caught:
+        open_base(settings(server, url=server.url, start_tls=True))
     message = str(caught.value)
     assert "does not offer StartTLS" in message
     assert "PORTAL_SYNC_LDAP__START_TLS" in message

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import documents
 import pytest
-
 from daemons import environment
 
 pytestmark = pytest.mark.slapd
