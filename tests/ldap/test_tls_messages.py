@@ -254,7 +254,7 @@ def test_a_tls_directory_killed_mid_run_behind_a_proxy_exits_unavailable(ca_fold
             )
             wait_until(
                 lambda: count_users(server) >= 200,
-                process=run,  # type: ignore[arg-type]
+                process=run,
                 what="the run's first 200 users",
                 timeout=120,
             )
