@@ -80,4 +80,5 @@ def describe(report: dict[str, Any]) -> str:
     if report.get("failure"):
         lines.append(f"    stopped: {report['failure']}")
     lines.extend(f"    {error['record']}: {error['problem']}" for error in errors)
+    lines.extend(f"    warning: {warning}" for warning in report.get("warnings", []))
     return "\n".join(lines)
