@@ -175,7 +175,7 @@ def _start_tls(connection: Connection, settings: LdapSettings, action: str) -> N
 
 def _verify_message(text: str) -> str:
     """Return why the TLS layer refused the certificate ("certificate has expired"), or ""."""
-    found = re.search(r"certificate verify failed: (.*?)(?: \(_ssl\.c:\d+\))?['\")]*$", text)
+    found = re.search(r"certificate verify failed: ([^'\"(]*)", text)
     return found.group(1).strip() if found else ""
 
 

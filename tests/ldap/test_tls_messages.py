@@ -68,6 +68,7 @@ def test_an_expired_certificate_is_called_expired_not_an_unknown_ca(tmp_path):
             message = str(caught.value)
             assert "certificate has expired" in message
             assert "not trusted" not in message
+            assert "refused: certificate has expired (the clock" in message
             assert "renew" in message
 
 
