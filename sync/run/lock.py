@@ -106,9 +106,7 @@ class FileLock:
     def busy(self) -> bool:
         """Return whether another process holds the lock now, without taking it."""
         try:
-            with os.fdopen(
-                open_private(self.path, os.O_WRONLY | os.O_APPEND), "a", encoding="utf-8"
-            ) as handle:
+            with self.path.open("rb") as handle:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return True
