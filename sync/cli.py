@@ -6,16 +6,22 @@ import argparse
 import getpass
 import json
 import os
+import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sync.core.model import json_schema
 from sync.core.report import STOPPING, ExitCode, Outcome, Report, outcome_of
-from sync.errors import ConfigurationError, LockBusy
+from sync.errors import ConfigurationError, Interrupted, LockBusy
 from sync.logs import configure_logging
 from sync.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from sync.portal.login import Portal
 
 EXIT_PIPE = 141
 """Exit code when the reader of the output went away (`| head`): 128 + SIGPIPE, as a shell."""
@@ -28,6 +34,8 @@ _EXIT_CODES = {
     4: "the source cannot be read (file, database or HTTP); nothing was changed",
     5: "held by the deletion guard: nothing was applied (review, then --allow-deletions N)",
     6: "not started: another run holds the run lock",
+    143: "stopped by SIGTERM: the report and history say interrupted, the lease is freed; "
+    "the next run goes on from there",
     EXIT_PIPE: "the output was cut off by its reader (e.g. | head); the run itself is unaffected",
 }
 _SETTINGS_NOTE = (
@@ -120,7 +128,7 @@ def _parser() -> argparse.ArgumentParser:
                 "portal-sync run --allow-deletions 120",
                 "portal-sync run --dry-run --ldif plan.ldif",
             ],
-            [0, 1, 2, 3, 4, 5, 6],
+            [0, 1, 2, 3, 4, 5, 6, 143],
         ),
     )
     run.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
@@ -350,7 +358,7 @@ def _run(args: argparse.Namespace) -> int:
         return int(ExitCode.CONFIGURATION)
     settings = _settings(args)
     options = {"allow_deletions": args.allow_deletions, "full": args.full, "explain": args.explain}
-    with progress_for(sys.stderr) as progress:
+    with progress_for(sys.stderr) as progress, _stopped_by_sigterm():
         if args.dry_run:
             report = run_sync(settings, dry_run=True, progress=progress, **options)
         else:
@@ -366,6 +374,29 @@ def _run(args: argparse.Namespace) -> int:
         History(settings.state_dir, settings.history.keep).record(report)
     _print_report(report, args)
     return int(report.exit_code)
+
+
+@contextmanager
+def _stopped_by_sigterm() -> Iterator[None]:
+    """Turn SIGTERM during the run into Interrupted: the run ends with a report, lease freed.
+
+    The run stops where it is (changes already written stay); its report
+    and history say "interrupted" and the exit code is 143. A second
+    SIGTERM kills the process at once.
+    """
+
+    def interrupt(signum: int, _frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise Interrupted(
+            "SIGTERM: the run lease is freed; the changes written so far stay, the rest "
+            "waits for the next run (accounts added without their initial password get it then)"
+        )
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _print_report(report: Report, args: argparse.Namespace) -> None:
@@ -513,7 +544,7 @@ def _access(args: argparse.Namespace) -> int:
                 user = portal.user(args.name)
             except LoginRefused:
                 user = None
-            lines = describe_user(user) if user else [f"no user with login {args.name!r}"]
+            lines = describe_user(user) if user else [_no_user(portal, args.name)]
             known = user is not None
             if prepared is not None:
                 difference = compare_user(portal, prepared.desired, args.name, user)
@@ -532,6 +563,15 @@ def _access(args: argparse.Namespace) -> int:
     what = f"orders of {args.name}" if args.what == "user" else f"users of order {args.name}"
     print("\n".join(difference.lines(what)))
     return int(ExitCode.SUCCESS if difference.none else ExitCode.RECORD_ERRORS)
+
+
+def _no_user(portal: Portal, login: str) -> str:
+    """Return why the portal finds no single user for a login."""
+    found = portal.candidates(login)
+    if not found:
+        return f"no user with login {login!r}"
+    dns = ", ".join(dn for dn, _ in found)
+    return f"login {login!r} is ambiguous: {len(found)} entries hold it ({dns}); portals refuse it"
 
 
 def _login(args: argparse.Namespace) -> int:

@@ -33,7 +33,7 @@ def run_demo(source: Path | None = None) -> int:
         first = run_sync(settings)
         print(first.to_text(explain=True))
         with Directory.open(settings.ldap) as directory:
-            mapping = load_mapping(settings.mapping.path)
+            mapping = load_mapping(settings.mapping.path, settings.mapping.values)
             print("\nThe directory now holds:\n")
             print(describe_tree(read_current(directory, settings, mapping), mapping))
         second = run_sync(settings)

@@ -48,6 +48,9 @@ class NoSuchEntry(DirectoryError):
 class AlreadyExists(DirectoryError):
     """Another entry already holds this DN (bad record: skip it)."""
 
+    diagnostic = ""
+    """The server's own message, when it said more than the result code (AD names a value)."""
+
 
 class EntryRejected(DirectoryError):
     """The server refused one entry's content, e.g. a schema violation (bad record: skip it)."""
@@ -59,6 +62,10 @@ class NoSuchValue(EntryRejected):
 
 class LeaseConflict(DirectoryError):
     """The lease entry changed between reading and writing it: another run took it first."""
+
+
+class Interrupted(SyncError):
+    """A stop signal (SIGTERM) ended the run where it was; the next run converges from there."""
 
 
 class LockBusy(SyncError):

@@ -13,7 +13,7 @@ import difflib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Self, get_origin
 
 from pydantic import BaseModel, PrivateAttr
 
@@ -32,6 +32,8 @@ NOT_SETTINGS = frozenset(
 the initial-password command (which may well call portal-sync itself)."""
 
 Names = dict[str, "Names | None"]
+OPEN: Names = {}
+"""The sub-tree of a table whose keys are free (`mapping.values`): any key is a setting."""
 
 
 def known(model: type[BaseModel]) -> Names:
@@ -40,7 +42,10 @@ def known(model: type[BaseModel]) -> Names:
     for name, info in model.model_fields.items():
         annotation = info.annotation
         nested = isinstance(annotation, type) and issubclass(annotation, BaseModel)
-        tree[name] = known(annotation) if nested else None  # type: ignore[arg-type]
+        if nested:
+            tree[name] = known(annotation)  # type: ignore[arg-type]
+        else:
+            tree[name] = OPEN if get_origin(annotation) is dict else None
     return tree
 
 
@@ -73,7 +78,7 @@ def unknown_in_file(data: Mapping[str, Any], tree: Names, file: Path) -> list[st
         for key, value in table.items():
             if key in sub:
                 inner = sub[key]
-                if inner is not None and isinstance(value, Mapping):
+                if inner is not None and inner is not OPEN and isinstance(value, Mapping):
                     walk(value, inner, (*section, key))
                 continue
             is_section = isinstance(value, Mapping)
@@ -100,6 +105,8 @@ def setting_path(name: str, tree: Names) -> tuple[str, ...] | None:
     path = tuple(part.lower() for part in name.split(DELIMITER))
     sub: Names | None = tree
     for part in path:
+        if sub is OPEN:
+            return path
         if sub is None or part not in sub:
             return None
         sub = sub[part]
@@ -148,7 +155,7 @@ def flattened(
     found = []
     for key, value in data.items():
         sub = tree.get(key) if key in tree else None
-        if key in tree and sub is not None and isinstance(value, Mapping):
+        if key in tree and sub is not None and sub is not OPEN and isinstance(value, Mapping):
             found.extend(flattened(value, sub, (*path, key)))
         else:
             found.append((*path, key))

@@ -223,6 +223,8 @@ class MappingSettings(SettingGroup):
 
     path: str = "openldap"
     """A shipped flavour name (openldap) or the path of a mapping TOML file; default openldap."""
+    values: dict[str, str] = Field(default_factory=dict)
+    """The values the mapping leaves open, e.g. {upn_suffix = "corp.example"}; default none."""
 
 
 class ScheduleSettings(SettingGroup):

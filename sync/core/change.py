@@ -28,6 +28,8 @@ class Reason(StrEnum):
     MAKE_ROOM = "make-room"
     NO_MEMBER = "no-member"
     BEFORE_MOVE = "before-move"
+    RELEASE = "release-login"
+    """A user gives up its login attributes before another entry takes them (AD)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -225,20 +225,13 @@ class _Builder:
         attributes[self.mapping.identity_attribute] = (self.mapping.identity_value(key),)
         if kind_mapping.members:
             attributes[kind_mapping.members] = members
-        naming = attributes[kind_mapping.rdn]
-        too_long = kind_mapping.too_long(attributes)
-        if too_long is not None:
-            name, value, limit = too_long
-            self.errors.append(
-                RecordError(
-                    record,
-                    f"its {name} {value!r} has {len(value)} characters; the {self.mapping.flavour} "
-                    f"mapping allows at most {limit} (never truncated: two could collide). "
-                    "Shorten it in the source (for sAMAccountName: the login)",
-                )
-            )
+        unfit = kind_mapping.unfit(attributes)
+        if unfit is not None:
+            self.errors.append(RecordError(record, unfit))
             self.quarantine.keys.add(key)
             return
+        attributes = kind_mapping.fit(attributes)
+        naming = attributes[kind_mapping.rdn]
         if not naming:
             self.errors.append(RecordError(record, f"its {kind_mapping.rdn} is empty"))
             self.quarantine.keys.add(key)

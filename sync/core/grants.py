@@ -54,6 +54,8 @@ class Grants:
     """Kinds with a record that cannot be identified: their unnamed keys are unknown."""
     unknown_all: bool = False
     """The document is a broken export: every membership is kept as it is."""
+    unknown_kinds: frozenset[str] = frozenset()
+    """Kinds fed by a part of the source that came back empty: their memberships are kept."""
     notes: Mapping[str, str] = field(default_factory=dict)
     """Group key -> why it grants less than its record asks (a broken reference...)."""
     role_names: Mapping[str, str] = field(default_factory=dict)
@@ -68,6 +70,7 @@ class Grants:
         return (
             self.keeps_all(group)
             or user in self.unknown_users
+            or EntryKey.kind(user).value in self.unknown_kinds
             or _unnamed(user, self.named, self.suspended)
         )
 
@@ -76,13 +79,14 @@ class Grants:
         return (
             self.unknown_all
             or group in self.unknown_groups
+            or EntryKey.kind(group).value in self.unknown_kinds
             or _unnamed(group, self.named, self.suspended)
         )
 
     @property
     def uncertain(self) -> bool:
         """Return whether any membership is unknown (a group may then keep members it lists)."""
-        return bool(self.unknown_all or self.unknown_users or self.suspended)
+        return bool(self.unknown_all or self.unknown_users or self.suspended or self.unknown_kinds)
 
 
 def _unnamed(key: str, named: frozenset[str], suspended: frozenset[str]) -> bool:
@@ -332,12 +336,19 @@ def keep_fields_read(record: Any) -> None:
 
 
 def read_grants(
-    data: Any, rules: AccessRules, suspended: Iterable[str] = (), *, broken_export: bool = False
+    data: Any,
+    rules: AccessRules,
+    suspended: Iterable[str] = (),
+    *,
+    broken_export: bool = False,
+    unknown_kinds: Iterable[str] = (),
 ) -> Grants:
     """Return the memberships a parsed source document grants.
 
     `suspended` names the kinds of which a record could not be identified;
-    `broken_export` keeps every membership as it is: none is added either.
+    `broken_export` keeps every membership as it is: none is added either;
+    `unknown_kinds` keeps every membership of entries of these kinds (an
+    empty part of the source fed them).
     """
     reader = _Reader(rules)
     document = data if isinstance(data, dict) else {}
@@ -355,6 +366,7 @@ def read_grants(
         named=frozenset(reader.named),
         suspended=frozenset(suspended),
         unknown_all=broken_export,
+        unknown_kinds=frozenset(unknown_kinds),
         notes=reader.notes,
         role_names=reader.role_names,
     )

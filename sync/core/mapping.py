@@ -8,14 +8,17 @@ reads the files.
 
 from __future__ import annotations
 
+import hashlib
 import string
 import tomllib
+from collections import ChainMap
 from collections.abc import Mapping as AbstractMapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from sync.core.entry import Attributes, EntryKey, Kind
+from sync.core.fitting import refused_in, shorten, units
 from sync.errors import ConfigurationError
 
 FIELDS: dict[Kind, frozenset[str]] = {
@@ -65,6 +68,9 @@ class Template:
 
     def __init__(self, text: str, fields: frozenset[str], where: str) -> None:
         self.text = text
+        self.fields: frozenset[str] = frozenset(
+            name for _, name, _, _ in string.Formatter().parse(text) if name is not None
+        )
         for _, name, spec, conversion in string.Formatter().parse(text):
             if name is None:
                 continue
@@ -91,14 +97,23 @@ class _Container(BaseModel):
     object_classes: list[str] = Field(min_length=1)
 
 
+class _Refused(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    characters: str = ""
+    last: str = ""
+
+
 class _KindSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
     object_classes: list[str] = Field(min_length=1)
     rdn: str
     members: str | None = None
+    customer_attribute: str | None = None
+    agency_attribute: str | None = None
     attributes: dict[str, str | list[str]]
     disabled: dict[str, str | list[str]] = Field(default_factory=dict)
     max_length: dict[str, int] = Field(default_factory=dict)
+    refused: dict[str, _Refused] = Field(default_factory=dict)
 
     @field_validator("attributes")
     @classmethod
@@ -114,6 +129,12 @@ class _Passwords(BaseModel):
     source_hash: bool = True
 
 
+class _Logins(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    released: dict[str, str] = Field(default_factory=dict)
+    kept_in: str | None = None
+
+
 class _MappingFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     flavour: str
@@ -121,22 +142,66 @@ class _MappingFile(BaseModel):
     container: _Container
     kinds: dict[Kind, _KindSpec]
     passwords: _Passwords = Field(default_factory=_Passwords)
+    values: dict[str, str] = Field(default_factory=dict)
+    integers: dict[str, Literal[32, 64]] = Field(default_factory=dict)
+    logins: _Logins = Field(default_factory=_Logins)
+
+
+def integer_form(value: str, bits: int) -> str | None:
+    """Return an integer the way a server of `bits`-bit signed integers answers it, or None.
+
+    AD keeps `groupType` as a signed 32-bit integer: "2147483650" is read back
+    as "-2147483646". None when the value is no integer or out of range.
+    """
+    try:
+        number = int(value.strip())
+    except ValueError:
+        return None
+    if not -(1 << (bits - 1)) <= number < (1 << bits):
+        return None
+    if number >= 1 << (bits - 1):
+        number -= 1 << bits
+    return str(number)
 
 
 class KindMapping:
     """How entries of one kind look in the directory."""
 
-    def __init__(self, kind: Kind, spec: _KindSpec) -> None:
+    def __init__(
+        self,
+        kind: Kind,
+        spec: _KindSpec,
+        flavour: str = "",
+        values: AbstractMapping[str, str] | None = None,
+        integers: AbstractMapping[str, int] | None = None,
+    ) -> None:
         self.kind = kind
+        self.flavour = flavour
         self.object_classes = tuple(spec.object_classes)
         self.rdn = spec.rdn.lower()
         self.members = spec.members.lower() if spec.members else None
-        fields = FIELDS[kind]
+        self.values = dict(values or {})
+        """The values the mapping leaves open, as the settings set them ({upn_suffix})."""
+        self.integers = {name.lower(): bits for name, bits in (integers or {}).items()}
+        fields = FIELDS[kind] | frozenset(self.values)
         self.templates: dict[str, tuple[Template, ...]] = {}
+        self.spelling: dict[str, str] = {}
         for name, value in spec.attributes.items():
             texts = [value] if isinstance(value, str) else value
             where = f"kinds.{kind.value}.attributes.{name}"
             self.templates[name.lower()] = tuple(Template(t, fields, where) for t in texts)
+            self.spelling[name.lower()] = name
+            bits = self.integers.get(name.lower(), 0)
+            for text in texts if bits else ():
+                if not Template(text, fields, where).fields and integer_form(text, bits) is None:
+                    raise MappingError(
+                        f"{where}: {text!r} is no {bits}-bit integer (the [integers] table "
+                        f"says {name} holds one; AD takes -{1 << (bits - 1)} to {(1 << bits) - 1})"
+                    )
+        self.customer_attribute = self._mapped(spec.customer_attribute, "customer_attribute")
+        """The attribute of an order group that holds the order's customer ID, or None."""
+        self.agency_attribute = self._mapped(spec.agency_attribute, "agency_attribute")
+        """The attribute of an order group that holds its agency's ID, or None."""
         self.disabled: dict[str, tuple[str, ...]] = {}
         for name, value in spec.disabled.items():
             if name.lower() not in self.templates or name.lower() == self.rdn:
@@ -146,7 +211,8 @@ class KindMapping:
                 )
             texts = [value] if isinstance(value, str) else value
             where = f"kinds.{kind.value}.disabled.{name}"
-            self.disabled[name.lower()] = tuple(Template(t, frozenset(), where).text for t in texts)
+            texts = [Template(t, frozenset(), where).text for t in texts]
+            self.disabled[name.lower()] = self._integers(name.lower(), tuple(texts))
         self.max_length: dict[str, int] = {}
         for name, limit in spec.max_length.items():
             if name.lower() not in self.templates or limit < 1:
@@ -155,6 +221,19 @@ class KindMapping:
                     "length limit, and it is at least 1"
                 )
             self.max_length[name.lower()] = limit
+        self.refused: dict[str, tuple[str, str]] = {}
+        for name, refused in spec.refused.items():
+            if name.lower() not in self.templates:
+                raise MappingError(
+                    f"kinds.{kind.value}.refused.{name}: only a mapped attribute refuses characters"
+                )
+            self.refused[name.lower()] = (refused.characters, refused.last)
+        self.fixed = frozenset(
+            name
+            for name, templates in self.templates.items()
+            if any("login" in template.fields for template in templates)
+        )
+        """Attributes made from the login: never shortened (the person logs in with it)."""
         if kind.is_group and self.disabled:
             raise MappingError(f"kinds.{kind.value}: groups are deleted, never disabled")
         if self.rdn not in self.templates:
@@ -166,27 +245,78 @@ class KindMapping:
         """Return the attribute values a disabled user takes (e.g. userAccountControl 514)."""
         return dict(self.disabled)
 
-    def too_long(self, attributes: Attributes) -> tuple[str, str, int] | None:
-        """Return (attribute, value, limit) of the first value longer than the mapping allows."""
-        for name, limit in self.max_length.items():
+    def _mapped(self, name: str | None, key: str) -> str | None:
+        if name is None:
+            return None
+        if self.kind is not Kind.ORDER or name.lower() not in self.templates:
+            raise MappingError(
+                f"kinds.{self.kind.value}.{key}: only the order kind names it, and it names "
+                "one of its mapped attributes"
+            )
+        return name.lower()
+
+    def _integers(self, name: str, values: tuple[str, ...]) -> tuple[str, ...]:
+        bits = self.integers.get(name)
+        if not bits:
+            return values
+        return tuple(dict.fromkeys(integer_form(value, bits) or value for value in values))
+
+    def unfit(self, attributes: Attributes) -> str | None:
+        """Return why a value made from the login cannot be written, or None.
+
+        A login is never shortened (the person logs in with it): a value made
+        from it that is too long, or holds a character the directory refuses
+        there, is a record error naming the limit.
+        """
+        for name in sorted(self.fixed):
+            spelt = self.spelling[name]
             for value in attributes.get(name, ()):
-                if len(value) > limit:
-                    return name, value, limit
+                characters, last = self.refused.get(name, ("", ""))
+                refused = refused_in(value, characters, last)
+                if refused:
+                    named = ", ".join(repr(char) for char in refused)
+                    final = f", nor a final {' or '.join(map(repr, last))}" if last else ""
+                    return (
+                        f"its {spelt} {value!r} holds {named}: the {self.flavour} mapping "
+                        f"refuses {' '.join(characters)} there{final}. Change the login in "
+                        "the source"
+                    )
+                limit = self.max_length.get(name)
+                if limit is not None and units(value) > limit:
+                    return (
+                        f"its {spelt} {value!r} has {units(value)} characters; the "
+                        f"{self.flavour} mapping allows at most {limit} (a login is never "
+                        "shortened: the person logs in with it). Shorten the login in the source"
+                    )
         return None
+
+    def fit(self, attributes: Attributes) -> Attributes:
+        """Return the attributes with every value not made from the login fitted to its limit."""
+        fitted = dict(attributes)
+        for name, limit in self.max_length.items():
+            if name not in self.fixed and name in fitted:
+                values = (shorten(value, limit) for value in fitted[name])
+                fitted[name] = tuple(dict.fromkeys(values))
+        return fitted
 
     def render(self, context: AbstractMapping[str, str]) -> Attributes:
         """Return every mapped attribute for one record; unset ones hold no value."""
         attributes: Attributes = {}
+        if self.values:
+            context = ChainMap(self.values, context)  # type: ignore[arg-type]  # read only
         for name, templates in self.templates.items():
             values = (template.render(context) for template in templates)
-            attributes[name] = tuple(dict.fromkeys(value for value in values if value))
+            kept = tuple(dict.fromkeys(value for value in values if value))
+            attributes[name] = self._integers(name, kept)
         return attributes
 
 
 class Mapping:
     """A whole directory flavour's mapping."""
 
-    def __init__(self, spec: _MappingFile, origin: str) -> None:
+    def __init__(
+        self, spec: _MappingFile, origin: str, values: AbstractMapping[str, str] | None = None
+    ) -> None:
         self.origin = origin
         self.flavour = spec.flavour
         self.identity_attribute = spec.identity.attribute.lower()
@@ -200,7 +330,45 @@ class Mapping:
         if missing:
             names = ", ".join(sorted(kind.value for kind in missing))
             raise MappingError(f"{origin}: no mapping for kind(s) {names}")
-        self.kinds = {kind: KindMapping(kind, kind_spec) for kind, kind_spec in spec.kinds.items()}
+        given = dict(values or {})
+        unknown = sorted(set(given) - set(spec.values))
+        if unknown:
+            takes = ", ".join(sorted(spec.values)) or "none"
+            raise MappingError(
+                f"{origin}: mapping.values names no value named {unknown[0]} of this mapping "
+                f"(it takes: {takes})"
+            )
+        self.values = {**spec.values, **{k: v for k, v in given.items() if v}}
+        """The values the mapping leaves open ([values]), with those the settings set."""
+        unset = sorted(name for name, value in self.values.items() if not value.strip())
+        if unset:
+            raise MappingError(
+                f"{origin} leaves {unset[0]} open: set mapping.values.{unset[0]} "
+                f"(PORTAL_SYNC_MAPPING__VALUES__{unset[0].upper()}) in the settings"
+            )
+        self.kinds = {
+            kind: KindMapping(kind, kind_spec, spec.flavour, self.values, spec.integers)
+            for kind, kind_spec in spec.kinds.items()
+        }
+        order = self.kinds[Kind.ORDER]
+        self.order_customer = order.customer_attribute
+        """The attribute of an order group holding the order's customer ID (None: not kept)."""
+        self.order_agency = order.agency_attribute
+        """The attribute of an order group holding its agency's ID (None: not kept)."""
+        self.released: dict[str, str] = {}
+        """Attributes the directory keeps unique domain-wide, the disabled OU included (AD's
+        sAMAccountName, userPrincipalName) -> the value they take while a user's login is free:
+        a text where `{parked}` stands for `parked(key)`, or "" for no value."""
+        for name, text in spec.logins.released.items():
+            Template(text, frozenset({"parked"}), f"logins.released.{name}")
+            self.released[name.lower()] = text
+        self.kept_in = spec.logins.kept_in.lower() if spec.logins.kept_in else None
+        """The attribute where a disabled user keeps its login while it is released."""
+        if self.released and not self.kept_in:
+            raise MappingError(
+                f"{origin}: logins.kept_in: a mapping that releases logins names the attribute "
+                "where a disabled user keeps its login"
+            )
 
     def identity_value(self, key: str) -> str:
         """Return the identity attribute's value for an entry key."""
@@ -220,9 +388,19 @@ class Mapping:
                 return key
         return None
 
+    def released_values(self, key: str) -> Attributes:
+        """Return the values the unique login attributes of the user with `key` take while free."""
+        token = parked(key)
+        return {
+            name: (text.replace("{parked}", token),) if text else ()
+            for name, text in self.released.items()
+        }
+
     def attributes_read(self) -> tuple[str, ...]:
         """Return every attribute a run needs to read from managed entries."""
         names = {self.identity_attribute}
+        if self.kept_in:
+            names.add(self.kept_in)
         for kind_mapping in self.kinds.values():
             names.update(kind_mapping.templates)
             if kind_mapping.members:
@@ -230,8 +408,19 @@ class Mapping:
         return tuple(sorted(names))
 
 
-def parse_mapping(text: str, origin: str) -> Mapping:
-    """Return the mapping in a TOML text."""
+def parked(key: str) -> str:
+    """Return a short name only the entry with this key takes while its login is free.
+
+    "ps-" and 12 hex digits of the key's SHA-256: 15 characters, within AD's
+    20 for a sAMAccountName, and the same on every run.
+    """
+    return "ps-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:12]
+
+
+def parse_mapping(
+    text: str, origin: str, values: AbstractMapping[str, str] | None = None
+) -> Mapping:
+    """Return the mapping in a TOML text, with the open values the settings give."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -242,4 +431,4 @@ def parse_mapping(text: str, origin: str) -> Mapping:
         first = exc.errors()[0]
         where = ".".join(map(str, first["loc"]))
         raise MappingError(f"{origin}: {where}: {first['msg']}") from exc
-    return Mapping(spec, origin)
+    return Mapping(spec, origin, values)

@@ -141,24 +141,55 @@ def diff_members(current: Iterable[str], final: Iterable[str], places: Places) -
 
 
 def without_absent(change: Change, present: Iterable[str], members: str) -> Change | None:
-    """Return a member change that deletes only values the group holds, or None when empty.
+    """Return a member change that adds only values the group lacks and deletes only values
+    it holds, or None when nothing is left.
 
-    slapd honours the permissive-modify control for values added twice,
-    but refuses a delete whose last value is absent (an overlay removed or
-    rewrote it first); such a change is retried without the absent values.
+    slapd honours the permissive-modify control for values added twice, but
+    refuses a delete whose last value is absent (an overlay removed or
+    rewrote it first); 389-DS refuses an add of a value its referential
+    integrity already wrote, and Active Directory a delete of a DN its own
+    rewrite left naming no entry (`00002035`). Such a change is retried
+    against the values the group holds after the move.
     """
     held = {dnlib.normalize_dn(value) for value in present}
+    added = tuple(
+        value
+        for value in change.add_values.get(members, ())
+        if dnlib.normalize_dn(value) not in held
+    )
     deleted = tuple(
         value
         for value in change.delete_values.get(members, ())
         if dnlib.normalize_dn(value) in held
     )
+    add_values = {n: v for n, v in change.add_values.items() if n != members}
     delete_values = {n: v for n, v in change.delete_values.items() if n != members}
+    if added:
+        add_values[members] = added
     if deleted:
         delete_values[members] = deleted
-    if not (change.replace or change.add_values or delete_values):
+    if not (change.replace or add_values or delete_values):
         return None
-    return replace(change, delete_values=delete_values)
+    return replace(change, add_values=add_values, delete_values=delete_values)
+
+
+def repair(
+    change_dn: str, key: str, present: Iterable[str], final: Iterable[str], members: str
+) -> Change | None:
+    """Return the member change that turns a group's values read now into `final`, or None."""
+    have = {dnlib.normalize_dn(value): value for value in present}
+    want = {dnlib.normalize_dn(value): value for value in final}
+    added = tuple(value for normalized, value in want.items() if normalized not in have)
+    deleted = tuple(value for normalized, value in have.items() if normalized not in want)
+    if not (added or deleted):
+        return None
+    return Change(
+        Op.MODIFY,
+        change_dn,
+        key,
+        add_values={members: added} if added else {},
+        delete_values={members: deleted} if deleted else {},
+    )
 
 
 @dataclass

@@ -45,15 +45,15 @@ def phase_of(change: Change) -> int:
     """Return the position of a change among the plan's phases.
 
     0 containers, 1 group deletes and deletes that free a DN, 2 disable
-    markers, 3 members leaving before their entries move, 4 renames and
-    moves, 5 users, 6 groups, 7 user deletes.
+    markers and logins released (AD), 3 members leaving before their
+    entries move, 4 renames and moves, 5 users, 6 groups, 7 user deletes.
     """
     is_group = _is_group(change)
     if change.op is Op.ADD_CONTAINER:
         return 0
     if change.reason is Reason.MAKE_ROOM or (change.op is Op.DELETE and is_group):
         return 1
-    if change.reason is Reason.DISABLE:
+    if change.reason in (Reason.DISABLE, Reason.RELEASE):
         return 2
     if change.reason is Reason.BEFORE_MOVE:
         return 3

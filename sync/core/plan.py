@@ -16,13 +16,18 @@ record's entry stays where it is and keeps only the memberships its record
 still supports; a record whose login another kept entry holds is a
 collision and keeps its own DN. Groups of records in error are planned for
 their members only.
+
+Entries portal-sync does not own get none of its access: of two entries
+carrying one identity (a copied entry) only the one it created is matched
+(`sync.core.ownership`), and a login held by an entry not its own is a
+collision too.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from sync.core import dn as dnlib
@@ -31,6 +36,7 @@ from sync.core.desired import Desired
 from sync.core.entry import Attributes, Entry, EntryKey
 from sync.core.mapping import KindMapping, Mapping
 from sync.core.membership import Places, diff_members, final_members
+from sync.core.ownership import Owners, claim, claim_problem, login_problem
 from sync.core.phases import in_order
 from sync.core.problems import Quarantine, RecordError
 
@@ -46,10 +52,17 @@ class Plan:
     errors: tuple[RecordError, ...] = ()
     managed: int = 0
     unsettled: frozenset[str] = frozenset()
-    """Group keys whose members depend on the directory, not only on the source: read them
-    again next run (bad records, unknown memberships, collisions)."""
+    """Keys whose entries depend on the directory, not only on the source: read them again
+    next run (groups of bad records, unknown memberships, collisions; users with a copy or a
+    login another entry holds, so the report names them until that is fixed)."""
     withdrawn: tuple[Withdrawal, ...] = ()
     """Memberships this plan takes away from a bad record, or through a broken reference."""
+    owners: dict[str, str] = field(default_factory=dict)
+    """Key -> the unique ID of the entry read as portal-sync's (recorded for the next runs)."""
+    recheck: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+    """(key, DN, final members) of the groups to read again once the plan is written: they
+    name a DN one entry leaves and another takes in this run, which a late rewrite by an
+    overlay (slapd's refint) would turn into the wrong entry's DN."""
 
     def counts(self) -> dict[str, int]:
         """Return the number of changes per operation."""
@@ -89,15 +102,21 @@ def make_plan(
     now: datetime,
     retention: timedelta = DEFAULT_RETENTION,
     scope: Collection[str] | None = None,
+    owners: Owners | None = None,
+    foreign: dict[str, list[str]] | None = None,
 ) -> Plan:
     """Return the changes that turn the current directory into the desired one.
 
     `now` is the run's time: users are disabled as of `now`, and deleted when
     their retention has ended by then. With `scope` (an incremental run) only
     the desired entries with these keys are planned; the others are taken to
-    be as desired already.
+    be as desired already. `owners` tells which of two entries carrying one
+    identity is portal-sync's; `foreign` maps logins (case-folded) to the DNs
+    of entries portal-sync does not own that hold them.
     """
     planner = _Planner(desired, mapping, quarantine, now, retention)
+    planner.owners = owners or Owners()
+    planner.foreign = {login: list(dns) for login, dns in (foreign or {}).items()}
     planner.index(current)
     planner.containers(existing_containers)
     wanted = [
@@ -105,6 +124,7 @@ def make_plan(
         for key, want in desired.entries.items()
         if scope is None or key in scope or key in planner.by_key
     ]
+    planner.foreign_logins([want for want in wanted if want.kind.is_user])
     planner.collisions([want for want in wanted if want.kind.is_user])
     for want in wanted:
         if want.kind.is_user and not quarantine.protects(want.key):
@@ -123,6 +143,8 @@ def make_plan(
         managed=len(planner.by_key),
         unsettled=frozenset(planner.unsettled),
         withdrawn=tuple(planner.withdrawn),
+        owners=planner.owned(),
+        recheck=tuple(planner.recheck),
     )
 
 
@@ -147,31 +169,144 @@ class _Planner:
         self.unsettled: set[str] = set()
         self.withdrawn: list[Withdrawal] = []
         self.disabled_taken: set[str] | None = None
+        self.recheck: list[tuple[str, str, tuple[str, ...]]] = []
+        self.handed_over: set[str] = set()
         self.disabled_base = (
             dnlib.normalize_dn(desired.disabled_base) if desired.disabled_base else ""
         )
+        self.owners = Owners()
+        self.foreign: dict[str, list[str]] = {}
+        """Login (case-folded) -> the DNs of entries portal-sync does not own that hold it."""
+        self.not_ours: set[str] = set()
+        """Normalized DNs of entries that are not portal-sync's: copies, foreign login holders."""
+        self.contested: dict[str, list[Entry]] = {}
+        """Keys whose entries cannot be told apart -> those entries (memberships kept)."""
+        self.frozen: set[str] = set()
+        """Normalized DNs of the contested entries: group values naming them are kept."""
+        self.copies: dict[str, str] = {}
+        """Normalized DN of an entry carrying an identity that is not its own -> the key."""
 
     def index(self, current: Iterable[Entry]) -> None:
+        shared: dict[str, list[Entry]] = {}
         for entry in current:
             other = self.by_key.get(entry.key)
-            if other is not None:
-                self.errors.append(
-                    RecordError(
-                        entry.key, f"two entries carry this identity: {other.dn} and {entry.dn}"
-                    )
-                )
-                self.quarantine.keys.add(entry.key)
-                continue
-            self.by_key[entry.key] = entry
+            if other is None:
+                self.by_key[entry.key] = entry
+            else:
+                shared.setdefault(entry.key, [other]).append(entry)
+        for dns in self.foreign.values():
+            self.not_ours.update(dnlib.normalize_dn(dn) for dn in dns)
+        if shared:
+            self.claims(shared)
         for key, have in self.by_key.items():
             if have.kind.is_user:
                 self.places.keys[dnlib.normalize_dn(have.dn)] = key
         for key, want in self.desired.entries.items():
             if want.kind.is_user:
-                self.places.after[key] = want.dn
+                self.places.after[key] = None if key in self.contested else want.dn
                 read = self.by_key.get(key)
-                if read is None or read.dn != want.dn:
-                    self.places.keys.setdefault(dnlib.normalize_dn(want.dn), key)
+                wanted = dnlib.normalize_dn(want.dn)
+                if (read is None or read.dn != want.dn) and wanted not in self.not_ours:
+                    self.places.keys.setdefault(wanted, key)
+
+    def claims(self, shared: dict[str, list[Entry]]) -> None:
+        """Decide which of the entries carrying one identity is portal-sync's; report the rest.
+
+        The others are not portal-sync's: never modified, and named by no
+        group. When it cannot tell, the record is left as it is and its
+        entries keep the memberships they have.
+        """
+        members = self._member_values()
+        for key, found in shared.items():
+            want = self.desired.entries.get(key)
+            decided = claim(
+                found,
+                self.owners,
+                want.dn if want is not None else None,
+                lambda dn: dnlib.normalize_dn(dn) in members,
+            )
+            record = self.desired.records.get(key, EntryKey.label(key))
+            problem = claim_problem(decided, self.mapping.identity_value(key))
+            self.errors.append(RecordError(record, problem))
+            self.unsettled.add(key)
+            if decided.owner is None:
+                del self.by_key[key]
+                self.quarantine.keys.add(key)
+                self.contested[key] = found
+            else:
+                self.by_key[key] = decided.owner
+            for other in decided.others:
+                normalized = dnlib.normalize_dn(other.dn)
+                self.not_ours.add(normalized)
+                self.copies[normalized] = key
+                if decided.owner is None:
+                    self.frozen.add(normalized)
+                if other.kind.is_user:
+                    self.foreign.setdefault(_login(other.dn), []).append(other.dn)
+
+    def _member_values(self) -> set[str]:
+        """Return the normalized member DNs of every group read."""
+        found: set[str] = set()
+        for have in self.by_key.values():
+            members = self.mapping.kinds[have.kind].members
+            if have.kind.is_group and members is not None:
+                found.update(dnlib.normalize_dn(v) for v in have.attributes.get(members, ()))
+        return found
+
+    def owned(self) -> dict[str, str]:
+        """Return the unique IDs to record: of the entries taken as portal-sync's, and those
+        recorded for keys it could not decide."""
+        owned = {
+            key: unique
+            for key, have in self.by_key.items()
+            if (unique := self.owners.of(have)) is not None
+        }
+        for key in self.contested:
+            if key in self.owners.recorded:
+                owned[key] = self.owners.recorded[key]
+        return owned
+
+    def foreign_logins(self, wanted: list[Entry]) -> None:
+        """Report users whose login an entry portal-sync does not own holds.
+
+        A user who would get the login in this run (added, renamed or
+        restored) is held back like a collision: it keeps the entry it has.
+        A user whose entry holds the login already keeps it and its access.
+        """
+        if not self.foreign:
+            return
+        for want in wanted:
+            login = _login(want.dn)
+            own = self.by_key.get(want.key)
+            holders = [
+                dn
+                for dn in self.foreign.get(login, ())
+                if own is None or dnlib.normalize_dn(dn) != dnlib.normalize_dn(own.dn)
+            ]
+            if not holders or self.quarantine.protects(want.key):
+                continue
+            moves = own is None or _needs_rename(own.dn, want.dn) or not self._active(own)
+            if moves:
+                self.quarantine.keys.add(want.key)
+                self.places.after[want.key] = None
+                kept = f"its entry {own.dn} is kept as it is" if own else "no entry is added"
+            else:
+                kept = "its entry keeps its DN and its access"
+            self.unsettled.add(want.key)
+            record = self.desired.records.get(want.key, EntryKey.label(want.key))
+            for holder in holders:
+                whose = self._whose(holder)
+                value = dnlib.split_dn(want.dn)[0][1]
+                self.errors.append(RecordError(record, login_problem(value, holder, whose, kept)))
+
+    def _whose(self, dn: str) -> str:
+        """Return whose an entry that is not portal-sync's is, in words."""
+        key = self.copies.get(dnlib.normalize_dn(dn))
+        if key in self.contested:
+            return f"one of the entries carrying the identity of {EntryKey.label(key)}"
+        if key is not None:
+            return f"a copy carrying the identity of {EntryKey.label(key)}"
+        return "an entry portal-sync does not own"
 
     def containers(self, existing: Iterable[str]) -> None:
         known = {dnlib.normalize_dn(dn) for dn in existing}
@@ -255,9 +390,17 @@ class _Planner:
         restoring = bool(markers) or self._in_disabled_ou(have.dn)
         reason = Reason.RESTORE if restoring else Reason.NONE
         if _needs_rename(have.dn, want.dn):
+            if not restoring and _login(have.dn) != _login(want.dn):
+                self._release(have)
             self.changes.append(Change(Op.RENAME, have.dn, want.key, new_dn=want.dn, reason=reason))
             self.places.moving[want.key] = (have.dn, want.dn)
         modify = _modify(have, want, kind_mapping, self.mapping)
+        kept_in = self.mapping.kept_in
+        if restoring and kept_in and have.attributes.get(kept_in):
+            modify = replace(
+                modify or Change(Op.MODIFY, want.dn, want.key),
+                replace={**(modify.replace if modify else {}), kept_in: ()},
+            )
         if markers:
             identity = self.mapping.identity_attribute
             modify = replace(
@@ -290,7 +433,20 @@ class _Planner:
                     have.dn,
                     have.key,
                     add_values={self.mapping.identity_attribute: (marker,)},
-                    replace=self.mapping.kinds[have.kind].render_disabled(),
+                    replace={
+                        **self.mapping.kinds[have.kind].render_disabled(),
+                        **self._released(have),
+                    },
+                    reason=Reason.DISABLE,
+                )
+            )
+        elif self._released(have):
+            self.changes.append(
+                Change(
+                    Op.MODIFY,
+                    have.dn,
+                    have.key,
+                    replace=self._released(have),
                     reason=Reason.DISABLE,
                 )
             )
@@ -300,6 +456,36 @@ class _Planner:
                 Change(Op.RENAME, have.dn, have.key, new_dn=target, reason=Reason.DISABLE)
             )
             self.places.moving[have.key] = (have.dn, target)
+
+    def _released(self, have: Entry) -> Attributes:
+        """Return the values that free the login of a user leaving it, or {} when it is free.
+
+        Active Directory keeps sAMAccountName and userPrincipalName unique in
+        the whole domain, the disabled OU included: a user whose login
+        another entry may take gives them up (`[logins]` of the mapping) and
+        keeps its login in `kept_in`, for the record and for a restore.
+        """
+        released = self.mapping.released_values(have.key)
+        changed: dict[str, tuple[str, ...]] = {
+            name: values
+            for name, values in released.items()
+            if set(have.attributes.get(name, ())) != set(values)
+        }
+        kept_in = self.mapping.kept_in
+        if changed and kept_in and not have.attributes.get(kept_in):
+            changed[kept_in] = (dnlib.split_dn(have.dn)[0][1],)
+        return changed
+
+    def _release(self, have: Entry) -> None:
+        """Free the login attributes of a user renamed to another login, before any rename."""
+        released = self._released(have)
+        kept_in = self.mapping.kept_in
+        if kept_in:
+            released.pop(kept_in, None)
+        if released:
+            self.changes.append(
+                Change(Op.MODIFY, have.dn, have.key, replace=released, reason=Reason.RELEASE)
+            )
 
     def _disabled_dn(self, have: Entry) -> str:
         """Return where a user goes in the disabled OU: its own name unless that is taken."""
@@ -321,6 +507,7 @@ class _Planner:
         user_keys = {
             want.dn: key for key, want in self.desired.entries.items() if want.kind.is_user
         }
+        self.handed_over = handed_over(self.places)
         keys = list(wanted)
         keys += [
             key
@@ -355,6 +542,8 @@ class _Planner:
         held = sorted(k for k in grants.members.get(key, ()) if k not in wanted)
         wanted.update(dict.fromkeys(held))
         current = have.attributes.get(members, ()) if have else ()
+        if self.frozen:
+            literal += [value for value in current if dnlib.normalize_dn(value) in self.frozen]
         keep_all = grants.keeps_all(key)
         keeps = {}
         if grants.uncertain or keep_all:
@@ -378,6 +567,7 @@ class _Planner:
                 self._note_withdrawals(key, have.dn, current, ())
             return
         if have is None:
+            self._watch(key, want.dn, (), final)
             attributes = {name: values for name, values in want.attributes.items() if values}
             attributes[members] = final
             self.changes.append(
@@ -407,6 +597,7 @@ class _Planner:
         replaced: Attributes,
     ) -> None:
         """Plan the member changes of one group (and its other attribute changes)."""
+        self._watch(key, dn, current, final)
         if set(current) == set(final) and not self.places.moves_any(current):
             if replaced:
                 self.changes.append(Change(Op.MODIFY, dn, key, replace=replaced))
@@ -435,6 +626,13 @@ class _Planner:
             )
         if diff.before or diff.delete:
             self._note_withdrawals(key, have.dn, (*diff.before, *diff.delete), diff.final)
+
+    def _watch(self, key: str, dn: str, current: tuple[str, ...], final: tuple[str, ...]) -> None:
+        """Read a group again after the run when it names a DN handed from one entry to another."""
+        if self.handed_over and any(
+            dnlib.normalize_dn(value) in self.handed_over for value in (*current, *final)
+        ):
+            self.recheck.append((key, dn, final))
 
     def _note_withdrawals(
         self, key: str, group_dn: str, removed: Iterable[str], final: tuple[str, ...]
@@ -471,6 +669,20 @@ class _Planner:
 def _login(dn: str) -> str:
     """Return the login a user DN stands for, as portals compare it (its RDN value)."""
     return dnlib.split_dn(dn)[0][1].casefold()
+
+
+def handed_over(places: Places) -> set[str]:
+    """Return the normalized DNs one user entry leaves in this run and another ends with.
+
+    A swap of logins, a chain of renames, a login a disabled user frees and
+    another takes: an overlay that rewrites member values late (slapd's
+    refint) may rewrite the value written for the new holder as well.
+    """
+    left = {dnlib.normalize_dn(old) for old, _ in places.moving.values()}
+    if not left:
+        return set()
+    taken = {dnlib.normalize_dn(dn) for dn in places.after.values() if dn is not None}
+    return left & taken
 
 
 def unique_disabled_dn(dn: str, key: str, disabled_base: str) -> str:

@@ -19,7 +19,7 @@ class RecordError:
     problem: str
 
     def __str__(self) -> str:
-        return f"{printable(self.record)}: {printable(self.problem)}"
+        return f"{printable(self.record)}: {printable(self.problem, 480)}"
 
 
 def printable(text: str, limit: int = 160) -> str:
@@ -34,12 +34,15 @@ class Quarantine:
 
     A bad record keeps its entry: `keys` names the entries of records that
     failed validation; `kinds` names whole entry kinds whose deletions are
-    suspended because a bad record could not even be identified.
+    suspended because a bad record could not even be identified, or because a
+    part of the source came back empty; `unknown_kinds` the kinds whose every
+    membership is unknown, so kept as it is (`sync.core.parts`).
     """
 
     keys: set[str] = field(default_factory=set)
     kinds: set[str] = field(default_factory=set)
     broken_customers: set[str] = field(default_factory=set)
+    unknown_kinds: set[str] = field(default_factory=set)
 
     def protects(self, key: str) -> bool:
         """Return whether the entry with this key must be left alone."""

@@ -16,6 +16,7 @@ from sync.errors import (
     ConfigurationError,
     DirectoryError,
     DirectoryUnavailable,
+    Interrupted,
     SourceError,
     SyncError,
 )
@@ -31,6 +32,7 @@ class Outcome(StrEnum):
     UNAVAILABLE = "directory-unavailable"
     DIRECTORY = "directory-error"
     DELETION_GUARD = "held-by-deletion-guard"
+    INTERRUPTED = "interrupted"
 
     @property
     def exit_code(self) -> ExitCode:
@@ -48,6 +50,8 @@ class ExitCode(IntEnum):
     SOURCE = 4
     DELETION_GUARD = 5
     LOCKED = 6
+    INTERRUPTED = 143
+    """Stopped by SIGTERM (128 + 15, as a shell reports it), with a report and the lease freed."""
 
 
 _EXIT = {
@@ -58,9 +62,11 @@ _EXIT = {
     Outcome.UNAVAILABLE: ExitCode.UNAVAILABLE,
     Outcome.DIRECTORY: ExitCode.UNAVAILABLE,
     Outcome.DELETION_GUARD: ExitCode.DELETION_GUARD,
+    Outcome.INTERRUPTED: ExitCode.INTERRUPTED,
 }
 
 _STOPPED_BY: tuple[tuple[type[SyncError], Outcome], ...] = (
+    (Interrupted, Outcome.INTERRUPTED),
     (SourceError, Outcome.SOURCE),
     (ConfigurationError, Outcome.CONFIGURATION),
     (DirectoryUnavailable, Outcome.UNAVAILABLE),

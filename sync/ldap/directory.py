@@ -29,6 +29,7 @@ from sync.errors import (
     AlreadyExists,
     ConfigurationError,
     EntryRejected,
+    InsufficientAccess,
     LeaseConflict,
     NoSuchEntry,
 )
@@ -74,6 +75,8 @@ class Directory:
         """Where the base DN was set, for the message when it does not exist."""
         self.server_url = ""
         """The server of `ldap.url` the reads go to (the first that answered)."""
+        self.account = ""
+        """The DN the directory is bound as, for messages about its rights."""
 
     @classmethod
     @contextmanager
@@ -110,6 +113,7 @@ class Directory:
         directory = cls(connection, settings.page_size, open_writer, settings.timeout)
         directory.base_setting = settings.name_of("base_dn")
         directory.server_url = server_url
+        directory.account = settings.bind_dn
         try:
             yield directory
         finally:
@@ -202,16 +206,22 @@ class Directory:
 
     def _paged(self, base: str, search_filter: str, attributes: Iterable[str]) -> Iterator[Found]:
         """Yield the entries below `base` matching a filter, one page after the other."""
-        with translated(f"searching {base}"):
-            results: Iterable[dict[str, Any]] = self._connection.extend.standard.paged_search(
-                base,
-                search_filter,
-                SUBTREE,
-                attributes=list(attributes),
-                paged_size=self._page_size,
-                generator=True,
-            )
-            yield from _entries(results)
+        try:
+            with translated(f"searching {base}"):
+                results: Iterable[dict[str, Any]] = self._connection.extend.standard.paged_search(
+                    base,
+                    search_filter,
+                    SUBTREE,
+                    attributes=list(attributes),
+                    paged_size=self._page_size,
+                    generator=True,
+                )
+                yield from _entries(results)
+        except InsufficientAccess as exc:
+            raise InsufficientAccess(
+                f"{exc}: {self.account or 'the service account'} needs read access (search "
+                f"and read) to {base} and everything below it (config/slapd/acl.ldif)"
+            ) from exc
         self._require_complete(f"searching {base}")
 
     def _require_complete(self, action: str) -> None:
@@ -401,16 +411,32 @@ def _one_at_a_time(
 
 
 def _entries(items: Iterable[dict[str, Any]]) -> Iterator[Found]:
-    """Yield the entries among search results, attribute values decoded to text once."""
+    """Yield the entries among search results, attribute values decoded to text once.
+
+    A binary value (Active Directory's objectGUID) is given in hexadecimal.
+    """
     for item in items:
         if item.get("type") == "searchResEntry":
-            yield (
-                item["dn"],
-                {
+            raw = item["raw_attributes"]
+            try:
+                attributes = {
                     name.lower(): tuple(value.decode("utf-8") for value in values)
-                    for name, values in item["raw_attributes"].items()
-                },
-            )
+                    for name, values in raw.items()
+                }
+            except UnicodeDecodeError:
+                attributes = {
+                    name.lower(): tuple(_text(value) for value in values)
+                    for name, values in raw.items()
+                }
+            yield item["dn"], attributes
+
+
+def _text(value: bytes) -> str:
+    """Return a value as text: UTF-8, or hexadecimal for a binary value (objectGUID)."""
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return value.hex()
 
 
 def _once(found: Iterable[Found], seen: set[str]) -> Iterator[Found]:

@@ -49,7 +49,9 @@ def translated(action: str) -> Iterator[None]:
     except ldap_exc.LDAPNoSuchObjectResult as exc:
         raise NoSuchEntry(f"{action}: no such entry: {exc}{_ad(exc)}") from exc
     except ldap_exc.LDAPEntryAlreadyExistsResult as exc:
-        raise AlreadyExists(f"{action}: an entry already exists there{_ad(exc)}") from exc
+        exists = AlreadyExists(f"{action}: an entry already exists there{_ad(exc)}")
+        exists.diagnostic = str(getattr(exc, "message", "") or "")
+        raise exists from exc
     except ldap_exc.LDAPSizeLimitExceededResult as exc:
         raise ConfigurationError(
             f"{action}: the server capped the search (size limit): lift the size limit of the "

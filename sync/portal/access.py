@@ -9,7 +9,7 @@ now belongs to someone else, or names a moved or disabled entry, is drift.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sync.core import dn as dnlib
 from sync.core.desired import Desired
@@ -24,11 +24,13 @@ class Drift:
 
     extra: tuple[str, ...]
     missing: tuple[str, ...]
+    collisions: tuple[str, ...] = ()
+    """Entries portal-sync does not own that hold the login too, in words."""
 
     @property
     def none(self) -> bool:
         """Return whether the directory agrees with the rules."""
-        return not (self.extra or self.missing)
+        return not (self.extra or self.missing or self.collisions)
 
     def lines(self, what: str) -> list[str]:
         """Return the drift as text lines."""
@@ -39,6 +41,7 @@ class Drift:
         lines += [
             f"  granted by the rules, missing in the directory: {item}" for item in self.missing
         ]
+        lines += [f"  login held by another entry: {item}" for item in self.collisions]
         return lines
 
 
@@ -146,22 +149,54 @@ def describe_order(order_id: str, group_dn: str, users: tuple[PortalUser, ...]) 
 
 
 def compare_user(portal: Portal, desired: Desired, login: str, user: PortalUser | None) -> Drift:
-    """Return the drift of one login's orders, reading what the directory holds for it."""
+    """Return the drift of one login's orders, reading what the directory holds for it.
+
+    Every entry below the base DN holding the login is read: one that is
+    not the entry of the record the source gives the login to is drift too.
+    """
+    owners = [
+        key
+        for key, entry in desired.entries.items()
+        if entry.kind.is_user and _login_of(entry.dn).casefold() == login.casefold()
+    ]
+    collisions = login_collisions(owners, portal.login_holders(login)) if owners else ()
     if user is None:
-        owners = [
-            key
-            for key, entry in desired.entries.items()
-            if entry.kind.is_user and _login_of(entry.dn).casefold() == login.casefold()
-        ]
         expected = {
             order
             for key in owners
             for order in granted_orders(desired.grants, key)
             if _order(order) in desired.entries
         }
-        return drift(set(), expected)
+        return replace(drift(set(), expected), collisions=collisions)
     holder = portal.holder(user.dn)
-    return user_drift(holder, set(user.orders), desired, portal.group_exists)
+    found = user_drift(holder, set(user.orders), desired, portal.group_exists)
+    return replace(found, collisions=collisions)
+
+
+def login_collisions(owners: list[str], holders: list[Holder]) -> tuple[str, ...]:
+    """Return the entries that hold a login besides the entry of the record it belongs to.
+
+    An entry without portal-sync's identity, an active entry of another
+    record, or a second entry carrying the record's own identity (a copy).
+    A disabled entry of another record holds nothing: its login is free.
+    """
+    found: list[str] = []
+    own = [holder for holder in holders if holder.key in owners]
+    for holder in holders:
+        if holder.key is None:
+            whose = "an entry portal-sync does not own"
+        elif holder.key not in owners and holder.state is EntryState.ACTIVE:
+            whose = f"the entry of {EntryKey.label(holder.key)}"
+        elif holder.key in owners and len(own) > 1:
+            whose = (
+                f"one of {len(own)} entries carrying the identity of {EntryKey.label(holder.key)}"
+            )
+        else:
+            continue
+        found.append(
+            f"{holder.dn} ({whose}): portal logins with it are ambiguous; rename or delete it"
+        )
+    return tuple(found)
 
 
 def _login_of(dn: str) -> str:

@@ -23,11 +23,6 @@ from sync.ldap.directory import Directory
 from sync.ldap.flavour import load_mapping
 from sync.settings import LdapSettings, Settings
 
-ORDER_CUSTOMER = "o"
-"""Attribute of an order group that holds the order's customer ID (mappings/openldap.toml)."""
-ORDER_AGENCY = "ou"
-"""Attribute of an order group that holds the assigned agency's ID, if any."""
-
 
 class Relation(StrEnum):
     """How a member of an order group relates to the order."""
@@ -35,6 +30,8 @@ class Relation(StrEnum):
     CUSTOMER = "customer"
     AGENCY = "agency"
     OTHER = "other"
+    UNKNOWN = "unknown"
+    """The mapping keeps no customer on order groups: why cannot be told."""
 
 
 class EntryState(StrEnum):
@@ -85,6 +82,8 @@ class Grant:
             return f"agency {self.agency_id} for customer {self.customer_id}"
         if self.relation is Relation.CUSTOMER:
             return f"own customer {self.customer_id}"
+        if self.relation is Relation.UNKNOWN:
+            return "member of the group (the mapping keeps no customer on order groups)"
         return (
             f"member of the group, but a user of neither customer {self.customer_id} nor its agency"
         )
@@ -133,7 +132,7 @@ class Portal:
     @contextmanager
     def open(cls, settings: Settings) -> Iterator[Portal]:
         """Yield a portal bound with its service account."""
-        mapping = load_mapping(settings.mapping.path)
+        mapping = load_mapping(settings.mapping.path, settings.mapping.values)
         with Directory.open(portal_ldap(settings)) as directory:
             yield cls(settings, directory, mapping)
 
@@ -147,22 +146,42 @@ class Portal:
                 return EntryKey.source_id(key)
         return None
 
-    def find(self, login: str) -> tuple[str, Kind]:
-        """Return the DN and kind of the user with this login; LoginRefused unless exactly one."""
+    def _login_query(self, kind: Kind, login: str) -> str:
+        naming = self.mapping.kinds[kind].rdn
+        classes = "".join(
+            f"(objectClass={dnlib.escape_filter_value(c)})"
+            for c in self.mapping.kinds[kind].object_classes
+        )
+        return f"(&{classes}({naming}={dnlib.escape_filter_value(login)}))"
+
+    def candidates(self, login: str) -> list[tuple[str, Kind]]:
+        """Return the DN and kind of every user the portal finds for this login."""
         found: list[tuple[str, Kind]] = []
         for kind in (Kind.INTERNAL, Kind.EXTERNAL):
-            naming = self.mapping.kinds[kind].rdn
-            classes = "".join(
-                f"(objectClass={dnlib.escape_filter_value(c)})"
-                for c in self.mapping.kinds[kind].object_classes
-            )
-            query = f"(&{classes}({naming}={dnlib.escape_filter_value(login)}))"
+            query = self._login_query(kind, login)
             found += [
                 (dn, kind) for dn, _ in self.directory.search(self._base(kind), query, ("1.1",))
             ]
+        return found
+
+    def find(self, login: str) -> tuple[str, Kind]:
+        """Return the DN and kind of the user with this login; LoginRefused unless exactly one."""
+        found = self.candidates(login)
         if len(found) != 1:
             raise LoginRefused(f"login {login!r} refused")
         return found[0]
+
+    def login_holders(self, login: str) -> list[Holder]:
+        """Return every user entry below the base DN that holds this login, whoever's it is."""
+        identity = self.mapping.identity_attribute
+        queries = dict.fromkeys(self._login_query(kind, login) for kind in Kind if kind.is_user)
+        query = next(iter(queries)) if len(queries) == 1 else f"(|{''.join(queries)})"
+        return [
+            self._holder(dn, attributes)
+            for dn, attributes in self.directory.search(
+                self.settings.tree.base_dn, query, (identity,)
+            )
+        ]
 
     def user(self, login: str) -> PortalUser:
         """Return what the directory says about a user, without checking a password."""
@@ -178,7 +197,8 @@ class Portal:
         for group_kind in (Kind.CUSTOMER, Kind.ROLE, Kind.ORDER):
             members = self.mapping.kinds[group_kind].members
             query = f"({members}={dnlib.escape_filter_value(dn)})"
-            wanted = (identity, ORDER_CUSTOMER, ORDER_AGENCY)
+            order = (self.mapping.order_customer, self.mapping.order_agency)
+            wanted = (identity, *(name for name in order if name))
             for group_dn, attributes in self.directory.search(
                 self._base(group_kind), query, wanted
             ):
@@ -189,7 +209,7 @@ class Portal:
                 if group_kind is Kind.CUSTOMER:
                     customers.append(source_id)
                 elif group_kind is Kind.ORDER:
-                    grants.append(_grant(source_id, group_dn, attributes, customers))
+                    grants.append(_grant(source_id, group_dn, attributes, customers, self.mapping))
         return PortalUser(login, dn, kind, tuple(customers), tuple(groups), tuple(grants))
 
     def authenticate(self, login: str, password: str) -> PortalUser:
@@ -271,11 +291,18 @@ def _below(dn: str, base: str) -> bool:
 
 
 def _grant(
-    order_id: str, group_dn: str, attributes: dict[str, tuple[str, ...]], customers: list[str]
+    order_id: str,
+    group_dn: str,
+    attributes: dict[str, tuple[str, ...]],
+    customers: list[str],
+    mapping: Mapping,
 ) -> Grant:
-    customer = next(iter(attributes.get(ORDER_CUSTOMER, ())), "")
-    agency = next(iter(attributes.get(ORDER_AGENCY, ())), None)
-    if customer in customers:
+    customer_attribute, agency_attribute = mapping.order_customer, mapping.order_agency
+    customer = next(iter(attributes.get(customer_attribute or "", ())), "")
+    agency = next(iter(attributes.get(agency_attribute or "", ())), None)
+    if customer_attribute is None:
+        relation = Relation.UNKNOWN
+    elif customer in customers:
         relation = Relation.CUSTOMER
     elif agency is not None and agency in customers:
         relation = Relation.AGENCY

@@ -10,6 +10,7 @@ from sync.core.digest import moving_dns
 from sync.core.entry import Entry, EntryKey, Kind
 from sync.core.mapping import Mapping
 from sync.ldap.directory import Directory
+from sync.ldap.flavour import unique_id_attribute
 from sync.progress import Progress
 from sync.run.prepare import Prepared
 from sync.settings import Settings
@@ -42,7 +43,7 @@ def read_directory(
     With `keys` (an incremental run), read only the entries with these keys,
     and the groups whose members name a DN an entry leaves or gets in this run.
     """
-    current = read_current(directory, settings, prepared.mapping, keys, progress)
+    current = read_current(directory, settings, prepared.mapping, keys, progress, unique_ids=True)
     scope = None
     if keys is not None:
         dns = moving_dns(prepared.desired, keys, current)
@@ -60,25 +61,32 @@ def read_current(
     mapping: Mapping,
     keys: Collection[str] | None = None,
     progress: Progress | None = None,
+    *,
+    unique_ids: bool = False,
 ) -> list[Entry]:
     """Return every entry in the managed subtrees that carries this service's identity.
 
-    With `keys`, return only the entries carrying one of these keys.
+    With `keys`, return only the entries carrying one of these keys. With
+    `unique_ids` each entry holds its unique ID too, as a run needs it to
+    tell its own entries from copies (`sync.core.ownership`).
     """
     progress = progress or Progress()
     progress.stage("reading the directory", len(keys) if keys is not None else None)
     bases = settings.tree.managed()
     entries = []
+    attributes_read = mapping.attributes_read()
+    if unique_ids:
+        attributes_read = (*attributes_read, unique_id_attribute(mapping))
     found = (
         directory.read_managed(
-            bases, mapping.identity_attribute, mapping.identity_prefix, mapping.attributes_read()
+            bases, mapping.identity_attribute, mapping.identity_prefix, attributes_read
         )
         if keys is None
         else directory.read_identities(
             bases,
             mapping.identity_attribute,
             [mapping.identity_value(key) for key in keys],
-            mapping.attributes_read(),
+            attributes_read,
         )
     )
     for dn, attributes in found:
@@ -102,7 +110,7 @@ def groups_naming(
             continue
         base = settings.tree.base(kind)
         for dn, attributes in directory.read_holding(
-            [base], members, dns, mapping.attributes_read()
+            [base], members, dns, (*mapping.attributes_read(), unique_id_attribute(mapping))
         ):
             key = mapping.key_in(attributes)
             if key is not None and EntryKey.kind(key) is kind:

@@ -13,20 +13,39 @@ the nightly reconciliation is for.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 from sync.core.digest import PENDING, RunRecord, State, after_run, full_due, stale_keys
+from sync.core.dn import normalize_dn
 from sync.core.mapping import Mapping as DirectoryMapping
 from sync.core.plan import Plan
 from sync.core.problems import Quarantine
+from sync.errors import ConfigurationError
 from sync.ldap.directory import Directory
 from sync.run.state import forget_state, load_state, save_state
 from sync.settings import PerformanceSettings
 
 log = logging.getLogger("portal_sync")
+
+
+def unreadable_ou(ou: str, account: str, why: str) -> ConfigurationError:
+    """Return the error for a managed OU the service account cannot read."""
+    return ConfigurationError(
+        f"the managed OU {ou} cannot be read by {account or 'the service account'}: {why}. "
+        f"Give {account or 'it'} read access (search and read) to {ou} and everything below "
+        "it (config/slapd/acl.ldif); nothing in it was changed. If the OU was deleted by hand, "
+        "portal-sync run --full makes it again"
+    )
+
+
+def _within(dn: str, ancestor: str) -> bool:
+    """Return whether `dn` is `ancestor` or below it."""
+    dn, ancestor = normalize_dn(dn), normalize_dn(ancestor)
+    return dn == ancestor or dn.endswith("," + ancestor)
 
 
 @dataclass
@@ -75,10 +94,34 @@ class Incremental:
             previous = None
         return cls(state_dir, previous, bool(reason), reason, fingerprint, source_digest, clock)
 
-    def check_containers(self, directory: Directory, wanted: Iterable[str]) -> None:
-        """Turn this run into a full one when a managed OU is missing (the tree was emptied)."""
-        if self.previous is not None and not all(directory.exists(dn) for dn in wanted):
-            self.full_because("a managed OU is missing: the directory was emptied or replaced")
+    def check_containers(
+        self, directory: Directory, wanted: Iterable[str], bases: Mapping[str, str]
+    ) -> None:
+        """Turn this run into a full one when the managed OUs are missing (the tree was emptied).
+
+        `bases` gives the OU of each kind of entry. When only some OUs are
+        missing and the last run left entries in one of them, the service
+        account cannot see it: ConfigurationError, nothing is planned.
+        """
+        wanted = list(wanted)
+        missing = [dn for dn in wanted if not directory.exists(dn)]
+        if self.previous is None or not missing:
+            return
+        if len(missing) < len(wanted):
+            left = Counter(
+                bases[key.partition(":")[0]]
+                for key in self.previous.entries
+                if key.partition(":")[0] in bases
+            )
+            for base, count in left.items():
+                if any(_within(base, dn) for dn in missing):
+                    raise unreadable_ou(
+                        base,
+                        directory.account,
+                        f"a search answers that it does not exist, yet the last run left "
+                        f"{count} entries there",
+                    )
+        self.full_because("a managed OU is missing: the directory was emptied or replaced")
 
     def full_because(self, reason: str) -> None:
         """Make this run a full reconciliation."""

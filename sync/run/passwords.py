@@ -6,8 +6,11 @@ A password set or changed in the directory is never overwritten. For
 the directory (an LDAP compare, so the sync account needs no read access
 to passwords): it writes a new source hash only over its own last value or
 over no password at all. For `initial` it writes only into entries it has
-just created. Password values never reach a log line, a report or an
-exception message.
+just created, and into those a run added without confirming their
+password: a run that stops between the add and the delivery (SIGTERM, a
+directory that died) leaves the key `pending` in the state, written before
+the adds; the next run sets and delivers a new password. Password values
+never reach a log line, a report or an exception message.
 """
 
 from __future__ import annotations
@@ -42,7 +45,9 @@ STATE_LOSS = (
     "and the next run records again every source hash the directory holds. What it costs: "
     "an account whose hash in the source changed since portal-sync last wrote it keeps the "
     "password the directory holds (portal-sync no longer knows that password as its own, so "
-    "it takes it for one set in the directory) until that password is removed there"
+    "it takes it for one set in the directory) until that password is removed there; and an "
+    "account an interrupted run added before its initial password was delivered is no longer "
+    "known to owe one (the file's 'pending' list): give such an account a password by hand"
 )
 """What deleting an unreadable password state does, for the message that stops the run."""
 
@@ -100,7 +105,8 @@ def first_step(
 ) -> Step | None:
     """Return the step decided without the directory, or None when the directory must tell.
 
-    `created`: the entry was added in this run; `last`: the hash this
+    `created`: the entry was added in this run (or by a run that stopped
+    before its initial password was delivered); `last`: the hash this
     service last wrote into it. An entry added in this run gets the source
     hash even when `last` is that hash: the entry it was written into is
     gone (a provider that never received it, a delete by hand).
@@ -174,9 +180,11 @@ def require_supported(
 class WrittenHashes:
     """The hash this service last wrote per entry key, kept in the state directory."""
 
-    def __init__(self, path: Path, written: dict[str, str]) -> None:
+    def __init__(self, path: Path, written: dict[str, str], pending: set[str] | None = None):
         self.path = path
         self.written = written
+        self.pending = pending or set()
+        """Keys of accounts added with mode initial whose password was not yet delivered."""
 
     @classmethod
     def load(cls, state_dir: Path) -> WrittenHashes:
@@ -191,16 +199,18 @@ class WrittenHashes:
                 f"{path}: cannot read the password state: {exc}. {STATE_LOSS}"
             ) from exc
         written = data.get("written", {}) if isinstance(data, dict) else {}
-        return cls(path, {str(k): str(v) for k, v in written.items()})
+        pending = data.get("pending", []) if isinstance(data, dict) else []
+        return cls(path, {str(k): str(v) for k, v in written.items()}, {str(k) for k in pending})
 
     def forget(self, keys: Iterable[str]) -> None:
         """Drop the keys of entries that no longer exist."""
         for key in keys:
             self.written.pop(key, None)
+            self.pending.discard(key)
 
     def save(self) -> None:
         """Write the state atomically, readable by the service user only."""
-        data = {"version": 1, "written": self.written}
+        data = {"version": 1, "written": self.written, "pending": sorted(self.pending)}
         try:
             write_private(self.path, json.dumps(data, indent=1, sort_keys=True))
         except OSError as exc:
@@ -263,6 +273,36 @@ def counted(steps: Mapping[str, Step]) -> dict[str, int]:
     return counts
 
 
+def expect_initial(
+    options: PasswordSettings, state_dir: Path, planned: Iterable[Change]
+) -> set[str]:
+    """Record, before the adds are sent, the accounts whose initial password is owed.
+
+    Return their keys. A key stays pending until its password was set and
+    delivered, so an account added by a run that stopped halfway gets one
+    in the next run.
+    """
+    owed = {
+        c.key
+        for c in planned
+        if c.op is Op.ADD and c.key and mode_of(options, c.key) is PasswordMode.INITIAL
+    }
+    if owed:
+        state = WrittenHashes.load(state_dir)
+        if not owed <= state.pending:
+            state.pending |= owed
+            state.save()
+    return owed
+
+
+def still_owed(state_dir: Path) -> set[str]:
+    """Return the keys whose initial password is owed still (none when the state is unreadable)."""
+    try:
+        return WrittenHashes.load(state_dir).pending
+    except ConfigurationError:
+        return set()
+
+
 def settle_passwords(
     directory: Directory,
     options: PasswordSettings,
@@ -290,22 +330,23 @@ def settle_passwords(
     refused = {c.key for c in planned if c.op is Op.ADD and c.key} - created
     state = WrittenHashes.load(state_dir)
     state.forget(deleted)
-    before = dict(state.written)
+    before = (dict(state.written), set(state.pending))
     steps: dict[str, Step] = {}
     errors: list[RecordError] = []
-    for key, account in accounts.items():
-        entry = entries.get(key)
-        if entry is None or key in refused:
-            continue
-        try:
-            steps[key] = _settle(
-                directory, options, state, account, entry.dn, key in created, write
-            )
-        except (DeliveryFailed, EntryRejected, NoSuchEntry) as exc:
-            errors.append(RecordError(key, f"password not set: {exc}"))
-            log.warning("password of %s not set: %s", key, exc)
-    if state.written != before:
-        state.save()
+    try:
+        for key, account in accounts.items():
+            entry = entries.get(key)
+            if entry is None or key in refused:
+                continue
+            owed = key in created or key in state.pending
+            try:
+                steps[key] = _settle(directory, options, state, account, entry.dn, owed, write)
+            except (DeliveryFailed, EntryRejected, NoSuchEntry) as exc:
+                errors.append(RecordError(key, f"password not set: {exc}"))
+                log.warning("password of %s not set: %s", key, exc)
+    finally:  # a run stopped halfway keeps what it confirmed
+        if (state.written, state.pending) != before:
+            state.save()
     return steps, errors
 
 
@@ -329,6 +370,7 @@ def _settle(
         else:
             directory.set_password(dn, password)
         deliver(options, account, dn, password)
+        state.pending.discard(account.key)
         return step
     if source is None or step is Step.NOTHING:
         return Step.NOTHING

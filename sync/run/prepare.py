@@ -6,15 +6,16 @@ Read and checked before anything touches the directory; no directory access.
 from __future__ import annotations
 
 import gc
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sync.core.decisions import Decision, decisions
 from sync.core.desired import Desired, build_desired
 from sync.core.entry import Kind
 from sync.core.grants import read_grants
 from sync.core.mapping import Mapping
+from sync.core.parts import EMPTY_IN_DOCUMENT, broken_part, empty_parts, protect, vanished
 from sync.core.problems import Quarantine, RecordError
 from sync.core.rules import apply_rules
 from sync.ldap.flavour import load_mapping
@@ -35,6 +36,33 @@ class Prepared:
     accounts: dict[str, SourceAccount] = field(default_factory=dict)
     decisions: list[Decision] = field(default_factory=list)
     """The valid records the rules left without an entry, and why."""
+    empty_parts: list[str] = field(default_factory=list)
+    """The parts of the document that are empty (`sync.core.parts`): broken if they fed entries."""
+
+    def protect_vanished(self, held: Iterable[str], floor: int) -> list[RecordError]:
+        """Keep what the empty parts fed when the directory holds more than `floor` such entries.
+
+        `held` are the keys of the entries the directory holds. Return the
+        record errors that report the parts. The kinds they feed are kept
+        and their memberships turn unknown, before the plan is made.
+        """
+        names = vanished(self.empty_parts, held, floor, self.quarantine.kinds)
+        if not names:
+            return []
+        protect(self.quarantine, names)
+        self.desired.grants = replace(
+            self.desired.grants,
+            suspended=frozenset(self.quarantine.kinds),
+            unknown_kinds=frozenset(self.quarantine.unknown_kinds),
+        )
+        return [
+            broken_part(
+                name,
+                f"source {name}",
+                f"{EMPTY_IN_DOCUMENT[name]} while the directory holds entries it fed",
+            )
+            for name in names
+        ]
 
 
 @contextmanager
@@ -78,14 +106,21 @@ def _prepare(
     progress.stage("reading the source")
     loaded = (source or source_of(settings.source)).load()
     progress.stage("building")
-    mapping = mapping or load_mapping(settings.mapping.path)
+    mapping = mapping or load_mapping(settings.mapping.path, settings.mapping.values)
     require_supported(settings.passwords, settings.ldap, mapping)
     structure, rule_errors = apply_rules(loaded.document, loaded.quarantine)
     document = loaded.document
     broken = not document.customers and not document.internal_users
     if broken:
         loaded.quarantine.kinds.update(kind.value for kind in Kind)
-    grants = read_grants(loaded.raw, settings.rules, loaded.quarantine.kinds, broken_export=broken)
+    grants = read_grants(
+        loaded.raw,
+        settings.rules,
+        loaded.quarantine.kinds,
+        broken_export=broken,
+        unknown_kinds=loaded.quarantine.unknown_kinds,
+    )
+    empty = empty_parts(loaded.raw)
     loaded.raw = None  # the parsed text is large: hold it no longer than the grants need it
     desired = build_desired(structure, settings.tree, mapping, loaded.quarantine, grants)
     errors = [*loaded.errors, *rule_errors, *desired.errors]
@@ -99,4 +134,4 @@ def _prepare(
         )
     accounts = source_accounts(structure)
     left_out = decisions(structure, desired, loaded.quarantine)
-    return Prepared(mapping, desired, loaded.quarantine, errors, accounts, left_out)
+    return Prepared(mapping, desired, loaded.quarantine, errors, accounts, left_out, empty)

@@ -15,9 +15,13 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 
 from sync import clock
+from sync.core import dn as dnlib
+from sync.core.change import Op
+from sync.core.desired import Desired
 from sync.core.digest import RunRecord, desired_digests, fingerprint
-from sync.core.entry import EntryKey
+from sync.core.entry import EntryKey, Kind
 from sync.core.guard import guard_reason
+from sync.core.ownership import Owners, owners_after
 from sync.core.plan import Plan, make_plan
 from sync.core.problems import RecordError
 from sync.core.report import STOPPING, Outcome, Report, outcome_of
@@ -27,7 +31,14 @@ from sync.progress import Progress
 from sync.run.apply import apply_plan
 from sync.run.current import read_directory
 from sync.run.incremental import Incremental
-from sync.run.passwords import counted, require_supported, settle_passwords
+from sync.run.owners import added_ids, foreign_logins, load_owners, save_owners
+from sync.run.passwords import (
+    counted,
+    expect_initial,
+    require_supported,
+    settle_passwords,
+    still_owed,
+)
 from sync.run.prepare import Prepared, gc_paused, prepare
 from sync.settings import Settings
 from sync.sources.reader import source_of
@@ -75,7 +86,7 @@ class _Run:
         self.at = at
         """The run's time: users are disabled as of it, the nightly full run follows it."""
         self.progress = progress
-        self.mapping = load_mapping(settings.mapping.path)
+        self.mapping = load_mapping(settings.mapping.path, settings.mapping.values)
         require_supported(settings.passwords, settings.ldap, self.mapping)
         self.source = source_of(settings.source, settings.state_dir)
         self._prepared: Prepared | None = None
@@ -107,7 +118,8 @@ class _Run:
                 )
                 cache = self.incremental(directory.server_url, full)
             directory.require_base(settings.ldap.base_dn)
-            cache.check_containers(directory, settings.tree.containers())
+            bases = {kind.value: settings.tree.base(kind) for kind in Kind}
+            cache.check_containers(directory, settings.tree.containers(), bases)
             if cache.source_unchanged():
                 log.info("the source is the one the last clean run applied: nothing to do")
                 self.report.managed = cache.managed()
@@ -156,8 +168,14 @@ class _Run:
         digests = desired_digests(prepared.desired)
         keys = cache.keys_to_read(digests, prepared.quarantine)
         retention = timedelta(days=self.settings.safety.retention_days)
+        owners = load_owners(self.settings.state_dir, prepared.mapping)
         with gc_paused():  # the read and the plan allocate an object per value, like the build
             current = read_directory(directory, self.settings, prepared, keys, self.progress)
+            keys_held = [entry.key for entry in current.entries]
+            floor = self.settings.safety.ratio_floor
+            report.errors.extend(prepared.protect_vanished(keys_held, floor))
+            logins = None if current.scope is None else _logins(prepared.desired, current.scope)
+            foreign = foreign_logins(directory, self.settings, prepared.mapping, logins)
             plan = make_plan(
                 prepared.desired,
                 current.entries,
@@ -167,6 +185,8 @@ class _Run:
                 now=self.at,
                 retention=retention,
                 scope=current.scope,
+                owners=owners,
+                foreign=foreign,
             )
         plan = cache.with_managed(plan)
         report.errors.extend(plan.errors)
@@ -184,8 +204,29 @@ class _Run:
         if held or report.dry_run:
             return
         window = self.settings.performance.write_window
-        unsettled = apply_plan(directory, plan, prepared, report, window, self.progress)
-        self.settle_passwords(directory, prepared, plan, unsettled)
+        owed = expect_initial(self.settings.passwords, self.settings.state_dir, plan.changes)
+        try:
+            unsettled = apply_plan(directory, plan, prepared, report, window, self.progress)
+            self.settle_passwords(directory, prepared, plan, unsettled)
+        except STOPPING:
+            owing = {c.key for c in report.changes if c.op is Op.ADD and c.key in owed}
+            owing &= still_owed(self.settings.state_dir)
+            report.errors.extend(
+                RecordError(
+                    prepared.desired.records.get(key, key),
+                    "added without its initial password (the run stopped before it was "
+                    "delivered): the next run sets and delivers one",
+                )
+                for key in sorted(owing)
+            )
+            raise
+        added = added_ids(directory, self.settings, prepared.mapping, report.changes)
+        deleted = [c.key for c in report.changes if c.op is Op.DELETE and c.key is not None]
+        recorded = owners_after(
+            owners.recorded, plan.owners, added, deleted, full=current.scope is None
+        )
+        if warning := save_owners(self.settings.state_dir, Owners(owners.attribute, recorded)):
+            report.warnings.append(warning)
         unsettled |= plan.unsettled
         done = RunRecord(
             self.at,
@@ -228,3 +269,13 @@ class _Run:
         self.report.errors.extend(
             RecordError(records.get(e.record, e.record), e.problem) for e in errors
         )
+
+
+def _logins(desired: Desired, scope: Collection[str]) -> set[str]:
+    """Return the logins of the users an incremental run plans (case-folded)."""
+    logins = set()
+    for key in scope:
+        want = desired.entries.get(key)
+        if want is not None and want.kind.is_user:
+            logins.add(dnlib.split_dn(want.dn)[0][1].casefold())
+    return logins

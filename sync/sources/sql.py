@@ -26,8 +26,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, exc, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
-from sync.core.entry import Kind
-from sync.core.problems import RecordError
+from sync.core.parts import PARTS, broken_part, protect
 from sync.errors import ConfigurationError, SourceError
 from sync.settings import SqlSourceSettings
 from sync.sources.document import LoadedDocument, load_data
@@ -38,18 +37,6 @@ log = logging.getLogger("portal_sync.source")
 
 _BATCH = 2000
 """Rows fetched from a server-side cursor at a time."""
-
-EMPTY_SUSPENDS: dict[str, tuple[str, ...]] = {
-    "customers": (Kind.CUSTOMER, Kind.EXTERNAL, Kind.ORDER),
-    "persons": (Kind.EXTERNAL,),
-    "person_contact_types": (Kind.EXTERNAL,),
-    "accounts": (Kind.EXTERNAL,),
-    "internal_users": (Kind.INTERNAL, Kind.ROLE),
-    "roles": (Kind.ROLE,),
-    "orders": (Kind.ORDER,),
-    "contact_types": (),
-}
-"""The entry kinds whose deletions a query that returns no rows suspends: the empty source."""
 
 
 class SqlSource:
@@ -86,16 +73,11 @@ class SqlSource:
         loaded.errors[:0] = joined.errors
         loaded.quarantine.keys.update(joined.quarantine.keys)
         loaded.quarantine.kinds.update(joined.quarantine.kinds)
-        for name, kinds in EMPTY_SUSPENDS.items():
-            if not rows[name] and kinds:
-                loaded.errors.append(
-                    RecordError(
-                        f"query {name}",
-                        "it returned no rows: read as a broken export, no entry of its kind "
-                        f"({', '.join(kinds)}) is deleted or disabled",
-                    )
-                )
-                loaded.quarantine.kinds.update(kinds)
+        empty = [name for name in PARTS if not rows[name]]
+        loaded.errors.extend(
+            broken_part(name, f"query {name}", "it returned no rows") for name in empty
+        )
+        protect(loaded.quarantine, empty)
         return loaded
 
     def counts(self) -> dict[str, int]:

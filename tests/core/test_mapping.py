@@ -105,18 +105,20 @@ def test_unknown_flavour_name_is_refused():
 
 
 def test_every_shipped_flavour_loads_with_its_password_capabilities():
-    openldap, dirsrv, ad = (load_mapping(n) for n in ("openldap", "389ds", "active-directory"))
+    openldap, dirsrv = load_mapping("openldap"), load_mapping("389ds")
+    ad = load_mapping("active-directory", {"upn_suffix": "druckerei.example"})
     assert (openldap.password_write, openldap.takes_source_hash) == ("password-modify", True)
     assert (dirsrv.password_write, dirsrv.takes_source_hash) == ("password-modify", True)
     assert (ad.password_write, ad.takes_source_hash) == ("unicodePwd", False)
-    assert ad.kinds["internal"].max_length == {"samaccountname": 20}
+    assert ad.kinds["internal"].max_length["samaccountname"] == 20
     assert ad.kinds["external"].render_disabled() == {"useraccountcontrol": ("514",)}
     assert dirsrv.kinds["external"].render_disabled() == {"nsaccountlock": ("true",)}
 
 
 def test_a_login_over_the_length_limit_is_a_record_error_and_its_entry_is_protected(seed):
     seed["customers"][0]["persons"][0]["account"]["login"] = "c" * 21
-    desired, quarantine = desired_of(seed, mapping=load_mapping("active-directory"))
+    mapping = load_mapping("active-directory", {"upn_suffix": "druckerei.example"})
+    desired, quarantine = desired_of(seed, mapping=mapping)
     assert "external:P-1" not in desired.entries and "external:P-1" in quarantine.keys
     [error] = [e for e in desired.errors if "P-1" in e.record]
     assert "has 21 characters" in error.problem and "at most 20" in error.problem

@@ -194,11 +194,12 @@ def test_unidentifiable_bad_record_suspends_deletes_of_its_kind():
     assert plan([A], [A, B], Quarantine(kinds={"external"})).changes == ()
 
 
-def test_two_entries_with_one_identity_are_reported_and_left_alone():
+def test_two_entries_with_one_identity_are_reported_and_the_copy_left_alone():
     twin = Entry(A.key, f"uid=alice2,ou=external,{BASE}", A.attributes)
     result = plan([A], [A, twin])
     assert result.changes == ()
-    assert "two entries carry this identity" in result.errors[0].problem
+    assert "two entries carry its identity" in result.errors[0].problem
+    assert f"{twin.dn} is not portal-sync's" in result.errors[0].problem
 
 
 def test_refused_dns_are_never_written_into_groups():

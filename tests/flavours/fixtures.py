@@ -9,7 +9,6 @@ import pytest
 from flavours.targets import (
     MAPPINGS,
     Target,
-    ad_mapping,
     ad_writes,
     dirsrv_writes,
     slapd_writes,
@@ -80,7 +79,7 @@ def samba_target(request: pytest.FixtureRequest, folder: Path) -> Target:
         dc.ldaps_url,
         dc.admin_dn,
         dc.admin_password,
-        ad_mapping(folder, dc.domain.dns_domain),
+        str(MAPPINGS / "active-directory.toml"),
         dc.connection,
         "samaccountname",
         ad_writes,

@@ -64,7 +64,10 @@ class Target:
             **overrides.pop("ldap", {}),
         }
         overrides.setdefault("state_dir", folder / "state")
-        overrides.setdefault("mapping", {"path": self.mapping})
+        mapping = {"path": self.mapping, **overrides.pop("mapping", {})}
+        if self.upn_suffix:
+            mapping.setdefault("values", {"upn_suffix": self.upn_suffix})
+        overrides["mapping"] = mapping
         return load_settings(ldap=ldap, source={"path": path}, **overrides)
 
     def entries(self, ou: str = "") -> dict[str, dict[str, list[str]]]:
@@ -97,8 +100,19 @@ class Target:
         return f"{rdn}={login},{ou},{self.base}".lower()
 
     def users(self, ou: str) -> set[str]:
-        """Return the logins of the users directly in one OU (e.g. "ou=external")."""
+        """Return the logins of the users directly in one OU (e.g. "ou=external").
+
+        On AD a disabled user gives its sAMAccountName up and keeps its login
+        in its name (and in msDS-cloudExtensionAttribute1): the login read is
+        the RDN value, which equals sAMAccountName for an active user.
+        """
         found = self.entries(ou)
+        if self.name == "samba-ad":
+            return {
+                dn.split(",", 1)[0].split("=", 1)[1]
+                for dn, a in found.items()
+                if self.login_attribute in a
+            }
         return {a[self.login_attribute][0] for a in found.values() if self.login_attribute in a}
 
     def groups(self, ou: str) -> dict[str, set[str]]:
@@ -168,11 +182,3 @@ def _operational(target: Target, name: str) -> dict[str, dict[str, object]]:
     with target.connect() as conn:
         conn.search(target.base, "(objectClass=*)", SUBTREE, attributes=[name])
         return {e.entry_dn.lower(): {name.lower(): str(e[name].value)} for e in conn.entries}
-
-
-def ad_mapping(folder: Path, upn_suffix: str) -> str:
-    """Return the path of a copy of the shipped AD mapping with the domain's UPN suffix."""
-    text = (MAPPINGS / "active-directory.toml").read_text(encoding="utf-8")
-    path = folder / "active-directory.toml"
-    path.write_text(text.replace("@example.com", f"@{upn_suffix}"), encoding="utf-8")
-    return str(path)

@@ -35,3 +35,40 @@ def test_a_generated_password_holds_every_character_class_for_ads_complexity_rul
     for _ in range(500):
         password = generate_password(12)
         assert all(any(c in chars for c in password) for chars in CLASSES)
+
+
+@pytest.mark.parametrize(
+    ("message", "words", "never"),
+    [
+        (
+            "0000202F: samldb: sAMAccountName contains invalid '[' character",
+            "a value breaks one of the directory's constraints",
+            "userPrincipalName is already used",
+        ),
+        (
+            "0000202F: samldb: sAMAccountName contains invalid '[' character",
+            "its code does not say which attribute",
+            "already used",
+        ),
+        (
+            "00002035: Unable to find GUID for DN CN=a,OU=x",
+            "unwilling to perform",
+            "object class",
+        ),
+        (
+            "0000200B: objectclass_attrs: attribute 'company' on entry 'CN=w1' contains at least "
+            "one invalid value!",
+            "a value of company is not valid for its syntax (too long",
+            "does not say which",
+        ),
+        ("00002083: the value exists", "already holds this value", "not valid"),
+        ("0000200D: attribute or value exists", "already holds this value", "single-valued"),
+        ("00002081: single value", "single-valued attribute", "already holds"),
+        ("00002082: range", "outside the range", "already holds"),
+        ("00002071: samldb: Account name (sAMAccountName) 'x' already in use!", "a name", "UPN"),
+    ],
+)
+def test_each_code_says_what_it_means_and_nothing_else(message, words, never):
+    said = reason(message)
+    assert words in said, said
+    assert never not in said, said
