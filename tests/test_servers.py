@@ -243,18 +243,18 @@ def test_389_killed_by_pid_starts_again_on_its_data(
         assert admin.search(dirsrv_ou, "(objectClass=*)", BASE)
 
 
-def test_a_write_on_either_provider_reaches_the_other_within_a_second(
+def test_a_write_on_either_provider_reaches_the_other(
     slapd_pair: ReplicatedPair, slapd_pair_ou: str
 ) -> None:
     first_write = f"cn=from-first,{slapd_pair_ou}"
     with slapd_pair.first.connection() as conn:
         conn.add(first_write, ["organizationalRole"])
-    slapd_pair.wait_for(slapd_pair.second, first_write, timeout=1.0)
+    slapd_pair.wait_for(slapd_pair.second, first_write)
 
     second_write = f"cn=from-second,{slapd_pair_ou}"
     with slapd_pair.second.connection() as conn:
         conn.add(second_write, ["organizationalRole"])
-    slapd_pair.wait_for(slapd_pair.first, second_write, timeout=1.0)
+    slapd_pair.wait_for(slapd_pair.first, second_write)
 
     assert slapd_pair.differences(slapd_pair_ou) == []
 

@@ -108,6 +108,8 @@ class Report:
     """When the run, its source read and checked, began on the directory (lease held)."""
     withdrawn: list[Withdrawal] = field(default_factory=list)
     """Memberships taken from bad records or through broken references, and why."""
+    warnings: list[str] = field(default_factory=list)
+    """What went wrong beside the directory and cost no data (a state file not written)."""
 
     def fail(self, outcome: Outcome, message: str) -> None:
         """Record that the run stopped, and why."""
@@ -162,6 +164,7 @@ class Report:
             "left_out": counted(self.decisions),
             "decisions": [decision.to_dict() for decision in self.decisions],
             "withdrawn": [withdrawal.to_dict() for withdrawal in self.withdrawn],
+            "warnings": list(self.warnings),
         }
 
     def to_json(self) -> str:
@@ -176,6 +179,7 @@ class Report:
         lines = [f"portal-sync: {self.outcome.value} in {self.duration():.2f}s; {verb}: {summary}"]
         if self.failure:
             lines.append(f"stopped: {self.failure}")
+        lines.extend(f"warning: {warning}" for warning in self.warnings)
         if self.passwords:
             steps = ", ".join(f"{count} {step}" for step, count in sorted(self.passwords.items()))
             lines.append(f"passwords: {steps}")

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import ast
 import math
 import re
 import ssl
 from contextlib import suppress
 from typing import Any
 
-from ldap3 import FIRST, NONE, Connection, Server, ServerPool, Tls
+from ldap3 import BASE, FIRST, NONE, Connection, Server, ServerPool, Tls
 from ldap3.core import exceptions as ldap_exc
 from ldap3.utils.config import set_config_parameter
 
@@ -21,6 +22,17 @@ _UNKNOWN_CA = "CERTIFICATE_VERIFY_FAILED"
 _OTHER_HOST = "doesn't match any name"
 _NO_TLS = "socket ssl wrapping error"
 _NO_ADDRESS = "invalid server address"
+_NOT_TLS = ("WRONG_VERSION_NUMBER", "wrong version number", "RECORD_LAYER_FAILURE", "HTTP_REQUEST")
+"""What the TLS layer says when the other side answered with bytes that are not TLS."""
+_DROPPED = ("EOF", "Connection reset", "Broken pipe", "timed out")
+"""What it says when the other side closed the connection (or went silent) in the handshake."""
+_UNTRUSTED = (
+    "unable to get local issuer certificate",
+    "self-signed certificate",
+    "self signed certificate",
+    "unable to verify the first certificate",
+    "unable to get issuer certificate",
+)
 
 
 def _tls(settings: LdapSettings) -> Tls:
@@ -94,7 +106,7 @@ def bound_connection(
         with translated(action):
             if settings.start_tls:
                 connection.open()
-                connection.start_tls()
+                _start_tls(connection, settings, action)
             connection.bind()
     except (DirectoryError, ConfigurationError) as exc:
         with suppress(ldap_exc.LDAPException):
@@ -134,17 +146,9 @@ def _explained(
             f"{settings.name_of('tls_name')} to the name it holds (validation stays on)"
         )
     if _UNKNOWN_CA in text:
-        return ConfigurationError(
-            f"{action}: the server's TLS certificate is refused: it is signed by a CA that is "
-            f"not trusted. Set {settings.name_of('ca_file')} to the PEM bundle of the CA that "
-            "signed it"
-        )
-    if _NO_TLS in text:
-        return ConfigurationError(
-            f"{action}: the server did not speak TLS on {server.host}:{server.port}: ldaps:// "
-            "needs the server's TLS port (usually 636); for a plain LDAP port use ldap:// with "
-            f"start_tls. Fix {url}"
-        )
+        return _refused_certificate(action, settings, _verify_message(text))
+    if _NO_TLS in text or "wrap socket error" in text:
+        return _no_handshake(exc, action, settings, server)
     if _NO_ADDRESS in text:
         return DirectoryUnavailable(
             f"{action}: the host name {server.host} cannot be resolved (DNS): check the host "
@@ -153,10 +157,129 @@ def _explained(
     return exc
 
 
+def _start_tls(connection: Connection, settings: LdapSettings, action: str) -> None:
+    """Send StartTLS; a server that refuses the request does not offer it: say so."""
+    try:
+        connection.start_tls()
+    except ldap_exc.LDAPOperationResult as exc:
+        if isinstance(exc, ldap_exc.LDAPBusyResult | ldap_exc.LDAPUnavailableResult):
+            raise
+        answer = f"{exc.description}: {exc.message}".rstrip(": ")
+        raise ConfigurationError(
+            f"{action}: the server does not offer StartTLS (it answered the StartTLS request "
+            f"with {answer}). Set up TLS on the server, or connect to its TLS port with an "
+            f"ldaps:// URL in {settings.name_of('url')} and switch off "
+            f"{settings.name_of('start_tls')}"
+        ) from exc
+
+
+def _verify_message(text: str) -> str:
+    """Return why the TLS layer refused the certificate ("certificate has expired"), or ""."""
+    found = re.search(r"certificate verify failed: ([^'\"(]*)", text)
+    return found.group(1).strip() if found else ""
+
+
+def _refused_certificate(action: str, settings: LdapSettings, why: str) -> ConfigurationError:
+    """Return the error for a certificate the TLS layer refused, saying what happened."""
+    if not why or any(reason in why for reason in _UNTRUSTED):
+        return ConfigurationError(
+            f"{action}: the server's TLS certificate is refused: it is signed by a CA that is "
+            f"not trusted. Set {settings.name_of('ca_file')} to the PEM bundle of the CA that "
+            "signed it"
+        )
+    if "expired" in why or "not yet valid" in why:
+        return ConfigurationError(
+            f"{action}: the server's TLS certificate is refused: {why} (the clock of this "
+            "machine is the judge: check it too). The directory's administrator must renew the "
+            "server's certificate; validation stays on"
+        )
+    return ConfigurationError(
+        f"{action}: the server's TLS certificate is refused: {why}. Fix the server's "
+        f"certificate, or set {settings.name_of('ca_file')} to the PEM bundle of the CA that "
+        "signed it"
+    )
+
+
+def _no_handshake(
+    exc: DirectoryError | ConfigurationError, action: str, settings: LdapSettings, server: Server
+) -> DirectoryError | ConfigurationError:
+    """Return the error of a TLS handshake that did not happen.
+
+    Bytes that are not TLS mean a port that speaks something else. A
+    connection closed without a word is either a plain LDAP server (slapd
+    closes on what it cannot parse) or a server going down, or a proxy or
+    load balancer with no server behind it: a plain LDAP request to the same
+    port tells them apart.
+    """
+    text = str(exc)
+    where = f"{server.host}:{server.port}"
+    plain = (
+        f"{action}: the server did not speak TLS on {where}: ldaps:// needs the server's TLS "
+        "port (usually 636); for a plain LDAP port use ldap:// with start_tls. Fix "
+        f"{settings.name_of('url')}"
+    )
+    if any(sign in text for sign in _NOT_TLS):
+        return ConfigurationError(plain)
+    if not any(sign in text for sign in _DROPPED):
+        return exc
+    if not settings.start_tls and _speaks_plain_ldap(server, settings.timeout):
+        return ConfigurationError(plain)
+    return DirectoryUnavailable(
+        f"{action}: the directory server is unavailable: {where} closed the connection during "
+        "the TLS handshake (the server is going down, or a proxy in front of it has no server "
+        "to pass the connection to)"
+    )
+
+
+def _speaks_plain_ldap(server: Server, timeout: float) -> bool:
+    """Return whether `server`'s port answers an LDAP request sent without TLS."""
+    probe = Connection(
+        Server(
+            server.host, port=server.port, use_ssl=False, get_info=NONE, connect_timeout=timeout
+        ),
+        receive_timeout=math.ceil(timeout),
+        raise_exceptions=False,
+    )
+    try:
+        probe.open()
+        probe.search("", "(objectClass=*)", BASE, attributes=["1.1"])
+    except ldap_exc.LDAPException:
+        return False
+    finally:
+        with suppress(ldap_exc.LDAPException):
+            probe.unbind()
+    return isinstance(probe.result, dict) and "result" in probe.result
+
+
 def certificate_names(text: str) -> list[str]:
-    """Return the host names (subject CN, DNS alternative names) a certificate error quotes."""
-    found = re.findall(r"\('(?:commonName|DNS)', '([^']*)'\)", text)
-    return list(dict.fromkeys(found))
+    """Return the host names the certificate quoted in an error holds (subject CN, DNS, IP).
+
+    The error quotes the whole certificate, the issuer's name included;
+    only the subject's common name and the alternative names are the
+    certificate's own names.
+    """
+    start, end = text.find("certificate {"), text.rfind("} doesn't match")
+    try:
+        certificate = ast.literal_eval(text[start + len("certificate ") : end + 1])
+    except (ValueError, SyntaxError):
+        certificate = None
+    if not isinstance(certificate, dict):
+        subject = re.search(r"'subject': (.*?), 'issuer'", text)
+        found = re.findall(r"\('commonName', '([^']*)'\)", subject.group(1) if subject else "")
+        found += re.findall(r"\('(?:DNS|IP Address)', '([^']*)'\)", text)
+        return list(dict.fromkeys(found))
+    names = [
+        value
+        for part in certificate.get("subject", ())
+        for name, value in part
+        if name == "commonName"
+    ]
+    names += [
+        value
+        for kind, value in certificate.get("subjectAltName", ())
+        if kind in ("DNS", "IP Address")
+    ]
+    return list(dict.fromkeys(names))
 
 
 def password_accepted(settings: LdapSettings, dn: str, password: str) -> bool:

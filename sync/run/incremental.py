@@ -168,11 +168,11 @@ class Incremental:
         known = len(self.previous.entries) + len(self.previous.retained)
         return replace(plan, managed=max(plan.managed, known))
 
-    def save(self, run: RunRecord, mapping: DirectoryMapping) -> None:
-        """Record what this successful run left in the directory."""
+    def save(self, run: RunRecord, mapping: DirectoryMapping) -> str:
+        """Record what this successful run left in the directory; return a warning or ""."""
         if run.quarantine.kinds:
             forget_state(self.state_dir)
-            return
+            return ""
         entries, retained = after_run(self.previous, run, mapping)
         last_full = self.clock if self.previous is None else self.previous.last_full
         state = State(
@@ -184,4 +184,4 @@ class Incremental:
             entries=entries,
             retained=retained,
         )
-        save_state(self.state_dir, state)
+        return save_state(self.state_dir, state)

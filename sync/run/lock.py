@@ -36,11 +36,12 @@ from sync.core.report import STOPPING, Outcome, Report, outcome_of
 from sync.errors import (
     AlreadyExists,
     ConfigurationError,
-    DirectoryError,
     InsufficientAccess,
     LeaseConflict,
     LockBusy,
+    SyncError,
 )
+from sync.files import open_private
 from sync.ldap.directory import Directory
 from sync.run.replicated_lease import ReplicatedLease
 from sync.run.sync import run_sync
@@ -69,8 +70,9 @@ class FileLock:
     def acquire(self, deadline: float, cancel: threading.Event) -> bool:
         """Take the lock, waiting until the monotonic `deadline`; return whether it was taken."""
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle = self.path.open("a+", encoding="utf-8")
+            handle = os.fdopen(
+                open_private(self.path, os.O_RDWR | os.O_APPEND), "a+", encoding="utf-8"
+            )
         except OSError as exc:
             raise ConfigurationError(
                 f"cannot open the lock file {self.path}: {exc.strerror}; "
@@ -104,7 +106,7 @@ class FileLock:
     def busy(self) -> bool:
         """Return whether another process holds the lock now, without taking it."""
         try:
-            with self.path.open("a", encoding="utf-8") as handle:
+            with self.path.open("rb") as handle:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             return True
@@ -203,7 +205,7 @@ class DirectoryLease:
             self._held = None
             self.lost.set()
             return False
-        except DirectoryError as exc:
+        except SyncError as exc:
             log.warning("could not renew the lease %s, will try again: %s", self.dn, exc)
             return True
         self._held = mine
@@ -222,7 +224,7 @@ class DirectoryLease:
                 directory.swap_lease(
                     self.dn, (self._held,), released(self.holder, now()).to_value()
                 )
-        except DirectoryError as exc:
+        except SyncError as exc:
             log.warning("could not release the lease %s; it expires by itself: %s", self.dn, exc)
         self._held = None
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from collections.abc import Collection, Iterable
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from sync.core.change import Change, Op
 from sync.core.entry import EntryKey, Kind
 from sync.core.mapping import Mapping
 from sync.core.ownership import Owners
+from sync.files import write_private
 from sync.ldap.directory import Directory
 from sync.ldap.flavour import unique_id_attribute
 from sync.settings import Settings
@@ -62,21 +62,24 @@ def load_owners(state_dir: Path, mapping: Mapping) -> Owners:
     return Owners(attribute, recorded)
 
 
-def save_owners(state_dir: Path, owners: Owners) -> None:
-    """Write the unique IDs atomically; a failure costs only the check by ID."""
+def save_owners(state_dir: Path, owners: Owners) -> str:
+    """Write the unique IDs; return "" or, when they cannot be written, a warning.
+
+    A file not written costs only the check by ID: the next runs fall back on
+    the DN the source gives, and record the IDs again.
+    """
     path = state_dir / FILE_NAME
-    temporary = path.with_suffix(".tmp")
     text = json.dumps(
         {"format": FORMAT, "attribute": owners.attribute, "owners": dict(owners.recorded)},
         separators=(",", ":"),
     )
     try:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
+        write_private(path, text)
     except OSError as exc:
-        log.warning("cannot write the recorded entry IDs %s: %s", path, exc)
-        temporary.unlink(missing_ok=True)
+        warning = f"cannot write the recorded entry IDs {path}: {exc.strerror or exc}"
+        log.warning("%s", warning)
+        return warning
+    return ""
 
 
 def added_ids(

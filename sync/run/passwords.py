@@ -32,6 +32,7 @@ from sync.core.mapping import Mapping as FlavourMapping
 from sync.core.problems import RecordError
 from sync.core.rules import Structure
 from sync.errors import ConfigurationError, EntryRejected, NoSuchEntry
+from sync.files import write_private
 from sync.ldap.directory import Directory
 from sync.settings import LdapSettings, PasswordMode, PasswordSettings
 
@@ -39,6 +40,16 @@ log = logging.getLogger("portal_sync")
 
 ALPHABET = string.ascii_letters + string.digits + "-_.!+"
 STATE_FILE = "passwords.json"
+STATE_LOSS = (
+    "It is safe to delete the file: no password in the directory is changed or lost by that, "
+    "and the next run records again every source hash the directory holds. What it costs: "
+    "an account whose hash in the source changed since portal-sync last wrote it keeps the "
+    "password the directory holds (portal-sync no longer knows that password as its own, so "
+    "it takes it for one set in the directory) until that password is removed there; and an "
+    "account an interrupted run added before its initial password was delivered is no longer "
+    "known to owe one (the file's 'pending' list): give such an account a password by hand"
+)
+"""What deleting an unreadable password state does, for the message that stops the run."""
 
 
 @dataclass(frozen=True)
@@ -184,7 +195,9 @@ class WrittenHashes:
         except FileNotFoundError:
             return cls(path, {})
         except (OSError, ValueError) as exc:
-            raise ConfigurationError(f"{path}: cannot read the password state: {exc}") from exc
+            raise ConfigurationError(
+                f"{path}: cannot read the password state: {exc}. {STATE_LOSS}"
+            ) from exc
         written = data.get("written", {}) if isinstance(data, dict) else {}
         pending = data.get("pending", []) if isinstance(data, dict) else []
         return cls(path, {str(k): str(v) for k, v in written.items()}, {str(k) for k in pending})
@@ -197,14 +210,9 @@ class WrittenHashes:
 
     def save(self) -> None:
         """Write the state atomically, readable by the service user only."""
-        temporary = self.path.with_suffix(".tmp")
+        data = {"version": 1, "written": self.written, "pending": sorted(self.pending)}
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                data = {"version": 1, "written": self.written, "pending": sorted(self.pending)}
-                json.dump(data, handle, indent=1, sort_keys=True)
-            os.replace(temporary, self.path)
+            write_private(self.path, json.dumps(data, indent=1, sort_keys=True))
         except OSError as exc:
             raise ConfigurationError(
                 f"{self.path}: cannot write the password state: {exc.strerror}; "

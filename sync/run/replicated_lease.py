@@ -44,6 +44,7 @@ from sync.errors import (
     InsufficientAccess,
     LeaseConflict,
     LockBusy,
+    SyncError,
 )
 from sync.ldap.directory import Directory
 from sync.settings import LdapSettings
@@ -193,7 +194,7 @@ class ReplicatedLease:
             self._held = None
             self.lost.set()
             return False
-        except DirectoryError as exc:
+        except SyncError as exc:
             log.warning("could not renew the lease claim %s, will try again: %s", self.dn, exc)
             return True
         self._held = mine
@@ -209,7 +210,7 @@ class ReplicatedLease:
             return
         try:
             self._on_one_server(lambda directory: directory.delete_lease(self.claim_dn))
-        except DirectoryError as exc:
+        except SyncError as exc:
             log.warning("could not release the lease %s; it expires by itself: %s", self.dn, exc)
         self._held = None
 

@@ -9,10 +9,10 @@ correctness.
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 from sync.core.digest import State, parse_state
+from sync.files import write_private
 
 log = logging.getLogger("portal_sync")
 
@@ -36,16 +36,22 @@ def load_state(state_dir: Path) -> State | None:
         return None
 
 
-def save_state(state_dir: Path, state: State) -> None:
-    """Write the state atomically; a failure to write only costs the next run time."""
+def save_state(state_dir: Path, state: State) -> str:
+    """Write the state atomically; return "" or, when it cannot be written, a warning.
+
+    A state not written only costs time: the next run reads everything.
+    """
     path = state_dir / FILE_NAME
-    temporary = path.with_suffix(".tmp")
     try:
-        state_dir.mkdir(parents=True, exist_ok=True)
-        temporary.write_text(state.to_json(), encoding="utf-8")
-        os.replace(temporary, path)
+        write_private(path, state.to_json())
     except OSError as exc:
-        log.warning("cannot write the incremental state %s: %s", path, exc)
+        warning = (
+            f"cannot write the incremental state {path}: {exc.strerror or exc}; the next run "
+            "is a full one (it reads every managed entry)"
+        )
+        log.warning("%s", warning)
+        return warning
+    return ""
 
 
 def forget_state(state_dir: Path) -> None:

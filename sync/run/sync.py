@@ -225,7 +225,8 @@ class _Run:
         recorded = owners_after(
             owners.recorded, plan.owners, added, deleted, full=current.scope is None
         )
-        save_owners(self.settings.state_dir, Owners(owners.attribute, recorded))
+        if warning := save_owners(self.settings.state_dir, Owners(owners.attribute, recorded)):
+            report.warnings.append(warning)
         unsettled |= plan.unsettled
         done = RunRecord(
             self.at,
@@ -236,7 +237,8 @@ class _Run:
             prepared.quarantine,
             unsettled,
         )
-        cache.save(done, prepared.mapping)
+        if warning := cache.save(done, prepared.mapping):
+            report.warnings.append(warning)
 
     def settle_passwords(
         self, directory: Directory, prepared: Prepared, plan: Plan, unsettled: Collection[str]

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from sync.core.report import Report
+from sync.files import write_private
 
 log = logging.getLogger("portal_sync.history")
 
@@ -28,20 +29,22 @@ class History:
         self.keep = keep
 
     def record(self, report: Report) -> None:
-        """Store `report` and forget the oldest beyond the number kept; never raise."""
+        """Store `report` and forget the oldest beyond the number kept; never raise.
+
+        A report that cannot be stored gets a warning saying so.
+        """
         data = report.to_dict()
         data.pop("changes", None)
         data.pop("decisions", None)
         name = f"{report.started.strftime('%Y%m%dT%H%M%S.%fZ')}-{os.getpid()}.json"
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            temporary = self.folder / f".{name}.tmp"
-            temporary.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
-            temporary.replace(self.folder / name)
+            write_private(self.folder / name, json.dumps(data, ensure_ascii=False))
             for old in self._files()[: -self.keep]:
                 old.unlink(missing_ok=True)
         except OSError as exc:
-            log.warning("cannot keep the run report in %s: %s", self.folder, exc)
+            warning = f"cannot keep the run report in {self.folder}: {exc.strerror or exc}"
+            log.warning("%s", warning)
+            report.warnings.append(warning)
 
     def reports(self, limit: int | None = None) -> list[dict[str, Any]]:
         """Return the stored reports as plain data, oldest first, at most `limit` of them."""
@@ -77,4 +80,5 @@ def describe(report: dict[str, Any]) -> str:
     if report.get("failure"):
         lines.append(f"    stopped: {report['failure']}")
     lines.extend(f"    {error['record']}: {error['problem']}" for error in errors)
+    lines.extend(f"    warning: {warning}" for warning in report.get("warnings", []))
     return "\n".join(lines)

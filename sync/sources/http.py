@@ -26,6 +26,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from sync.errors import ConfigurationError, SourceError
+from sync.files import write_private
 from sync.settings import HttpSourceSettings
 from sync.sources.document import LoadedDocument, load_data, parse_text
 
@@ -255,8 +256,7 @@ class HttpSource:
         if self._cache_file is None:
             return
         try:
-            self._cache_file.parent.mkdir(parents=True, exist_ok=True)
-            self._cache_file.write_text(json.dumps({"url": self.label, **values}), encoding="utf-8")
+            write_private(self._cache_file, json.dumps({"url": self.label, **values}))
         except OSError as exc:
             log.warning("cannot keep the HTTP source's validators in %s: %s", self._cache_file, exc)
 

@@ -6,14 +6,13 @@ import base64
 import hashlib
 import json
 import subprocess
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import documents
-from ldap3 import BASE, NONE, SUBTREE, Connection, Server
+from ldap3 import NONE, SUBTREE, Connection, Server
 
 from sync.settings import Settings, load_settings
 
@@ -46,21 +45,9 @@ def pair_settings(
     )
 
 
-def context_csns(provider: Provider) -> list[str]:
-    """Return the contextCSN values of the provider's suffix: one per serverID that wrote."""
-    with provider.connection() as conn:
-        conn.search(provider.suffix, "(objectClass=*)", BASE, attributes=["contextCSN"])
-        return sorted(str(value) for value in conn.entries[0].contextCSN.values)
-
-
-def wait_same_context_csn(pair: ReplicatedPair, timeout: float = 60) -> list[str]:
+def wait_same_context_csn(pair: ReplicatedPair, timeout: float = 120) -> list[str]:
     """Poll both providers until their contextCSNs agree (replication caught up); return them."""
-    limit = time.monotonic() + timeout
-    while (first := context_csns(pair.first)) != (second := context_csns(pair.second)):
-        if time.monotonic() > limit:
-            raise AssertionError(f"contextCSN still differ after {timeout} s: {first} / {second}")
-        time.sleep(0.02)
-    return first
+    return pair.wait_caught_up(timeout)
 
 
 def server_ids_of_writes(provider: Provider, base: str, search_filter: str) -> set[str]:

@@ -133,7 +133,7 @@ def test_a_claim_that_does_not_replicate_stops_the_run_as_unavailable(
 def test_a_holder_whose_first_provider_dies_renews_on_the_other_and_keeps_others_out(
     slapd_pair: ReplicatedPair, slapd_pair_ou, tmp_path
 ):
-    holder = lock_for(slapd_pair, slapd_pair_ou, tmp_path, "a", slapd_pair.urls, lease_seconds=3)
+    holder = lock_for(slapd_pair, slapd_pair_ou, tmp_path, "a", slapd_pair.urls, lease_seconds=9)
     other = lock_for(slapd_pair, slapd_pair_ou, tmp_path, "b", slapd_pair.urls[::-1])
     settings = pair_settings(slapd_pair, slapd_pair_ou, tmp_path / "x", slapd_pair.urls)
     on_second = settings.ldap.model_copy(update={"url": slapd_pair.second.url})

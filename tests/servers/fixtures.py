@@ -95,18 +95,19 @@ def slapd_pair() -> Iterator[ReplicatedPair]:
 def slapd_pair_ou(slapd_pair: ReplicatedPair) -> Iterator[str]:
     """Return the DN of a fresh OU made on provider 1 and replicated to provider 2.
 
-    After the test both providers run again and the OU is gone from both.
+    After the test both providers run again, replication has caught up (both
+    hold the same contextCSNs) and the OU is gone from both: a provider that
+    was down still receives the other's writes while the teardown deletes.
     """
     slapd_pair.resume()
     slapd_pair.wait_replicating()
+    slapd_pair.wait_caught_up()
     with slapd_pair.first.connection() as conn:
         ou = add_ou(conn, slapd_pair.suffix)
     slapd_pair.wait_for(slapd_pair.second, ou)
     yield ou
     slapd_pair.resume()
-    with slapd_pair.first.connection() as conn:
-        delete_subtree(conn, ou)
-    slapd_pair.wait_for(slapd_pair.second, ou, present=False)
+    slapd_pair.remove(ou)
 
 
 class _Server(Protocol):

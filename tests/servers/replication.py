@@ -19,11 +19,12 @@ import uuid
 from typing import Any
 
 from ldap3 import BASE, NONE, SUBTREE, Connection, Server
-from ldap3.core.exceptions import LDAPNoSuchObjectResult
+from ldap3.core.exceptions import LDAPNoSuchObjectResult, LDAPNotAllowedOnNotLeafResult
 
 from sync.ldap.localserver import LocalServer
 
 from .process import ServerError, free_port
+from .subtree import delete_subtree
 
 _REPLICATION = """dn: olcDatabase={{1}}mdb,cn=config
 changetype: modify
@@ -111,6 +112,22 @@ class Provider(LocalServer):
             raise_exceptions=True,
             receive_timeout=30,
         )
+
+
+def context_csns(provider: Provider) -> list[str]:
+    """Return the contextCSN values of the provider's suffix: one per serverID that wrote."""
+    with provider.connection() as conn:
+        conn.search(provider.suffix, "(objectClass=*)", BASE, attributes=["contextCSN"])
+        return sorted(str(value) for value in conn.entries[0].contextCSN.values)
+
+
+def exists(provider: Provider, dn: str) -> bool:
+    """Return whether `dn` is on `provider`."""
+    with provider.connection() as conn:
+        try:
+            return bool(conn.search(dn, "(objectClass=*)", BASE, attributes=["1.1"]))
+        except LDAPNoSuchObjectResult:
+            return False
 
 
 def tree(server: Provider, base: str | None = None) -> Tree:
@@ -207,22 +224,53 @@ class ReplicatedPair:
 
     @staticmethod
     def wait_for(
-        provider: Provider, dn: str, *, present: bool = True, timeout: float = 10
+        provider: Provider, dn: str, *, present: bool = True, timeout: float = 60
     ) -> float:
         """Wait until `dn` is (or is no longer) on `provider`; return the seconds it took."""
         started = time.monotonic()
-        while True:
-            with provider.connection() as conn:
-                try:
-                    found = conn.search(dn, "(objectClass=*)", BASE, attributes=["1.1"])
-                except LDAPNoSuchObjectResult:
-                    found = False
-            if found == present:
-                return time.monotonic() - started
+        while exists(provider, dn) != present:
             if time.monotonic() - started > timeout:
                 state = "appear" if present else "disappear"
                 raise ServerError(f"{dn} did not {state} on {provider.url} in {timeout} s")
             time.sleep(0.01)
+        return time.monotonic() - started
+
+    def wait_caught_up(self, timeout: float = 120) -> list[str]:
+        """Wait until both providers hold the same contextCSNs (each has the other's last
+        write); return them. Call it only while nothing writes to the pair."""
+        limit = time.monotonic() + timeout
+        while (first := context_csns(self.first)) != (second := context_csns(self.second)):
+            if time.monotonic() > limit:
+                raise ServerError(
+                    f"the providers' contextCSNs still differ after {timeout} s: {first} / {second}"
+                )
+            time.sleep(0.02)
+        return first
+
+    def remove(self, base: str, timeout: float = 180) -> None:
+        """Delete `base` and its subtree from both providers, once replication has caught up.
+
+        Both providers must run. Entries written on either one while the other
+        was down may still be on their way when this starts: it waits until the
+        contextCSNs agree, deletes leaves first on provider 1, and when an entry
+        got a child meanwhile (notAllowedOnNonLeaf) waits and deletes again,
+        until `base` is gone from both.
+        """
+        limit = time.monotonic() + timeout
+        self.wait_replicating(timeout=timeout)
+        while True:
+            self.wait_caught_up(timeout=timeout)
+            try:
+                with self.first.connection() as conn:
+                    delete_subtree(conn, base)
+            except LDAPNotAllowedOnNotLeafResult:
+                pass
+            else:
+                self.wait_caught_up(timeout=timeout)
+                if not any(exists(provider, base) for provider in self.providers):
+                    return
+            if time.monotonic() > limit:
+                raise ServerError(f"{base} is still on a provider after {timeout} s")
 
     def differences(self, base: str | None = None) -> list[str]:
         """Return how the two providers' trees differ (empty when they hold the same)."""
