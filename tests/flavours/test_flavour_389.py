@@ -228,3 +228,17 @@ def test_the_command_line_checks_and_runs_as_the_sync_account_with_its_lease(
     assert "no change" in done.stdout
     with dirsrv.connection() as conn:
         assert conn.search(f"cn=portal-sync-lock,{acis}", "(objectClass=applicationProcess)", BASE)
+
+
+def test_the_sync_account_sees_a_login_held_outside_its_subtrees(seeded, acis, dirsrv):
+    """Under the shipped ACIs a hand-made entry elsewhere holding a staff login is reported."""
+    foreign = f"uid=anna.schmidt,ou=people,{acis}"
+    with dirsrv.connection() as conn:
+        assert conn.add(f"ou=people,{acis}", ["organizationalUnit"], {"ou": "people"})
+        assert conn.add(
+            foreign, ["inetOrgPerson"], {"uid": "anna.schmidt", "cn": "Anna", "sn": "Copy"}
+        ), conn.result
+    report = run_sync(seeded, full=True)
+    assert report.exit_code == 1, report.to_text()
+    assert [error.record for error in report.errors] == ["internal user U-1"]
+    assert foreign.lower() in report.errors[0].problem.lower()
