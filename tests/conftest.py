@@ -39,15 +39,20 @@ def seed() -> dict[str, Any]:
     return copy.deepcopy(SEED)
 
 
-@pytest.fixture(scope="session")
-def slapd_server() -> Iterator[LocalServer]:
-    """Start one slapd for the whole session."""
-    server = LocalServer()
+def running(server: LocalServer) -> Iterator[LocalServer]:
+    """Start a slapd, hand it out, and stop it (by its PID) when the fixture ends."""
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def slapd_server() -> Iterator[LocalServer]:
+    """Start one slapd for the whole session."""
+    server = LocalServer()
+    yield from running(server)
 
 
 def empty_tree(server: LocalServer) -> None:
@@ -131,11 +136,7 @@ def shipped_acl(suffix: str = "dc=example,dc=org") -> str:
 def acl_server() -> Iterator[LocalServer]:
     """Start one slapd with exactly the shipped ACLs and limits loaded."""
     server = LocalServer(config_changes=(shipped_acl(),))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from running(server)
 
 
 @pytest.fixture
@@ -176,11 +177,7 @@ def overlay_server() -> Iterator[LocalServer]:
         modules_extra="olcModuleLoad: memberof\nolcModuleLoad: refint\n",
         config_changes=(OVERLAYS,),
     )
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from running(server)
 
 
 @pytest.fixture(params=["plain", "refint+memberof"])

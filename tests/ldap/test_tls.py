@@ -13,6 +13,8 @@ from sync.ldap.directory import Directory
 from sync.ldap.localserver import LocalServer, ServerTls
 from sync.settings import LdapSettings
 
+from conftest import running
+
 pytestmark = pytest.mark.slapd
 
 
@@ -39,11 +41,7 @@ def pki(tmp_path_factory) -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def tls_server(pki) -> Iterator[LocalServer]:
     server = LocalServer(tls=ServerTls(pki["server_cert"], pki["server_key"]))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from running(server)
 
 
 def settings(server: LocalServer, **tls) -> LdapSettings:

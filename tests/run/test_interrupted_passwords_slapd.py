@@ -27,7 +27,7 @@ from sync.run.lock import RunLock, locked_run
 from sync.service.history import History
 from sync.settings import load_settings
 
-from conftest import empty_tree
+from conftest import empty_tree, running
 from directory_view import ldapi_search
 
 pytestmark = pytest.mark.slapd
@@ -128,11 +128,7 @@ def test_sigterm_mid_apply_ends_the_run_with_a_report_and_the_next_run_sets_the_
 @pytest.fixture
 def own_slapd() -> Iterator[LocalServer]:
     server = LocalServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from running(server)
 
 
 def test_a_directory_killed_mid_run_leaves_no_account_without_a_password(own_slapd, tmp_path):

@@ -21,7 +21,15 @@ from sync.ldap.localserver import LocalServer
 from sync.run.sync import run_sync
 from sync.settings import Settings
 
-from conftest import SERVICES, SYNC_DN, SYNC_PASSWORD, empty_tree, settings_factory, shipped_acl
+from conftest import (
+    SERVICES,
+    SYNC_DN,
+    SYNC_PASSWORD,
+    empty_tree,
+    running,
+    settings_factory,
+    shipped_acl,
+)
 from directory_view import write_stamps
 
 pytestmark = pytest.mark.slapd
@@ -43,11 +51,7 @@ def hiding(ou: str, scope: str = "subtree", suffix: str = "dc=example,dc=org") -
 @pytest.fixture(scope="module")
 def hidden_server() -> Iterator[LocalServer]:
     server = LocalServer(config_changes=(hiding(ORDERS),))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from running(server)
 
 
 @pytest.fixture
@@ -126,11 +130,7 @@ def test_the_daemon_turns_unhealthy_when_a_managed_ou_is_hidden(hidden_slapd, tm
 @pytest.fixture(scope="module")
 def children_hidden_server() -> Iterator[LocalServer]:
     server = LocalServer(config_changes=(hiding(ORDERS, scope="children"),))
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from running(server)
 
 
 @pytest.mark.parametrize("state", ["incremental state", "no state"])
