@@ -20,7 +20,10 @@ import pytest
 from daemons import environment, wait_for, write_source
 from documents import big_document
 
+from sync.clock import now
+from sync.core.lease import granted
 from sync.core.report import ExitCode
+from sync.ldap.directory import Directory
 from sync.ldap.localserver import LocalServer
 from sync.run.lock import RunLock, locked_run
 from sync.service.history import History
@@ -57,6 +60,19 @@ def signal_pending(pid: int, signum: int) -> bool:
     return False
 
 
+def settings_of(server: LocalServer, tmp_path: Path):
+    return load_settings(
+        ldap={
+            "url": server.url,
+            "bind_dn": server.root_dn,
+            "bind_password": server.root_pw,
+            "base_dn": server.suffix,
+        },
+        source={"path": tmp_path / "source.json"},
+        state_dir=tmp_path / "state",
+    )
+
+
 def test_sigterm_while_the_directory_does_not_answer_counts_exactly_what_was_written(
     slapd, tmp_path
 ):
@@ -84,16 +100,7 @@ def test_sigterm_while_the_directory_does_not_answer_counts_exactly_what_was_wri
 
     assert process.returncode == ExitCode.INTERRUPTED == 143, (process.returncode, err.decode())
     assert b"interrupted" in err, err.decode()
-    settings = load_settings(
-        ldap={
-            "url": slapd.url,
-            "bind_dn": slapd.root_dn,
-            "bind_password": slapd.root_pw,
-            "base_dn": slapd.suffix,
-        },
-        source={"path": source},
-        state_dir=tmp_path / "state",
-    )
+    settings = settings_of(slapd, tmp_path)
     [last] = History(settings.state_dir, 10).reports(1)
     assert last["outcome"] == "interrupted", last
     written = entries(slapd) - before
@@ -101,5 +108,41 @@ def test_sigterm_while_the_directory_does_not_answer_counts_exactly_what_was_wri
     assert sum(last["counts"].values()) == len(written), (last["counts"], len(written))
 
     report = locked_run(RunLock(settings), settings, 0)  # lock.wait 0: the lease must be free
+
+    assert report.ok, report.to_text(verbose=False)
+
+
+def test_sigterm_while_waiting_for_the_lease_stops_at_once_and_takes_nothing(slapd, tmp_path):
+    source = tmp_path / "source.json"
+    write_source(source, big_document(customers=5, persons=2))
+    settings = settings_of(slapd, tmp_path)
+    lease = f"{LEASE},{slapd.suffix}"
+    other = granted("elsewhere:1:cafe", now(), 3600).to_value()
+    with Directory.open(settings.ldap) as directory:
+        directory.delete_lease(lease)
+        directory.create_lease(lease, other)
+    before = entries(slapd)
+    env = environment(slapd, source, tmp_path / "state", LOGGING__LEVEL="INFO", LOCK__WAIT=3600)
+    log = tmp_path / "stderr.txt"
+    with log.open("wb") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "sync", "run"], env=env, cwd=tmp_path, stderr=stderr
+        )
+        wait_for(lambda: b"waiting for the lease" in log.read_bytes(), "the run to wait")
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=60)
+    err = log.read_text(encoding="utf-8")
+
+    assert process.returncode == 143, (process.returncode, err)
+    assert "interrupted" in err, err
+    [last] = History(settings.state_dir, 10).reports(1)
+    assert last["outcome"] == "interrupted", last
+    assert last["counts"] == {}, last
+    assert entries(slapd) == before
+    with Directory.open(settings.ldap) as directory:
+        assert directory.read_lease(lease) == (other,), "the waiting run wrote the lease"
+        directory.delete_lease(lease)  # the other run ends
+
+    report = locked_run(RunLock(settings), settings, 0)
 
     assert report.ok, report.to_text(verbose=False)
