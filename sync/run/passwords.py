@@ -338,7 +338,12 @@ def settle_passwords(
             entry = entries.get(key)
             if entry is None or key in refused:
                 continue
-            owed = key in created or key in state.pending
+            owed = key in created
+            if key in state.pending:
+                if mode_of(options, key) is PasswordMode.INITIAL:
+                    owed = True
+                else:  # the mode changed since: nothing is owed in this one
+                    state.pending.discard(key)
             try:
                 steps[key] = _settle(directory, options, state, account, entry.dn, owed, write)
             except (DeliveryFailed, EntryRejected, NoSuchEntry) as exc:
