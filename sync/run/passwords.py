@@ -198,8 +198,13 @@ class WrittenHashes:
             raise ConfigurationError(
                 f"{path}: cannot read the password state: {exc}. {STATE_LOSS}"
             ) from exc
-        written = data.get("written", {}) if isinstance(data, dict) else {}
-        pending = data.get("pending", []) if isinstance(data, dict) else []
+        written = data.get("written", {}) if isinstance(data, dict) else None
+        pending = data.get("pending", []) if isinstance(data, dict) else None
+        if not isinstance(written, dict) or not isinstance(pending, list):
+            raise ConfigurationError(
+                f"{path}: cannot read the password state: it is not an object holding "
+                f"'written' (keys to hashes) and 'pending' (a list of keys). {STATE_LOSS}"
+            )
         return cls(path, {str(k): str(v) for k, v in written.items()}, {str(k) for k in pending})
 
     def forget(self, keys: Iterable[str]) -> None:
