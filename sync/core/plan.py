@@ -426,6 +426,7 @@ class _Planner:
             )
             self.places.moving[have.key] = (have.dn, None)
             return
+        released = self._released(have)
         if since is None:
             stamp = self.now.astimezone(UTC).isoformat(timespec="seconds")
             marker = f"{self.mapping.identity_prefix}{DISABLED_TAG}{stamp}"
@@ -435,22 +436,13 @@ class _Planner:
                     have.dn,
                     have.key,
                     add_values={self.mapping.identity_attribute: (marker,)},
-                    replace={
-                        **self.mapping.kinds[have.kind].render_disabled(),
-                        **self._released(have),
-                    },
+                    replace={**self.mapping.kinds[have.kind].render_disabled(), **released},
                     reason=Reason.DISABLE,
                 )
             )
-        elif self._released(have):
+        elif released:
             self.changes.append(
-                Change(
-                    Op.MODIFY,
-                    have.dn,
-                    have.key,
-                    replace=self._released(have),
-                    reason=Reason.DISABLE,
-                )
+                Change(Op.MODIFY, have.dn, have.key, replace=released, reason=Reason.DISABLE)
             )
         if not self._in_disabled_ou(have.dn):
             target = self._disabled_dn(have)
