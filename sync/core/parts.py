@@ -40,8 +40,7 @@ class Part:
     unknown: tuple[str, ...]
     """Kinds of entry whose every membership is unknown (kept as it is) while it is empty."""
     counted: str
-    """The kind of entry that tells how much of the directory the part fed: for roles the
-    staff whose memberships they were (a shop has a handful of role groups, many staff)."""
+    """The kind of entry that tells how much of the directory the part fed."""
 
 
 _EXTERNAL = Kind.EXTERNAL.value
@@ -52,7 +51,7 @@ PARTS: dict[str, Part] = {
     "person_contact_types": Part(_PERSON_SIDE, (_EXTERNAL,), _EXTERNAL),
     "accounts": Part(_PERSON_SIDE, (_EXTERNAL,), _EXTERNAL),
     "internal_users": Part(_STAFF_SIDE, _STAFF_SIDE, Kind.INTERNAL.value),
-    "roles": Part((Kind.ROLE.value,), (Kind.ROLE.value,), Kind.INTERNAL.value),
+    "roles": Part((Kind.ROLE.value,), (Kind.ROLE.value,), Kind.ROLE.value),
     "orders": Part((Kind.ORDER.value,), (Kind.ORDER.value,), Kind.ORDER.value),
 }
 """Every part of a source by name (the SQL queries' names), and what it feeds."""
