@@ -6,18 +6,23 @@ needs to read them. Every directory made here is 0700 and every file 0600,
 whatever the umask of the process (outside systemd it is usually 022).
 Every state file is written by `write_private`, the one atomic writer: a
 crash or a full disk leaves the old file or the new one under the real
-name, never half of one, and no temporary file behind.
+name, never half of one, and no temporary file behind (one a process killed
+mid-write left is removed by the next write of that file).
 """
 
 from __future__ import annotations
 
+import glob
 import os
 import tempfile
+import time
 from contextlib import suppress
 from pathlib import Path
 
 DIRECTORY_MODE = 0o700
 FILE_MODE = 0o600
+STALE_SECONDS = 3600
+"""A temporary file of ours this old was left by a process killed mid-write (SIGKILL)."""
 
 
 def private_directory(path: Path) -> Path:
@@ -62,6 +67,7 @@ def write_private(path: Path, text: str) -> None:
     left as it was, and the OSError is raised for the caller to report.
     """
     private_directory(path.parent)
+    _remove_stale(path)
     descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
@@ -73,3 +79,15 @@ def write_private(path: Path, text: str) -> None:
         with suppress(OSError):
             os.unlink(name)
         raise
+
+
+def _remove_stale(path: Path) -> None:
+    """Remove the temporary files a killed writer of `path` left (older than STALE_SECONDS).
+
+    A younger one may be another process's write under way: it is left alone.
+    """
+    now = time.time()
+    for stale in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        with suppress(OSError):
+            if now - stale.stat().st_mtime > STALE_SECONDS:
+                stale.unlink()

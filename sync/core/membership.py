@@ -200,6 +200,9 @@ class Applied:
     """Normalized DN whose add or rename was refused -> the DN the entry still has (or None)."""
     relocated: dict[str, str] = field(default_factory=dict)
     """Normalized DN a move was planned to -> the DN the entry went to instead."""
+    refused_groups: dict[str, str | None] = field(default_factory=dict)
+    """Normalized DN a group's add or rename was refused at (the entry there is someone
+    else's) -> the DN the group still has (None: none)."""
 
 
 def settle_members(change: Change, outcome: Applied, members: str) -> Change | None:

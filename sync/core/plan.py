@@ -171,6 +171,8 @@ class _Planner:
         self.disabled_taken: set[str] | None = None
         self.recheck: list[tuple[str, str, tuple[str, ...]]] = []
         self.handed_over: set[str] = set()
+        self.logins_after: dict[str, set[str]] | None = None
+        """Login (case-folded) -> the keys of the users that hold it once this run is done."""
         self.disabled_base = (
             dnlib.normalize_dn(desired.disabled_base) if desired.disabled_base else ""
         )
@@ -390,7 +392,7 @@ class _Planner:
         restoring = bool(markers) or self._in_disabled_ou(have.dn)
         reason = Reason.RESTORE if restoring else Reason.NONE
         if _needs_rename(have.dn, want.dn):
-            if not restoring and _login(have.dn) != _login(want.dn):
+            if not restoring and _login(have.dn) != _login(want.dn) and self._handed_on(have):
                 self._release(have)
             self.changes.append(Change(Op.RENAME, have.dn, want.key, new_dn=want.dn, reason=reason))
             self.places.moving[want.key] = (have.dn, want.dn)
@@ -424,6 +426,7 @@ class _Planner:
             )
             self.places.moving[have.key] = (have.dn, None)
             return
+        released = self._released(have)
         if since is None:
             stamp = self.now.astimezone(UTC).isoformat(timespec="seconds")
             marker = f"{self.mapping.identity_prefix}{DISABLED_TAG}{stamp}"
@@ -433,22 +436,13 @@ class _Planner:
                     have.dn,
                     have.key,
                     add_values={self.mapping.identity_attribute: (marker,)},
-                    replace={
-                        **self.mapping.kinds[have.kind].render_disabled(),
-                        **self._released(have),
-                    },
+                    replace={**self.mapping.kinds[have.kind].render_disabled(), **released},
                     reason=Reason.DISABLE,
                 )
             )
-        elif self._released(have):
+        elif released:
             self.changes.append(
-                Change(
-                    Op.MODIFY,
-                    have.dn,
-                    have.key,
-                    replace=self._released(have),
-                    reason=Reason.DISABLE,
-                )
+                Change(Op.MODIFY, have.dn, have.key, replace=released, reason=Reason.DISABLE)
             )
         if not self._in_disabled_ou(have.dn):
             target = self._disabled_dn(have)
@@ -476,8 +470,19 @@ class _Planner:
             changed[kept_in] = (dnlib.split_dn(have.dn)[0][1],)
         return changed
 
+    def _handed_on(self, have: Entry) -> bool:
+        """Return whether another user takes the login this user leaves, in this run."""
+        if self.logins_after is None:
+            self.logins_after = {}
+            for key, dn in self.places.after.items():
+                if dn is not None:
+                    self.logins_after.setdefault(_login(dn), set()).add(key)
+        return bool(self.logins_after.get(_login(have.dn), set()) - {have.key})
+
     def _release(self, have: Entry) -> None:
-        """Free the login attributes of a user renamed to another login, before any rename."""
+        """Free the login attributes of a user renamed to a login another user takes, before
+        any rename: a rename no one follows sets the new login in one step, so a refused
+        rename leaves the user its old login."""
         released = self._released(have)
         kept_in = self.mapping.kept_in
         if kept_in:

@@ -213,11 +213,18 @@ def _no_handshake(
     """
     text = str(exc)
     where = f"{server.host}:{server.port}"
-    plain = (
-        f"{action}: the server did not speak TLS on {where}: ldaps:// needs the server's TLS "
-        "port (usually 636); for a plain LDAP port use ldap:// with start_tls. Fix "
-        f"{settings.name_of('url')}"
-    )
+    if settings.start_tls:
+        plain = (
+            f"{action}: the server answered StartTLS on {where} but then did not speak TLS: "
+            f"check that {settings.name_of('url')} names the directory itself, not a proxy "
+            "that does not pass StartTLS through"
+        )
+    else:
+        plain = (
+            f"{action}: the server did not speak TLS on {where}: ldaps:// needs the server's "
+            "TLS port (usually 636); for a plain LDAP port use ldap:// with start_tls. Fix "
+            f"{settings.name_of('url')}"
+        )
     if any(sign in text for sign in _NOT_TLS):
         return ConfigurationError(plain)
     if not any(sign in text for sign in _DROPPED):
@@ -226,8 +233,8 @@ def _no_handshake(
         return ConfigurationError(plain)
     return DirectoryUnavailable(
         f"{action}: the directory server is unavailable: {where} closed the connection during "
-        "the TLS handshake (the server is going down, or a proxy in front of it has no server "
-        "to pass the connection to)"
+        "the TLS handshake (the server is going down, a proxy in front of it has no server "
+        "to pass the connection to, or the server has no TLS certificate to offer)"
     )
 
 

@@ -220,7 +220,8 @@ class Directory:
         except InsufficientAccess as exc:
             raise InsufficientAccess(
                 f"{exc}: {self.account or 'the service account'} needs read access (search "
-                f"and read) to {base} and everything below it (config/slapd/acl.ldif)"
+                f"and read) to {base} and everything below it (the shipped rules: "
+                "config/slapd/acl.ldif, config/389ds/aci.ldif)"
             ) from exc
         self._require_complete(f"searching {base}")
 

@@ -57,7 +57,8 @@ def apply_plan(
             if planned.key is not None:
                 members = mapping.kinds[EntryKey.kind(planned.key)].members
                 if members:
-                    change = settle_members(planned, outcome, members)
+                    kept = _stays_put(planned, outcome)
+                    change = kept and settle_members(kept, outcome, members)
                     if change != planned:
                         unsettled.add(planned.key)
                 elif planned.op is Op.MODIFY and _not_there(planned, outcome):
@@ -165,7 +166,12 @@ def _apply(
         if members is None:
             _refused(change, NoSuchValue(change.dn), prepared, report, outcome, unsettled)
             continue
-        reduced = without_absent(change, directory.read_values(change.dn, members), members)
+        try:
+            present = directory.read_values(change.dn, members)
+        except NoSuchEntry as gone:  # deleted by hand since this run read it
+            _refused(change, gone, prepared, report, outcome, unsettled)
+            continue
+        reduced = without_absent(change, present, members)
         if reduced is not None:
             again.append(reduced)
     return again
@@ -264,7 +270,24 @@ def _refused(
         unsettled.add(change.key)
         if EntryKey.kind(change.key).is_user:
             _note_refused(change, outcome.refused)
+        elif change.op is Op.ADD:
+            outcome.refused_groups[dnlib.normalize_dn(change.dn)] = None
+        elif change.op is Op.RENAME and change.new_dn:
+            outcome.refused_groups[dnlib.normalize_dn(change.new_dn)] = change.dn
     log.warning("skipped %s: %s", record, refusal)
+
+
+def _stays_put(change: Change, outcome: Applied) -> Change | None:
+    """Return a group change aimed at the DN the group still has when its rename was refused.
+
+    The entry at the refused name is someone else's and is never written;
+    None when the group has no entry (its add was refused).
+    """
+    normalized = dnlib.normalize_dn(change.dn)
+    if normalized not in outcome.refused_groups:
+        return change
+    still = outcome.refused_groups[normalized]
+    return None if still is None else replace(change, dn=still)
 
 
 def _not_there(change: Change, outcome: Applied) -> bool:

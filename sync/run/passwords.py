@@ -198,8 +198,13 @@ class WrittenHashes:
             raise ConfigurationError(
                 f"{path}: cannot read the password state: {exc}. {STATE_LOSS}"
             ) from exc
-        written = data.get("written", {}) if isinstance(data, dict) else {}
-        pending = data.get("pending", []) if isinstance(data, dict) else []
+        written = data.get("written", {}) if isinstance(data, dict) else None
+        pending = data.get("pending", []) if isinstance(data, dict) else None
+        if not isinstance(written, dict) or not isinstance(pending, list):
+            raise ConfigurationError(
+                f"{path}: cannot read the password state: it is not an object holding "
+                f"'written' (keys to hashes) and 'pending' (a list of keys). {STATE_LOSS}"
+            )
         return cls(path, {str(k): str(v) for k, v in written.items()}, {str(k) for k in pending})
 
     def forget(self, keys: Iterable[str]) -> None:
@@ -338,7 +343,12 @@ def settle_passwords(
             entry = entries.get(key)
             if entry is None or key in refused:
                 continue
-            owed = key in created or key in state.pending
+            owed = key in created
+            if key in state.pending:
+                if mode_of(options, key) is PasswordMode.INITIAL:
+                    owed = True
+                else:  # the mode changed since: nothing is owed in this one
+                    state.pending.discard(key)
             try:
                 steps[key] = _settle(directory, options, state, account, entry.dn, owed, write)
             except (DeliveryFailed, EntryRejected, NoSuchEntry) as exc:

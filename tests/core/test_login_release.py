@@ -83,6 +83,14 @@ def test_a_chain_of_logins_never_needs_a_held_value():
     assert held == {"external:1": "b", "external:2": "c", "external:3": "d"}
 
 
+def test_a_rename_no_one_follows_sets_the_new_login_in_one_step():
+    """Nothing parks the login: a refused rename leaves the user the login it has."""
+    changes = plan([ad_user("external:1", "alicia")], [ad_user("external:1", "alice")]).changes
+    assert not [c for c in changes if c.reason is Reason.RELEASE]
+    [modify] = [c for c in changes if c.op is Op.MODIFY]
+    assert modify.replace["samaccountname"] == ("alicia",)
+
+
 def test_disabling_on_ad_gives_the_login_up_and_keeps_it_for_the_record():
     alice, bob = ad_user("external:1", "alice"), ad_user("external:2", "bob")
     mark, move = plan([alice], [alice, bob]).changes

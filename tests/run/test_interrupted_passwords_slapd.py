@@ -185,3 +185,36 @@ def test_a_daemon_past_its_shutdown_timeout_leaves_no_account_without_a_password
     assert after.returncode == 0, after.stdout + after.stderr
     assert without_password(slapd) == set()
     everyone_binds(slapd, delivered(tmp_path / "initial.txt"))
+
+
+def test_an_owed_initial_password_is_forgotten_when_the_mode_is_no_longer_initial(
+    settings_for, slapd, seed
+):
+    """A key left pending by an interrupted run in `initial` mode, then `source-hash`: the
+    password set in the directory since is not overwritten, and nothing stays owed."""
+    import json
+
+    from portal_helpers import with_hashes
+
+    from sync.run.sync import run_sync
+
+    modes = {"internal": "source-hash", "external": "source-hash"}
+    settings = settings_for(with_hashes(seed), passwords=modes)
+    assert run_sync(settings).ok
+    state = settings.state_dir / "passwords.json"
+    data = json.loads(state.read_text(encoding="utf-8"))
+    key = next(k for k in data["written"] if k.startswith("external:"))
+    data["pending"] = [key]
+    state.write_text(json.dumps(data), encoding="utf-8")
+    [dn] = [
+        line[4:]
+        for line in ldapi_search(slapd, f"(businessCategory=portal-sync:{key})", "1.1").splitlines()
+        if line.startswith("dn: ")
+    ]
+    with Connection(Server(slapd.url, get_info=NONE), slapd.root_dn, slapd.root_pw) as conn:
+        assert conn.bind() and conn.extend.standard.modify_password(dn, new_password="Hand-Set-1")
+    for _ in range(2):
+        assert run_sync(settings, full=True).ok
+    with Connection(Server(slapd.url, get_info=NONE), dn, "Hand-Set-1") as user:
+        assert user.bind(), f"{dn}: the password set in the directory was overwritten"
+    assert json.loads(state.read_text(encoding="utf-8")).get("pending", []) == []

@@ -287,3 +287,23 @@ def test_the_sync_account_sees_a_login_held_outside_its_subtrees(sync_settings_f
     assert [error.record for error in report.errors] == ["internal user U-1"]
     assert foreign in report.errors[0].problem
     assert memberships(acl_slapd, "anna.schmidt") == {"Prepress"}
+
+
+def test_a_group_whose_rename_is_refused_writes_nothing_into_the_entry_at_its_new_name(
+    settings_for, overlay, seed
+):
+    """A customer renamed onto a hand-made group's name: the hand-made group stays as it was."""
+    settings = settings_for(seed)
+    sync(settings)
+    foreign = f"cn=X10001-Marketing,{CUSTOMERS},{overlay.suffix}"
+    with connect(overlay) as conn:
+        assert conn.add(
+            foreign, ["groupOfNames"], {"cn": "X10001-Marketing", "member": overlay.root_dn}
+        ), conn.result
+    before = entries(overlay)[foreign]
+    seed["customers"][0]["name"] = "Marketing"
+    seed["customers"][0]["persons"][0]["account"]["login"] = "cdubois2"
+    report = run_sync(settings_for(seed), full=True)
+    assert any("collision" in error.problem for error in report.errors), report.to_text()
+    assert entries(overlay)[foreign] == before
+    assert groups(overlay, CUSTOMERS)[LUMIERE] >= {"cdubois2", "mlefevre"}

@@ -140,3 +140,12 @@ def test_a_cleartext_source_password_is_a_record_error_that_does_not_show_it(see
     assert len(problems) == 2
     assert all("hunter" not in problem for problem in problems)
     assert "must be a hash" in problems[0]
+
+
+@pytest.mark.parametrize(
+    "text", ['{"written": []}', '{"written": {}, "pending": "external:1"}', "[1, 2]"]
+)
+def test_a_password_state_of_the_wrong_shape_says_whether_deleting_it_is_safe(tmp_path, text):
+    (tmp_path / "passwords.json").write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigurationError, match="It is safe to delete the file"):
+        WrittenHashes.load(tmp_path)

@@ -131,3 +131,19 @@ def test_a_full_disk_is_a_warning_in_the_report_and_leaves_no_temporary_file(sla
     (small_disk / "filler").unlink()
     text = portal_sync(slapd, source, state, passwords__external="none")
     assert text.returncode == 0 and "warning" not in text.stdout, text.stdout
+
+
+def test_a_temporary_file_a_killed_writer_left_goes_with_the_next_write(tmp_path):
+    from sync.files import STALE_SECONDS, write_private
+
+    target = tmp_path / "passwords.json"
+    stale = tmp_path / ".passwords.json.abc123.tmp"
+    young = tmp_path / ".passwords.json.def456.tmp"
+    for leftover in (stale, young):
+        leftover.write_text("half a state", encoding="utf-8")
+    old = stale.stat().st_mtime - STALE_SECONDS - 60
+    os.utime(stale, (old, old))
+    write_private(target, "{}")
+    assert not stale.exists(), "a killed writer's temporary file stays for ever"
+    assert young.exists(), "another writer's file under way was removed"
+    assert target.read_text(encoding="utf-8") == "{}"
