@@ -14,9 +14,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from sync import stop
 from sync.core.model import json_schema
 from sync.core.report import STOPPING, ExitCode, Outcome, Report, outcome_of
-from sync.errors import ConfigurationError, Interrupted, LockBusy
+from sync.errors import ConfigurationError, LockBusy
 from sync.logs import configure_logging
 from sync.settings import Settings, load_settings
 
@@ -358,13 +359,14 @@ def _run(args: argparse.Namespace) -> int:
         return int(ExitCode.CONFIGURATION)
     settings = _settings(args)
     options = {"allow_deletions": args.allow_deletions, "full": args.full, "explain": args.explain}
-    with progress_for(sys.stderr) as progress, _stopped_by_sigterm():
+    with progress_for(sys.stderr) as progress, _stopped_by_sigterm(dry_run=args.dry_run):
         if args.dry_run:
             report = run_sync(settings, dry_run=True, progress=progress, **options)
         else:
             wait = settings.lock.wait if args.wait is None else args.wait
+            lock = RunLock(settings, cancel=stop.requested.event)
             try:
-                report = locked_run(RunLock(settings), settings, wait, progress=progress, **options)
+                report = locked_run(lock, settings, wait, progress=progress, **options)
             except LockBusy as exc:
                 print(f"portal-sync: not started: {exc}", file=sys.stderr)
                 return int(ExitCode.LOCKED)
@@ -377,26 +379,35 @@ def _run(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _stopped_by_sigterm() -> Iterator[None]:
-    """Turn SIGTERM during the run into Interrupted: the run ends with a report, lease freed.
+def _stopped_by_sigterm(*, dry_run: bool) -> Iterator[None]:
+    """Turn SIGTERM during the run into a stop at the run's next safe point.
 
-    The run stops where it is (changes already written stay); its report
-    and history say "interrupted" and the exit code is 143. A second
-    SIGTERM kills the process at once.
+    The handler only asks for the stop (`sync.stop`); the run ends with
+    Interrupted where stopping is safe (before it connects, after it read
+    the source, between write stages, while waiting for the lock), never
+    inside a connection, the lease's release or the report. Changes already
+    written stay; the report and history say "interrupted" and the exit
+    code is 143. A second SIGTERM kills the process at once.
     """
-
-    def interrupt(signum: int, _frame: object) -> None:
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        raise Interrupted(
+    if dry_run:
+        reason = "SIGTERM: the dry run stopped; nothing was written to the directory"
+    else:
+        reason = (
             "SIGTERM: the run lease is freed; the changes written so far stay, the rest "
             "waits for the next run (accounts added without their initial password get it then)"
         )
 
+    def interrupt(signum: int, _frame: object) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        stop.requested.request(reason)
+
+    stop.requested.clear()
     previous = signal.signal(signal.SIGTERM, interrupt)
     try:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+        stop.requested.clear()
 
 
 def _print_report(report: Report, args: argparse.Namespace) -> None:

@@ -9,6 +9,7 @@ import logging
 from dataclasses import replace
 from itertools import groupby
 
+from sync import stop
 from sync.core import dn as dnlib
 from sync.core.change import Change, Op, Reason
 from sync.core.entry import EntryKey
@@ -49,6 +50,7 @@ def apply_plan(
     progress = progress or Progress()
     progress.stage("applying", len(plan.changes))
     for _, stage in groupby(plan.changes, key=stage_of):
+        stop.requested.check()  # between stages: a stage is written whole or not at all
         batch: list[Change] = []
         for planned in stage:
             change: Change | None = planned

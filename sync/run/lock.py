@@ -29,6 +29,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+from sync import stop
 from sync.clock import now
 from sync.core import dn as dnlib
 from sync.core.lease import Lease, blocking, granted, released
@@ -88,6 +89,7 @@ class FileLock:
                     log.info("waiting for the run lock %s: %s", self.path, self.holder())
                 if time.monotonic() >= deadline or cancel.wait(_POLL):
                     handle.close()
+                    stop.requested.check()
                     return False
                 continue
             handle.seek(0)
@@ -150,6 +152,7 @@ class DirectoryLease:
                 races += 1
                 log.debug("lost the race for the lease %s; reading it again", self.dn)
                 if races > 3 and (time.monotonic() >= deadline or cancel.wait(_LEASE_POLL)):
+                    stop.requested.check()
                     raise LockBusy(f"other runs keep taking the lease {self.dn}") from None
                 continue
             if blocker is None:
@@ -160,6 +163,7 @@ class DirectoryLease:
                 waiting = True
                 log.info("waiting for the lease %s: %s", self.dn, blocker.describe(now()))
             if time.monotonic() >= deadline or cancel.wait(_LEASE_POLL):
+                stop.requested.check()
                 raise LockBusy(
                     f"another portal-sync run holds the lease {self.dn}: {blocker.describe(now())}"
                 )
@@ -171,6 +175,7 @@ class DirectoryLease:
         """
         at = now()
         mine = granted(self.holder, at, self.seconds).to_value()
+        stop.requested.check()
         with Directory.open(self._ldap) as directory:
             values = directory.read_lease(self.dn)
             if values is not None and (blocker := blocking(values, self.holder, at)):

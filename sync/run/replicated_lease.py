@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from datetime import datetime
 
+from sync import stop
 from sync.clock import now
 from sync.core import dn as dnlib
 from sync.core.lease import Lease, blocking, granted, parse_lease
@@ -87,6 +88,7 @@ class ReplicatedLease:
                 waiting = True
                 log.info("waiting for the lease %s: %s", self.dn, blocker.describe(now()))
             if time.monotonic() >= deadline or cancel.wait(random.uniform(*_PAUSE)):
+                stop.requested.check()
                 raise LockBusy(
                     f"another portal-sync run holds the lease {self.dn}: {blocker.describe(now())}"
                 )
@@ -95,6 +97,7 @@ class ReplicatedLease:
         """Claim the lease once; return the other run's claim in the way, or None when held."""
         at = now()
         mine = granted(self.holder, at, self.seconds).to_value()
+        stop.requested.check()
         with self._providers() as providers:
             first_url, first = providers[0]
             if first.read_lease(self.dn) is None:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime, timedelta
 
-from sync import clock
+from sync import clock, stop
 from sync.core import dn as dnlib
 from sync.core.change import Op
 from sync.core.desired import Desired
@@ -40,7 +40,7 @@ from sync.run.passwords import (
     still_owed,
 )
 from sync.run.prepare import Prepared, gc_paused, prepare
-from sync.settings import Settings
+from sync.settings import LdapSettings, Settings
 from sync.sources.reader import source_of
 
 log = logging.getLogger("portal_sync")
@@ -105,7 +105,7 @@ class _Run:
         if explain or not cache.source_unchanged():
             self.read_source()
         self.progress.stage("connecting to the directory")
-        with hold(), Directory.open(settings.ldap) as directory:
+        with hold(), _open(settings.ldap) as directory:
             self.report.directory_started = clock.now()
             if directory.server_url != settings.ldap.urls[0]:
                 log.warning(
@@ -154,6 +154,7 @@ class _Run:
                 self.settings, self.progress, source=self.source, mapping=self.mapping
             )
             self.report.decisions = self._prepared.decisions
+            stop.requested.check()
         return self._prepared
 
     def converge(
@@ -269,6 +270,12 @@ class _Run:
         self.report.errors.extend(
             RecordError(records.get(e.record, e.record), e.problem) for e in errors
         )
+
+
+def _open(ldap: LdapSettings) -> AbstractContextManager[Directory]:
+    """Return the directory connection to open, unless a stop was requested (a safe point)."""
+    stop.requested.check()
+    return Directory.open(ldap)
 
 
 def _logins(desired: Desired, scope: Collection[str]) -> set[str]:
