@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -49,3 +50,37 @@ def big_document(
             {"id": f"O-{c}", "customer": f"C{c}", "portal_visible": True} for c in range(customers)
         ],
     }
+
+
+def add_person(document: dict[str, Any], login: str, person_id: str = "P-90") -> None:
+    """Give the first customer of a seed-shaped document one more person, with this login."""
+    document["customers"][0]["persons"].append(
+        {
+            "id": person_id,
+            "first_name": "Long",
+            "last_name": "Login",
+            "contact_types": ["ct-achats"],
+            "account": {"login": login, "enabled": True},
+        }
+    )
+
+
+def without_part(document: dict[str, Any], part: str) -> dict[str, Any]:
+    """Return a copy of the document with one part of it emptied, the rest as it was.
+
+    The parts are those of `sync.core.parts` (accounts, persons, roles, or a top-level list).
+    """
+    document = copy.deepcopy(document)
+    if part == "accounts":
+        for customer in document["customers"]:
+            for person in customer["persons"]:
+                person.pop("account", None)
+    elif part == "persons":
+        for customer in document["customers"]:
+            customer["persons"] = []
+    elif part == "roles":
+        for user in document["internal_users"]:
+            user["groups"] = []
+    else:
+        document[part] = []
+    return document

@@ -2,32 +2,14 @@
 
 from __future__ import annotations
 
-import copy
-
 import pytest
+from documents import without_part
 
 from sync.core.grants import AccessRules, read_grants
 from sync.core.parts import empty_parts, protect, vanished
 from sync.core.problems import Quarantine
 
 from conftest import SEED
-
-
-def emptied(part: str) -> dict:
-    document = copy.deepcopy(SEED)
-    if part == "accounts":
-        for customer in document["customers"]:
-            for person in customer["persons"]:
-                person.pop("account", None)
-    elif part == "persons":
-        for customer in document["customers"]:
-            customer["persons"] = []
-    elif part == "roles":
-        for user in document["internal_users"]:
-            user["groups"] = []
-    else:
-        document[part] = []
-    return document
 
 
 def test_the_seed_has_no_empty_part():
@@ -46,7 +28,7 @@ def test_the_seed_has_no_empty_part():
     ],
 )
 def test_a_part_emptied_below_a_full_one_is_found(part, found):
-    assert empty_parts(emptied(part)) == found
+    assert empty_parts(without_part(SEED, part)) == found
 
 
 def test_a_document_with_nothing_at_all_is_left_to_the_whole_broken_export():
@@ -70,7 +52,7 @@ def test_empty_accounts_keep_every_external_membership_and_group():
     protect(quarantine, ["accounts"])
     assert {"external", "customer", "order"} <= quarantine.kinds
     grants = read_grants(
-        emptied("accounts"),
+        without_part(SEED, "accounts"),
         AccessRules(),
         quarantine.kinds,
         unknown_kinds=quarantine.unknown_kinds,
@@ -86,7 +68,10 @@ def test_empty_orders_keep_every_member_of_every_order_group():
     quarantine = Quarantine()
     protect(quarantine, ["orders"])
     grants = read_grants(
-        emptied("orders"), AccessRules(), quarantine.kinds, unknown_kinds=quarantine.unknown_kinds
+        without_part(SEED, "orders"),
+        AccessRules(),
+        quarantine.kinds,
+        unknown_kinds=quarantine.unknown_kinds,
     )
     assert grants.keeps_all("order:_20261120_001")
     assert not grants.keeps_all("customer:10001")

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+from documents import add_person
 from ldap3.protocol.rfc2696 import RealSearchControlValue
 from ldap3.strategy.base import BaseStrategy
 from pyasn1.codec.ber import decoder
@@ -29,18 +30,6 @@ def sync(target, seed, tmp_path, **overrides):
     report = run_sync(target.settings(seed, tmp_path, **overrides))
     assert report.failure is None, report.failure
     return report
-
-
-def add_person(seed, login, person_id="P-90"):
-    seed["customers"][0]["persons"].append(
-        {
-            "id": person_id,
-            "first_name": "Long",
-            "last_name": "Login",
-            "contact_types": ["ct-achats"],
-            "account": {"login": login, "enabled": True},
-        }
-    )
 
 
 def test_a_login_over_20_characters_is_a_named_record_error_never_a_truncation(ad, seed, tmp_path):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from documents import add_person
 from flavours.targets import Target
 
 from sync.portal.access import describe_order
@@ -27,18 +28,6 @@ def sync(target, seed, tmp_path, full=False, **overrides):
     report = run_sync(target.settings(seed, tmp_path, **overrides), full=full)
     assert report.failure is None, report.failure
     return report
-
-
-def add_person(seed, login, person_id="P-90"):
-    seed["customers"][0]["persons"].append(
-        {
-            "id": person_id,
-            "first_name": "Long",
-            "last_name": "Login",
-            "contact_types": ["ct-achats"],
-            "account": {"login": login, "enabled": True},
-        }
-    )
 
 
 def customer_group(target: Target, customer_id: str) -> dict[str, list[str]]:

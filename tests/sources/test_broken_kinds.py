@@ -8,14 +8,13 @@ Checked through SQLite, PostgreSQL, the file and HTTP against the real slapd.
 
 from __future__ import annotations
 
-import copy
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from documents import big_document
+from documents import big_document, without_part
 
 from sync.core.change import Op
 from sync.core.report import Report
@@ -123,20 +122,7 @@ def shop() -> dict[str, Any]:
 
 def document_without(part: str, document: dict[str, Any] | None = None) -> dict[str, Any]:
     """Return the shop (or `document`) with one part of it emptied, the rest as it was."""
-    document = copy.deepcopy(document or shop())
-    if part == "accounts":
-        for customer in document["customers"]:
-            for person in customer["persons"]:
-                person.pop("account", None)
-    elif part == "persons":
-        for customer in document["customers"]:
-            customer["persons"] = []
-    elif part == "roles":
-        for user in document["internal_users"]:
-            user["groups"] = []
-    else:
-        document[part] = []
-    return document
+    return without_part(document or shop(), part)
 
 
 DOCUMENT_PARTS = ["accounts", "persons", "orders", "customers", "internal_users", "roles"]
