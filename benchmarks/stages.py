@@ -17,9 +17,8 @@ from pathlib import Path
 
 from sync.core.desired import build_desired
 from sync.core.digest import desired_digests
-from sync.core.grants import read_grants
 from sync.core.mapping import Mapping
-from sync.core.rules import apply_rules
+from sync.core.rules import Verdicts
 from sync.ldap.flavour import load_mapping
 from sync.run.prepare import gc_paused
 from sync.settings import Settings
@@ -54,12 +53,18 @@ def _stages(source: Path) -> None:
 
     loaded = read_document(source)
     mark("read, parse and validate the document")
-    structure, _ = apply_rules(loaded.document, loaded.quarantine)
-    mark("business rules")
-    grants = read_grants(loaded.raw, settings.rules, loaded.quarantine.kinds)
+    verdicts = Verdicts.judge(
+        loaded.document,
+        loaded.raw,
+        settings.rules,
+        invalid=loaded.invalid,
+        quarantine=loaded.quarantine,
+    )
+    mark("verdicts (the business rules and the grants)")
+    grants = verdicts.grants(loaded.quarantine.kinds)
     loaded.raw = None
-    mark("grants")
-    desired = build_desired(structure, settings.tree, mapping, loaded.quarantine, grants)
+    mark("grants gathered")
+    desired = build_desired(verdicts, settings.tree, mapping, loaded.quarantine, grants)
     mark("desired entries")
     desired_digests(desired)
     mark(f"digests of {len(desired.entries):,} entries")

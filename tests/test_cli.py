@@ -53,7 +53,11 @@ def test_json_report_counts_operations_and_lists_record_errors(slapd, seed, tmp_
     assert report["outcome"] == "success-with-record-errors"
     assert report["counts"] == {"add": 18, "add-container": 7}
     assert report["errors"] == [
-        {"record": "order _20261120_001", "problem": "customer 10003 is not flagged as an agency"}
+        {
+            "record": "order _20261120_001",
+            "problem": "customer 10003 is not flagged as an agency",
+            "key": "order:_20261120_001",
+        }
     ]
 
 

@@ -9,12 +9,8 @@ from statistics import mean
 import pytest
 
 from benchmarks.generate import add_one_person, change_one_person, generate, mutate
-from sync.core.desired import build_desired
-from sync.core.grants import AccessRules, read_grants
-from sync.core.rules import apply_rules
-from sync.core.tree import Layout, Tree
-from sync.ldap.flavour import load_mapping
-from sync.sources.document import load_data
+
+from core_helpers import built
 
 DN_SPECIALS = ',+"\\<>;=#'
 
@@ -25,17 +21,7 @@ def small() -> dict:
 
 
 def record_errors(document: dict) -> list:
-    loaded = load_data(copy.deepcopy(document))
-    structure, rule_errors = apply_rules(loaded.document, loaded.quarantine)
-    grants = read_grants(loaded.raw, AccessRules(), loaded.quarantine.kinds)
-    desired = build_desired(
-        structure,
-        Tree(Layout(), "dc=example,dc=org"),
-        load_mapping("openldap"),
-        loaded.quarantine,
-        grants,
-    )
-    return [*loaded.errors, *rule_errors, *desired.errors]
+    return built(copy.deepcopy(document)).errors
 
 
 def test_the_same_seed_gives_the_same_document(small):

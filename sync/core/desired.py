@@ -1,4 +1,4 @@
-"""The entries the directory should hold, built from the customer structure (pure)."""
+"""The entries the directory should hold, built from the verdicts (pure)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ from sync.core import dn as dnlib
 from sync.core.entry import Entry, EntryKey, Kind
 from sync.core.grants import Grants
 from sync.core.mapping import FIELDS, Mapping, Template
-from sync.core.model import InternalUser
-from sync.core.problems import Quarantine, RecordError
-from sync.core.rules import ExternalUser, Structure
+from sync.core.problems import Problem, Quarantine, RecordError
+from sync.core.rules import Verdicts
 from sync.core.tree import Tree
 
 
@@ -34,76 +33,34 @@ class Desired:
 
 
 def build_desired(
-    structure: Structure,
+    verdicts: Verdicts,
     tree: Tree,
     mapping: Mapping,
     quarantine: Quarantine,
     grants: Grants,
 ) -> Desired:
-    """Return the entries the directory should hold for this structure.
+    """Return the entries the directory should hold: those the verdicts want.
 
-    Users come from the valid records; group memberships come from `grants`,
-    which also names members whose record is in error but still supported.
+    Users come from the records that passed the rules; group memberships come
+    from `grants`, which also names members whose record is in error but
+    still supported. A group nobody is in is left out unless some of its
+    memberships cannot be told.
     """
-    layout = tree.layout
     builder = _Builder(tree, mapping, quarantine)
-    internal = [user for user in structure.internal_users if user.enabled]
-    for user in internal:
-        builder.add_user(
-            Kind.INTERNAL, user.id, f"internal user {user.id}", _internal_context(user)
-        )
-    external = [
-        user for user in structure.external_users if user.customer.remote_access and user.enabled
-    ]
-    for ext in external:
-        builder.add_user(
-            Kind.EXTERNAL,
-            ext.person.id,
-            f"person {ext.person.id} of customer {ext.customer.id}",
-            _external_context(ext),
-        )
-
-    for customer in structure.customers.values():
-        if not customer.remote_access:
+    templates = {
+        Kind.CUSTOMER: tree.layout.customer_group_name,
+        Kind.ORDER: tree.layout.order_group_name,
+        Kind.ROLE: tree.layout.role_group_name,
+    }
+    for verdict in verdicts:
+        if not verdict.wants:
             continue
-        context = {"id": customer.id, "name": customer.name, "nickname": customer.nickname}
-        builder.add_group(
-            Kind.CUSTOMER,
-            customer.id,
-            f"customer {customer.id}",
-            layout.customer_group_name,
-            context,
-            grants,
-        )
-
-    for order in structure.orders:
-        if not order.portal_visible:
-            continue
-        customer = structure.customers[order.customer]
-        agency = structure.customers[order.agency] if order.agency else None
-        context = {
-            "id": order.id,
-            "name": order.name,
-            "customer_id": customer.id,
-            "customer_name": customer.name,
-            "agency_id": agency.id if agency else "",
-            "agency_name": agency.name if agency else "",
-            "agency_note": f", agency {agency.id}" if agency else "",
-        }
-        builder.add_group(
-            Kind.ORDER, order.id, f"order {order.id}", layout.order_group_name, context, grants
-        )
-
-    for role_key, name in grants.role_names.items():
-        builder.add_group(
-            Kind.ROLE,
-            EntryKey.source_id(role_key),
-            f"role {name}",
-            layout.role_group_name,
-            {"name": name},
-            grants,
-        )
-
+        values = verdicts.values(verdict)
+        kind, source_id = verdict.source.kind, verdict.source.rid or ""
+        if kind.is_user:
+            builder.add_user(kind, source_id, verdict.record, values)
+        else:
+            builder.add_group(kind, source_id, verdict.record, templates[kind], values, grants)
     return Desired(
         builder.finish(),
         tree.containers(),
@@ -112,40 +69,6 @@ def build_desired(
         records=builder.records,
         grants=grants,
     )
-
-
-def _internal_context(user: InternalUser) -> dict[str, str]:
-    return {
-        "id": user.id,
-        "login": user.login,
-        "first_name": user.first_name,
-        "last_name": user.last_name,
-        "email": user.email,
-        "phone": user.phone,
-        "groups": ", ".join(user.groups),
-    }
-
-
-def _external_context(ext: ExternalUser) -> dict[str, str]:
-    person, customer = ext.person, ext.customer
-    type_names = {contact_type.id: contact_type.name for contact_type in customer.contact_types}
-    return {
-        "id": person.id,
-        "login": ext.login,
-        "first_name": person.first_name,
-        "last_name": person.last_name,
-        "email": person.email,
-        "phone": person.phone,
-        "mobile": person.mobile,
-        "fax": person.fax,
-        "web": person.web,
-        "customer_id": customer.id,
-        "customer_name": customer.name,
-        "customer_nickname": customer.nickname,
-        "contact_types": ", ".join(
-            type_names.get(t) or t for t in dict.fromkeys(person.contact_types)
-        ),
-    }
 
 
 class _Builder:
@@ -227,13 +150,15 @@ class _Builder:
             attributes[kind_mapping.members] = members
         unfit = kind_mapping.unfit(attributes)
         if unfit is not None:
-            self.errors.append(RecordError(record, unfit))
+            self.errors.append(RecordError(record, unfit, key, why=Problem.ENTRY))
             self.quarantine.keys.add(key)
             return
         attributes = kind_mapping.fit(attributes)
         naming = attributes[kind_mapping.rdn]
         if not naming:
-            self.errors.append(RecordError(record, f"its {kind_mapping.rdn} is empty"))
+            self.errors.append(
+                RecordError(record, f"its {kind_mapping.rdn} is empty", key, why=Problem.ENTRY)
+            )
             self.quarantine.keys.add(key)
             return
         dn = f"{dnlib.rdn(kind_mapping.rdn, naming[0])},{self.tree.base(kind)}"
@@ -257,7 +182,12 @@ class _Builder:
             for key in keys:
                 others = ", ".join(self.records[k] for k in keys if k != key)
                 self.errors.append(
-                    RecordError(self.records[key], f"its DN {dn} is also wanted by {others}")
+                    RecordError(
+                        self.records[key],
+                        f"its DN {dn} is also wanted by {others}",
+                        key,
+                        why=Problem.ENTRY,
+                    )
                 )
                 self.quarantine.keys.add(key)
                 del self.entries[key]

@@ -7,16 +7,47 @@ reported and skipped, its entries are left as they are, and the run carries on.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from sync.core.entry import EntryKey
 
 
+class Problem(StrEnum):
+    """The kind of a record problem: which rule or check the record broke."""
+
+    INVALID = "invalid"
+    """The record fails its model (a field missing or unreadable)."""
+    DUPLICATE = "duplicate"
+    """Another record shares its id."""
+    CONTACT_TYPE = "contact type"
+    """A contact type it names does not exist, or the built-in one holds two persons."""
+    LOGIN = "login"
+    """Another record claims its login."""
+    REFERENCE = "reference"
+    """An order's customer or agency is missing, invalid or not an agency."""
+    ENTRY = "entry"
+    """Its entry cannot be written: a value too long, an empty RDN, a DN another wants."""
+    DIRECTORY = "directory"
+    """The directory refused a change, or another entry holds what it needs."""
+    SOURCE = "source"
+    """A part of the source as a whole (an empty part, a broken export)."""
+
+
 @dataclass(frozen=True)
 class RecordError:
-    """One source record that was skipped, and why."""
+    """One source record that was skipped, and why.
+
+    `record` and `problem` are the words a report prints; `key` is the
+    entry key of the record (None for a record that cannot be identified or
+    a part of the source), `owner` the key of the customer a person belongs
+    to, `why` the kind of problem. Pages link by key, never by the words.
+    """
 
     record: str
     problem: str
+    key: str | None = field(default=None, compare=False)
+    owner: str | None = field(default=None, compare=False)
+    why: Problem | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return f"{printable(self.record)}: {printable(self.problem, 480)}"

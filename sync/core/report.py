@@ -160,7 +160,7 @@ class Report:
             "passwords": self.passwords,
             "changes": [change.to_dict() for change in self.changes],
             "pending_destructive": [change.to_dict() for change in self.pending],
-            "errors": [{"record": e.record, "problem": e.problem} for e in self.errors],
+            "errors": [_error(e) for e in self.errors],
             "left_out": counted(self.decisions),
             "decisions": [decision.to_dict() for decision in self.decisions],
             "withdrawn": [withdrawal.to_dict() for withdrawal in self.withdrawn],
@@ -229,3 +229,13 @@ def _describe(change: Change) -> str:
             for attribute, values in change.replace.items()
         )
     return text + (f" ({'; '.join(details)})" if details else "")
+
+
+def _error(error: RecordError) -> dict[str, str]:
+    """Return a record error as plain data: its words, and the keys pages link by."""
+    found = {"record": error.record, "problem": error.problem}
+    if error.key is not None:
+        found["key"] = error.key
+    if error.owner is not None:
+        found["customer"] = error.owner
+    return found

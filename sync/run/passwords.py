@@ -30,7 +30,7 @@ from sync.core.change import Change, Op
 from sync.core.entry import Entry, EntryKey, Kind
 from sync.core.mapping import Mapping as FlavourMapping
 from sync.core.problems import RecordError
-from sync.core.rules import Structure
+from sync.core.rules import Verdicts
 from sync.errors import ConfigurationError, EntryRejected, NoSuchEntry
 from sync.files import write_private
 from sync.ldap.directory import Directory
@@ -76,18 +76,12 @@ class DeliveryFailed(Exception):
     """An initial password could not be handed over; the message holds no password."""
 
 
-def source_accounts(structure: Structure) -> dict[str, SourceAccount]:
-    """Return the password-relevant facts of every user in the structure, by entry key."""
-    accounts: dict[str, SourceAccount] = {}
-    for user in structure.internal_users:
-        key = EntryKey.of(Kind.INTERNAL, user.id)
-        accounts[key] = SourceAccount(key, user.login, user.email, user.password_hash)
-    for ext in structure.external_users:
-        key = EntryKey.of(Kind.EXTERNAL, ext.person.id)
-        account = ext.person.account
-        hashed = account.password_hash if account is not None else None
-        accounts[key] = SourceAccount(key, ext.login, ext.person.email, hashed)
-    return accounts
+def source_accounts(verdicts: Verdicts) -> dict[str, SourceAccount]:
+    """Return the password-relevant facts of every user that passed the rules, by entry key."""
+    return {
+        key: SourceAccount(key, account.login, account.email, account.password_hash)
+        for key, account in verdicts.accounts().items()
+    }
 
 
 def mode_of(settings: PasswordSettings, key: str) -> PasswordMode:

@@ -10,14 +10,13 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
-from sync.core.decisions import Decision, decisions
+from sync.core.decisions import Decision
 from sync.core.desired import Desired, build_desired
 from sync.core.entry import Kind
-from sync.core.grants import read_grants
 from sync.core.mapping import Mapping
 from sync.core.parts import EMPTY_IN_DOCUMENT, broken_part, empty_parts, protect, vanished
 from sync.core.problems import Quarantine, RecordError
-from sync.core.rules import apply_rules
+from sync.core.rules import Verdicts
 from sync.ldap.flavour import load_mapping
 from sync.progress import Progress
 from sync.run.passwords import SourceAccount, require_supported, source_accounts
@@ -38,6 +37,8 @@ class Prepared:
     """The valid records the rules left without an entry, and why."""
     empty_parts: list[str] = field(default_factory=list)
     """The parts of the document that are empty (`sync.core.parts`): broken if they fed entries."""
+    verdicts: Verdicts | None = None
+    """What the rules say of every record (`sync.core.rules`)."""
 
     def protect_vanished(self, held: Iterable[str], floor: int) -> list[RecordError]:
         """Keep what the empty parts fed when the directory holds more than `floor` such entries.
@@ -108,22 +109,26 @@ def _prepare(
     progress.stage("building")
     mapping = mapping or load_mapping(settings.mapping.path, settings.mapping.values)
     require_supported(settings.passwords, settings.ldap, mapping)
-    structure, rule_errors = apply_rules(loaded.document, loaded.quarantine)
+    verdicts = Verdicts.judge(
+        loaded.document,
+        loaded.raw,
+        settings.rules,
+        invalid=loaded.invalid,
+        quarantine=loaded.quarantine,
+    )
     document = loaded.document
     broken = not document.customers and not document.internal_users
     if broken:
         loaded.quarantine.kinds.update(kind.value for kind in Kind)
-    grants = read_grants(
-        loaded.raw,
-        settings.rules,
+    grants = verdicts.grants(
         loaded.quarantine.kinds,
         broken_export=broken,
         unknown_kinds=loaded.quarantine.unknown_kinds,
     )
     empty = empty_parts(loaded.raw)
-    loaded.raw = None  # the parsed text is large: hold it no longer than the grants need it
-    desired = build_desired(structure, settings.tree, mapping, loaded.quarantine, grants)
-    errors = [*loaded.errors, *rule_errors, *desired.errors]
+    loaded.raw = None  # the parsed text is large: hold it no longer than the verdicts need it
+    desired = build_desired(verdicts, settings.tree, mapping, loaded.quarantine, grants)
+    errors = [*loaded.errors, *verdicts.errors, *desired.errors]
     if broken:
         errors.append(
             RecordError(
@@ -132,6 +137,8 @@ def _prepare(
                 "nothing is deleted or disabled",
             )
         )
-    accounts = source_accounts(structure)
-    left_out = decisions(structure, desired, loaded.quarantine)
-    return Prepared(mapping, desired, loaded.quarantine, errors, accounts, left_out, empty)
+    accounts = source_accounts(verdicts)
+    left_out = verdicts.decisions(desired.entries, loaded.quarantine)
+    return Prepared(
+        mapping, desired, loaded.quarantine, errors, accounts, left_out, empty, verdicts
+    )

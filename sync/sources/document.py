@@ -11,7 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +19,9 @@ import yaml
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from sync.core.entry import EntryKey, Kind
-from sync.core.grants import keep_fields_read
 from sync.core.model import FORMAT_VERSION, Customer, Document, InternalUser, Order
-from sync.core.problems import Quarantine, RecordError
+from sync.core.problems import Problem, Quarantine, RecordError
+from sync.core.rules import keep_fields_read
 from sync.errors import SourceError
 
 _RECORD_LISTS = {"internal_users": "internal user", "customers": "customer", "orders": "order"}
@@ -35,7 +35,9 @@ class LoadedDocument:
     errors: list[RecordError]
     quarantine: Quarantine
     raw: Any = None
-    """The parsed document as it was read, bad records included (see sync.core.grants)."""
+    """The parsed document as it was read, bad records included (see sync.core.rules)."""
+    invalid: set[int] = field(default_factory=set)
+    """The `id()` of every record of `raw` that failed its model (cut out of `document`)."""
 
 
 _YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -158,7 +160,7 @@ def _load_own(data: Any, source: bytes, name: str) -> LoadedDocument:
     """Return the document in data parsed from `source` (UTF-8), which no one else holds.
 
     Each record is validated on its own and then loses the fields the grants
-    do not read (`sync.core.grants.keep_fields_read`), so the parsed text
+    do not read (`sync.core.rules.keep_fields_read`), so the parsed text
     and the models are not both whole in memory at once. When a record
     fails its model, the source is parsed again and read by `load_data`, which
     names every bad record as before.
@@ -200,9 +202,12 @@ def load_data(data: Any, name: str = "source") -> LoadedDocument:
     try:
         return LoadedDocument(Document.model_validate(data), [], Quarantine(), original)
     except ValidationError:
-        data = copy.deepcopy(data)
+        copies: dict[int, Any] = {}
+        data = copy.deepcopy(data, copies)
+    originals = {id(value): key for key, value in copies.items() if isinstance(value, dict)}
     errors: list[RecordError] = []
     quarantine = Quarantine()
+    invalid: set[int] = set()
     while True:
         try:
             document = Document.model_validate(data)
@@ -210,11 +215,33 @@ def load_data(data: Any, name: str = "source") -> LoadedDocument:
             bad = _bad_records(exc, name)
             for path, problems in bad.items():
                 record = _describe(data, path)
-                errors.extend(RecordError(record, problem) for problem in problems)
+                key, owner = _keys(data, path)
+                errors.extend(
+                    RecordError(record, problem, key, owner, Problem.INVALID)
+                    for problem in problems
+                )
                 _quarantine(data, path, quarantine)
+                invalid.add(originals[id(_record(data, path))])
             _cut(data, bad)
             continue
-        return LoadedDocument(document, errors, quarantine, original)
+        return LoadedDocument(document, errors, quarantine, original, invalid)
+
+
+def _record(data: dict[str, Any], path: tuple[Any, ...]) -> Any:
+    record = data[path[0]][path[1]]
+    return record["persons"][path[3]] if len(path) == 4 else record
+
+
+def _keys(data: dict[str, Any], path: tuple[Any, ...]) -> tuple[str | None, str | None]:
+    """Return the entry key of the record at `path` and, for a person, its customer's."""
+    record = data[path[0]][path[1]]
+    own = _raw_id(record)
+    if len(path) == 4:
+        person = _raw_id(record["persons"][path[3]])
+        owner = EntryKey.of(Kind.CUSTOMER, own) if own else None
+        return (EntryKey.of(Kind.EXTERNAL, person) if person else None), owner
+    kinds = {"internal_users": Kind.INTERNAL, "customers": Kind.CUSTOMER, "orders": Kind.ORDER}
+    return (EntryKey.of(kinds[path[0]], own) if own else None), None
 
 
 def _bad_records(exc: ValidationError, name: str) -> dict[tuple[Any, ...], list[str]]:

@@ -4,32 +4,21 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sync.core.decisions import Why, decisions
-from sync.core.desired import build_desired
-from sync.core.grants import AccessRules, read_grants
+from sync.core.decisions import Why
 from sync.core.report import Report
-from sync.core.rules import apply_rules
-from sync.core.tree import Layout, Tree
-from sync.ldap.flavour import load_mapping
-from sync.sources.document import load_data
+
+from core_helpers import built as build
 
 AT = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
 
 
 def built(document):
-    loaded = load_data(document)
-    quarantine = loaded.quarantine
-    structure, errors = apply_rules(loaded.document, quarantine)
-    grants = read_grants(loaded.raw, AccessRules(), quarantine.kinds)
-    desired = build_desired(
-        structure, Tree(Layout(), "dc=example,dc=org"), load_mapping("openldap"), quarantine, grants
-    )
-    return structure, desired, quarantine, [*loaded.errors, *errors, *desired.errors]
+    result = build(document)
+    return result, result.desired, result.quarantine, result.errors
 
 
 def left_out(document):
-    structure, desired, quarantine, _ = built(document)
-    return {(d.record, d.why) for d in decisions(structure, desired, quarantine)}
+    return {(d.record, d.why) for d in build(document).decisions}
 
 
 def test_the_seed_scenario_says_where_every_missing_record_went(seed):
@@ -58,14 +47,14 @@ def test_a_customer_whose_only_account_is_disabled_gets_no_group_and_says_so(see
 
 def test_records_in_error_are_errors_not_decisions(seed):
     del seed["customers"][0]["persons"][3]["last_name"]
-    structure, desired, quarantine, errors = built(seed)
+    structure, _desired, _quarantine, errors = built(seed)
     assert any("P-4" in error.record for error in errors)
-    assert not any("P-4" in d.record for d in decisions(structure, desired, quarantine))
+    assert not any("P-4" in d.record for d in structure.decisions)
 
 
 def test_the_report_counts_decisions_and_lists_them_only_when_asked(seed):
-    structure, desired, quarantine, _ = built(seed)
-    report = Report(AT, decisions=decisions(structure, desired, quarantine)).finish(AT)
+    structure, _desired, _quarantine, _ = built(seed)
+    report = Report(AT, decisions=structure.decisions).finish(AT)
     text = report.to_text()
     assert "records left out by the rules, not errors:" in text
     assert "person without a portal account: 1" in text and "Jean Petit" not in text

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from sync.core.grants import AccessRules, read_grants
+from sync.core.grants import AccessRules
+
+from core_helpers import grants_of as read_grants
 
 ALLOW = AccessRules(agency_without_customer_access=True)
 DEFAULT = AccessRules()
@@ -168,7 +170,7 @@ def test_records_stripped_to_the_fields_read_grant_exactly_what_whole_records_gr
     import copy
 
     from benchmarks.generate import generate
-    from sync.core.grants import keep_fields_read
+    from sync.core.rules import keep_fields_read
 
     generated = generate("S", 3)
     generated["customers"][0]["persons"][0]["account"] = {"login": "x", "enabled": "maybe"}

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from documents import without_part
 
-from sync.core.grants import AccessRules, read_grants
+from sync.core.grants import AccessRules
 from sync.core.parts import empty_parts, protect, vanished
 from sync.core.problems import Quarantine
 
 from conftest import SEED
+from core_helpers import grants_of as read_grants
 
 
 def test_the_seed_has_no_empty_part():

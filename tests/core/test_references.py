@@ -4,28 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from sync.core.desired import build_desired
-from sync.core.grants import AccessRules, read_grants
-from sync.core.rules import apply_rules
-from sync.core.tree import Layout, Tree
-from sync.ldap.flavour import load_mapping
-from sync.sources.document import load_data
-
+from core_helpers import built as build
 from core_helpers import uid_of
 
 
 def built(document):
-    loaded = load_data(document)
-    structure, errors = apply_rules(loaded.document, loaded.quarantine)
-    grants = read_grants(loaded.raw, AccessRules(), loaded.quarantine.kinds)
-    desired = build_desired(
-        structure,
-        Tree(Layout(), "dc=example,dc=org"),
-        load_mapping("openldap"),
-        loaded.quarantine,
-        grants,
-    )
-    return desired, [*loaded.errors, *errors, *desired.errors]
+    result = build(document)
+    return result.desired, result.errors
 
 
 def members(desired, key):

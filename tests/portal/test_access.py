@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from sync.core.problems import Quarantine
-from sync.core.rules import apply_rules
 from sync.portal.access import drift, granted_orders
 from sync.run.passwords import source_accounts
 from sync.sources.document import load_data
 
-from core_helpers import desired_of
+from core_helpers import built, desired_of
 from seed_table import EXTERNAL_USERS, INTERNAL_USERS, ORDER_GROUPS
 
 SEED_ORDERS = {
@@ -54,8 +52,7 @@ def test_drift_names_what_the_directory_adds_and_lacks():
 def test_source_accounts_carry_hashes_but_never_show_them(seed):
     seed["customers"][0]["persons"][0]["account"]["password_hash"] = "{SSHA}c2VjcmV0"
     loaded = load_data(seed)
-    structure, _ = apply_rules(loaded.document, Quarantine())
-    accounts = source_accounts(structure)
+    accounts = source_accounts(built(seed).verdicts)
     assert accounts["external:P-1"].password_hash == "{SSHA}c2VjcmV0"
     assert accounts["internal:U-1"].password_hash is None
     assert "c2VjcmV0" not in repr(loaded.document) + repr(accounts)

@@ -123,7 +123,6 @@ class Rules:
         named = [c for c in document["customers"] if "name" in c]
         if not named and all("last_name" not in u for u in document["internal_users"]):
             return self.pairs, self.groups
-        customers = {c["id"]: c for c in document["customers"]}
         users = {}
         for customer in document["customers"]:
             for person in customer["persons"]:
@@ -165,6 +164,24 @@ class Rules:
                     kept[key] = self.logins[key]
         self.logins = {**kept, **valid}
 
+        wanted, valid_groups = self.wanted(document)
+        grants = {}
+        groups = set()
+        for group, members in wanted.items():
+            present = members & set(self.logins)
+            if (group in valid_groups and present) or (
+                group not in valid_groups and group in self.groups
+            ):
+                groups.add(group)
+                grants[group] = present
+        self.groups = groups
+        self.pairs = {(member, group) for group, members in grants.items() for member in members}
+        return self.pairs, groups
+
+    def wanted(self, document):
+        """Return who the source grants each group, and the groups whose record is sound."""
+        customers = {c["id"]: c for c in document["customers"]}
+
         def users_of(cid):
             customer = customers.get(cid)
             if customer is None or not customer["remote_access"]:
@@ -205,18 +222,7 @@ class Rules:
                         f"internal:{user['id']}"
                     )
                     valid_groups.add(f"role:{role.casefold()}")
-        grants = {}
-        groups = set()
-        for group, members in wanted.items():
-            present = members & set(self.logins)
-            if (group in valid_groups and present) or (
-                group not in valid_groups and group in self.groups
-            ):
-                groups.add(group)
-                grants[group] = present
-        self.groups = groups
-        self.pairs = {(member, group) for group, members in grants.items() for member in members}
-        return self.pairs, groups
+        return wanted, valid_groups
 
 
 def directory_state(server):

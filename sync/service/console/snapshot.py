@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
+from sync.core.decisions import Decision
 from sync.core.model import Customer, Document, Order
 from sync.run.prepare import Prepared, prepare
 from sync.settings import Settings
@@ -34,17 +35,23 @@ class Snapshot:
         """Return the order with this ID, or None."""
         return next((o for o in self.document.orders if o.id == order_id), None)
 
-    def decisions_for(self, record: str) -> list[str]:
-        """Return why the rules left this record ("order X", ...) without an entry."""
-        return [d.detail for d in self.prepared.decisions if d.record == record]
+    def decided(self, key: str) -> list[Decision]:
+        """Return why the rules left the record behind this entry key without an entry."""
+        return [d for d in self.prepared.decisions if d.key == key]
 
-    def errors_for(self, record: str) -> list[str]:
-        """Return the record errors whose record names this one."""
-        return [
-            e.problem
-            for e in self.prepared.errors
-            if e.record == record or e.record.startswith(record + " ")
-        ]
+    def decisions_for(self, key: str) -> list[str]:
+        """Return why the rules left the record behind this entry key without an entry, in words."""
+        return [d.detail for d in self.decided(key)]
+
+    def errors_for(self, key: str) -> list[str]:
+        """Return the record errors of the record behind this entry key."""
+        return [e.problem for e in self.prepared.errors if e.key == key]
+
+    def owner(self, key: str) -> str | None:
+        """Return the key of the customer a person belongs to, from its verdict."""
+        verdicts = self.prepared.verdicts
+        verdict = verdicts.get(key) if verdicts is not None else None
+        return verdict.owner if verdict is not None else None
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,6 @@ are plain data: the templates escape every one of them.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -16,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from sync.core import dn as dnlib
+from sync.core.decisions import Why
 from sync.core.entry import Entry, EntryKey, Kind
 from sync.core.mapping import Mapping
 from sync.core.model import Customer, Order
@@ -41,21 +41,16 @@ class Feed:
     running: Callable[[], bool]
 
 
-_LINKS = (
-    (re.compile(r"\bof customer (\S+)"), "/customers/"),
-    (re.compile(r"^customer (\S+)"), "/customers/"),
-    (re.compile(r"^order (\S+)"), "/orders/"),
-    (re.compile(r"^internal user \S+ \((\S+)\)"), "/users/"),
-)
+_PAGES = {Kind.CUSTOMER: "/customers/", Kind.ORDER: "/orders/"}
 
 
-def record_link(record: str) -> str | None:
-    """Return the console page of the record a report names, or None."""
-    for pattern, prefix in _LINKS:
-        match = pattern.search(record)
-        if match:
-            return prefix + quote(match.group(1), safe="")
-    return None
+def record_link(key: str | None, customer: str | None = None) -> str | None:
+    """Return the console page of the record behind an entry key (a person's: its customer's)."""
+    key = customer or key
+    if key is None or EntryKey.parse(key) is None:
+        return None
+    prefix = _PAGES.get(EntryKey.kind(key))
+    return prefix + quote(EntryKey.source_id(key), safe="") if prefix else None
 
 
 @dataclass(frozen=True)
@@ -74,7 +69,10 @@ def overview(feed: Feed, runs: int = 10) -> Overview:
     """Return the overview: health, the last runs, the next run, the last run's record errors."""
     reports = list(reversed(feed.history.reports(runs)))
     last = reports[0] if reports else {}
-    errors = [(e["record"], e["problem"], record_link(e["record"])) for e in last.get("errors", [])]
+    errors = [
+        (e["record"], e["problem"], record_link(e.get("key"), e.get("customer")))
+        for e in last.get("errors", [])
+    ]
     return Overview(
         feed.health(),
         feed.running(),
@@ -221,17 +219,20 @@ def order_page(portal: Portal, snapshot: Snapshot, order_id: str) -> OrderPage:
     members: list[Member] = []
     group_dn = None
     no_group: list[str] = []
-    errors = snapshot.errors_for(f"order {order_id}")
+    key = EntryKey.of(Kind.ORDER, order_id)
+    errors = snapshot.errors_for(key)
     if answer is not None:
         group_dn, users = answer
         for user in sorted(users, key=lambda u: u.login):
             reason = next((g.reason for g in user.grants if g.order_id == order_id), "member")
             members.append(Member(user.login, user.kind.value, reason))
     else:
-        no_group = snapshot.decisions_for(f"order {order_id}")
-        if order is not None and customer is not None and not customer.remote_access:
-            no_group.append(
+        no_group = snapshot.decisions_for(key)
+        if order is not None and customer is not None:
+            no_group.extend(
                 f"customer {customer.id} has no remote access: none of its persons has a user"
+                for d in snapshot.decided(EntryKey.of(Kind.CUSTOMER, customer.id))
+                if d.why is Why.NO_REMOTE_ACCESS
             )
         if order is None:
             no_group.append("the source has no order with this ID")
@@ -308,16 +309,13 @@ def customer_page(portal: Portal, snapshot: Snapshot, customer: Customer) -> Cus
     ]
     key = EntryKey.of(Kind.CUSTOMER, customer.id)
     group_dn = _group_dn(portal, key)
-    record = f"customer {customer.id}"
     left_out = [
         str(d)
         for d in snapshot.prepared.decisions
-        if d.record.startswith(record + " ") or d.record.endswith(f"of customer {customer.id}")
+        if d.key is not None and key in (d.key, snapshot.owner(d.key))
     ]
     errors = [
-        f"{e.record}: {e.problem}"
-        for e in snapshot.prepared.errors
-        if e.record == record or e.record.endswith(f"of customer {customer.id}")
+        f"{e.record}: {e.problem}" for e in snapshot.prepared.errors if key in (e.key, e.owner)
     ]
     return CustomerPage(customer, group_dn, by_type, persons, orders, agency_for, left_out, errors)
 
