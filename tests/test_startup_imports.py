@@ -85,11 +85,11 @@ def test_a_check_of_a_file_source_loads_no_console_database_http_or_scheduler(
     assert packages & NOT_IN_A_FILE_RUN == set()
 
 
-def test_status_loads_no_directory_console_database_http_or_scheduler(tmp_path):
+def test_status_loads_no_console_database_http_or_scheduler(tmp_path):
     env = environment_without_server(tmp_path)
     code, packages = imported(["status"], env)
     assert code == 0
-    assert packages & (NOT_IN_A_FILE_RUN | {"ldap3"}) == set()
+    assert packages & NOT_IN_A_FILE_RUN == set()
 
 
 def environment_without_server(tmp_path):
