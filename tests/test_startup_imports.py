@@ -48,7 +48,8 @@ def imported(args: list[str], env: dict[str, str] | None = None) -> tuple[int, s
 
 
 @pytest.mark.parametrize(
-    "args", [["--version"], ["--help"], ["run", "--help"], ["check", "--help"], ["daemon", "--help"]]
+    "args",
+    [["--version"], ["--help"], ["run", "--help"], ["check", "--help"], ["daemon", "--help"]],
 )
 def test_version_and_help_load_neither_pydantic_nor_any_library_of_a_run(args):
     code, packages = imported(args)
