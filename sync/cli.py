@@ -1,28 +1,29 @@
-"""The `portal-sync` command line."""
+"""The `portal-sync` command line.
+
+A command imports what it uses, when it runs: `--version` and `--help` load
+argparse and this module only, not pydantic, the core or the settings; each
+command's function imports its own rooms (and through them ldap3, SQLAlchemy,
+httpx, APScheduler or the console) in its body. tests/test_startup_imports.py
+holds that line; docs/performance.md ("Start-up") has the figures.
+"""
 
 from __future__ import annotations
 
 import argparse
-import getpass
-import json
 import os
 import signal
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sync import stop
-from sync.core.model import json_schema
-from sync.core.report import STOPPING, ExitCode, Outcome, Report, outcome_of
-from sync.errors import ConfigurationError, LockBusy
-from sync.logs import configure_logging
-from sync.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from sync.core.report import Report
     from sync.portal.login import Portal
+    from sync.settings import Settings
 
 EXIT_PIPE = 141
 """Exit code when the reader of the output went away (`| head`): 128 + SIGPIPE, as a shell."""
@@ -102,9 +103,7 @@ def _parser() -> argparse.ArgumentParser:
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument(
-        "--version", action="version", version=f"%(prog)s {_version()}", help="print the version"
-    )
+    parser.add_argument("--version", action=_Version, help="print the version")
     parser.add_argument("--config", type=Path, help="TOML settings file (or PORTAL_SYNC_CONFIG)")
     parser.add_argument(
         "--log-level", help="DEBUG, INFO, WARNING, ERROR (default: settings, else WARNING)"
@@ -313,8 +312,27 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _Version(argparse.Action):
+    """Print the version and exit, as argparse's "version" action, reading it only when asked."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        print(f"{parser.prog} {_version()}")
+        parser.exit()
+
+
 def _version() -> str:
     """Return the installed package's version."""
+    from importlib import metadata
+
     try:
         return metadata.version("portal-sync")
     except metadata.PackageNotFoundError:
@@ -322,6 +340,8 @@ def _version() -> str:
 
 
 def _settings(args: argparse.Namespace, log_level: str = "WARNING") -> Settings:
+    from sync.settings import load_settings
+
     overrides = {}
     if getattr(args, "source", None):
         from sync.sources.reader import source_override
@@ -333,6 +353,9 @@ def _settings(args: argparse.Namespace, log_level: str = "WARNING") -> Settings:
 
 
 def _logging(args: argparse.Namespace, settings: Settings, default: str = "WARNING") -> None:
+    from sync.errors import ConfigurationError
+    from sync.logs import configure_logging
+
     level = args.log_level or settings.logging.level or default
     secrets = [
         settings.ldap.bind_password.get_secret_value(),
@@ -349,6 +372,8 @@ def _logging(args: argparse.Namespace, settings: Settings, default: str = "WARNI
 
 
 def _run(args: argparse.Namespace) -> int:
+    from sync.core.report import ExitCode
+    from sync.errors import LockBusy
     from sync.progress import progress_for
     from sync.run.lock import RunLock, locked_run
     from sync.run.sync import run_sync
@@ -417,6 +442,8 @@ def _print_report(report: Report, args: argparse.Namespace) -> None:
     its text report goes to stderr, like every other error. JSON always goes
     to stdout for programs, with the reason on stderr as well.
     """
+    from sync.core.report import ExitCode
+
     stopped = report.failure is not None and report.exit_code is not ExitCode.DELETION_GUARD
     if args.json:
         print(report.to_json(), file=sys.stderr if args.ldif == Path("-") else sys.stdout)
@@ -444,6 +471,9 @@ def _daemon(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    import json
+
+    from sync.core.report import ExitCode
     from sync.run.lock import FileLock
     from sync.service.history import History, describe
 
@@ -466,6 +496,7 @@ def _check(args: argparse.Namespace) -> int:
 
     from sync.core.decisions import counted
     from sync.core.entry import EntryKey
+    from sync.core.report import ExitCode
     from sync.ldap.directory import Directory
     from sync.run.prepare import prepare
     from sync.sources.reader import Counted, describe_source, source_of
@@ -543,6 +574,7 @@ def _check_portal(settings: Settings) -> None:
 
 
 def _access(args: argparse.Namespace) -> int:
+    from sync.core.report import ExitCode
     from sync.portal.access import compare_order, compare_user, describe_order, describe_user
     from sync.portal.login import LoginRefused, Portal
     from sync.run.prepare import prepare
@@ -586,6 +618,9 @@ def _no_user(portal: Portal, login: str) -> str:
 
 
 def _login(args: argparse.Namespace) -> int:
+    import getpass
+
+    from sync.core.report import ExitCode
     from sync.portal.access import describe_user
     from sync.portal.login import LoginRefused, Portal
 
@@ -627,18 +662,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_PIPE
 
 
+def _schema(args: argparse.Namespace) -> int:
+    import json
+
+    from sync.core.model import json_schema
+    from sync.core.report import ExitCode
+
+    print(json.dumps(json_schema(), indent=2, ensure_ascii=False))
+    return int(ExitCode.SUCCESS)
+
+
 def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
+    from sync.core.report import STOPPING, ExitCode, Outcome, outcome_of
+    from sync.logs import configure_logging
+
     try:
         configure_logging(args.log_level or "WARNING")
     except ValueError:
         print(f"portal-sync: unknown log level {args.log_level!r}", file=sys.stderr)
         return int(ExitCode.CONFIGURATION)
     try:
-        if args.command == "schema":
-            print(json.dumps(json_schema(), indent=2, ensure_ascii=False))
-            return int(ExitCode.SUCCESS)
         handler = {
+            "schema": _schema,
             "run": _run,
             "check": _check,
             "demo": _demo,
