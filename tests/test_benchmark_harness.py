@@ -71,7 +71,7 @@ def test_the_mutation_step_carries_the_guards_approval(run):
     result, _ = run
     assert result.returncode == 0, result.stdout + result.stderr
     mutation = rows(result.stdout)["1 % changed"]
-    head = [line for line in result.stdout.splitlines() if line.startswith("| step |")][0]
+    head = next(line for line in result.stdout.splitlines() if line.startswith("| step |"))
     columns = [cell.strip() for cell in head.strip().strip("|").split("|")]
     disabled = int(mutation[columns.index("modrdn")]) + int(mutation[columns.index("delete")])
     assert disabled >= 1, "the mutation deletes or disables nothing: the guard is not exercised"
@@ -83,9 +83,10 @@ def test_the_json_file_holds_the_same_steps_and_the_ratios(run):
     data = json.loads(saved.read_text(encoding="utf-8"))
     assert data["size"] == "XS"
     assert [step["name"] for step in data["steps"]] == list(STEPS)
-    assert {"initial sync / ldapadd, entries/s", "full reconciliation / bare paged search, wall"} <= {
-        figure["figure"] for figure in data["summary"]
-    }
+    assert {
+        "initial sync / ldapadd, entries/s",
+        "full reconciliation / bare paged search, wall",
+    } <= {figure["figure"] for figure in data["summary"]}
 
 
 def test_a_held_step_keeps_the_rows_measured_before_it_and_exits_with_its_code():
@@ -95,3 +96,28 @@ def test_a_held_step_keeps_the_rows_measured_before_it_and_exits_with_its_code()
     assert measured == list(STEPS[: STEPS.index("1 % changed")])
     assert "1 % changed" in result.stderr
     assert "deletion guard" in result.stderr
+
+
+def test_the_growth_table_gives_each_figures_factor_and_exponent(run, tmp_path):
+    """Four times the entries, four times the wall, the same peak: exponents 1 and 0."""
+    result, saved = run
+    assert result.returncode == 0, result.stdout + result.stderr
+    larger = json.loads(saved.read_text(encoding="utf-8"))
+    larger["size"] = "S"
+    for step in larger["steps"]:
+        step["operations"] = {op: 4 * n for op, n in step["operations"].items()}
+        step["wall"] *= 4
+    grown = tmp_path / "s.json"
+    grown.write_text(json.dumps(larger), encoding="utf-8")
+    shown = subprocess.run(
+        [sys.executable, "-m", "benchmarks.growth", "--from", str(saved), str(grown)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert shown.returncode == 0, shown.stdout + shown.stderr
+    table = {line.split(" | ")[0].lstrip("| "): line for line in shown.stdout.splitlines()}
+    assert table["figure"].endswith("| XS | S | XS to S |")
+    assert table["one person's e-mail changed: wall s"].endswith("| x4.00 (1.00) |")
+    assert table["one person's e-mail changed: peak RSS MiB"].endswith("| x1.00 (0.00) |")
+    assert table["managed entries"].endswith("| x4.00 |")
