@@ -25,6 +25,7 @@ from typing import Any
 
 from benchmarks.generate import SIZES, add_one_person, change_one_person, generate, mutate
 from benchmarks.table import Step, Table
+from sync.core.change import Op, Reason
 from sync.core.report import ExitCode
 from sync.ldap.localserver import LocalServer
 
@@ -222,7 +223,7 @@ def benchmark(
         if approve:
             allowed = approval(env)
             command = [*SYNC, "--allow-deletions", str(allowed)]
-            note += f"; approved after a dry run with --allow-deletions {allowed}"
+            note += f"; its dry run plans {allowed} deletions/disables: --allow-deletions {allowed}"
         table.add(measured(slapd, "mutation", "1 % changed", command, env, note))
         name = "second run after 1 %, no change"
         table.add(measured(slapd, "after", name, SYNC, env))
@@ -232,7 +233,7 @@ def benchmark(
 
 
 def approval(env: dict[str, str]) -> int:
-    """Return how many deletions and disables the next run holds back, from an unmeasured dry run.
+    """Return how many deletions and disables the next run plans, from an unmeasured dry run.
 
     The mutation's own counts are no bound: a group that a removed account
     or a reassigned agency leaves empty is deleted too. The dry run plans
@@ -242,7 +243,14 @@ def approval(env: dict[str, str]) -> int:
     if dry.returncode not in (0, 1, ExitCode.DELETION_GUARD):
         raise StepFailed("1 % changed (its dry run)", dry.returncode, dry.stderr[-3000:])
     report: dict[str, Any] = json.loads(dry.stdout)
-    return len(report.get("pending_destructive", ()))
+    planned = sum(map(destructive, report.get("changes", ())))
+    return max(planned, len(report.get("pending_destructive", ())))
+
+
+def destructive(change: dict[str, Any]) -> bool:
+    """Return whether a change of a JSON report deletes or disables an entry (`is_destructive`)."""
+    disables = change["op"] == Op.RENAME and change.get("reason") == Reason.DISABLE
+    return bool(change["op"] == Op.DELETE or disables)
 
 
 def commit() -> str:

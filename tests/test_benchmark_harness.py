@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -75,6 +76,8 @@ def test_the_mutation_step_carries_the_guards_approval(run):
     columns = [cell.strip() for cell in head.strip().strip("|").split("|")]
     disabled = int(mutation[columns.index("modrdn")]) + int(mutation[columns.index("delete")])
     assert disabled >= 1, "the mutation deletes or disables nothing: the guard is not exercised"
+    approved = re.search(r"--allow-deletions (\d+)", result.stdout)
+    assert approved and int(approved.group(1)) >= disabled
 
 
 def test_the_json_file_holds_the_same_steps_and_the_ratios(run):
