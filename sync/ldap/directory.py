@@ -363,19 +363,20 @@ class Directory:
         return values[0] if values and len(values) == 1 else ""
 
     def write_token(self, dn: str, token: str) -> None:
-        """Put `token` into the entry at `dn` with one modify; create the entry when missing."""
+        """Put `token` into the entry at `dn` with one modify; create the entry when missing.
+
+        The entry is looked for first: 389-DS answers a modify of a missing
+        entry with insufficientAccess, not noSuchObject.
+        """
         action = f"writing the incremental state token {dn}"
-        try:
-            with translated(action):
-                self._connection.modify(dn, {"description": [(MODIFY_REPLACE, [token])]})
-            return
-        except NoSuchEntry:
-            pass
-        try:
-            self._add_described(dn, token, action)
-        except AlreadyExists:
-            with translated(action):
-                self._connection.modify(dn, {"description": [(MODIFY_REPLACE, [token])]})
+        if self.read_lease(dn) is None:
+            try:
+                self._add_described(dn, token, action)
+                return
+            except AlreadyExists:
+                pass
+        with translated(action):
+            self._connection.modify(dn, {"description": [(MODIFY_REPLACE, [token])]})
 
     def password_matches(self, dn: str, value: str) -> bool | None:
         """Return whether the entry's userPassword holds exactly `value`; None when it has none.
