@@ -41,8 +41,7 @@ from sync.settings import PerformanceSettings
 log = logging.getLogger("portal_sync")
 
 MISMATCH = (
-    "the incremental state does not match the directory's (stale, copied or from another "
-    "directory)"
+    "the incremental state does not match the directory's (stale, copied or from another directory)"
 )
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import re
 import shutil
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,7 +28,17 @@ from sync.run.state import FILE_NAME
 from sync.run.sync import run_sync
 from sync.settings import Settings
 
-from conftest import settings_factory
+from conftest import (
+    PORTAL_DN,
+    PORTAL_PASSWORD,
+    SERVICES,
+    SYNC_DN,
+    SYNC_PASSWORD,
+    empty_tree,
+    running,
+    settings_factory,
+    shipped_acl,
+)
 from directory_view import connect
 
 pytestmark = pytest.mark.slapd
@@ -253,3 +265,41 @@ def test_under_the_shipped_acl_the_sync_account_keeps_its_token(
     state = json.loads((settings.state_dir / FILE_NAME).read_text(encoding="utf-8"))
     token = token_entry(acl_slapd, settings.ldap.base_dn)
     assert token is not None and token["description"] == [state["token"]]
+
+
+def acl_before_tokens() -> str:
+    """Return the shipped ACL without its rule for the token entry, as it was before tokens."""
+    rule = re.compile(
+        r"^olcAccess: \{\d+\}to dn\.base=\"cn=portal-sync-state,.*?(?=^olcAccess:)", re.M | re.S
+    )
+    acl, removed = rule.subn("", shipped_acl())
+    assert removed == 1
+    return acl
+
+
+@pytest.fixture(scope="module")
+def old_acl_server() -> Iterator[LocalServer]:
+    yield from running(LocalServer(config_changes=(acl_before_tokens(),)))
+
+
+def test_a_token_the_acl_refuses_costs_full_runs_with_a_warning_never_a_wrong_one(
+    old_acl_server, tmp_path, caplog
+):
+    empty_tree(old_acl_server)
+    old_acl_server.ldapadd(SERVICES)
+    portal = {"bind_dn": PORTAL_DN, "bind_password": PORTAL_PASSWORD}
+    make = settings_factory(old_acl_server, SYNC_DN, SYNC_PASSWORD, tmp_path, portal=portal)
+    document = generate("XS", seed=48)
+    first = run_sync(make(document))
+    assert first.ok, first.to_text()
+    [warning] = first.warnings
+    assert "cannot keep the incremental state" in warning and TOKEN_RDN in warning
+    assert not (tmp_path / "state" / FILE_NAME).exists()
+
+    changed = copy.deepcopy(document)
+    change_one_person(changed)
+    with caplog.at_level(logging.INFO, logger="portal_sync"):
+        second = run_sync(make(changed))
+    assert second.ok and second.counts() == {"modify": 1}, second.to_text()
+    assert "full reconciliation: no incremental state yet" in caplog.text
+    assert run_sync(make(changed), full=True).counts() == {}
