@@ -4,9 +4,10 @@ Two trees in one slapd live through the same random sequence of source
 changes (new persons, e-mails, logins, accounts disabled or removed, bad
 records, a second holder of the built-in contact type, remote access
 switched, agencies reassigned, orders closed...). One tree is synced the
-incremental way, its state file kept between runs, and at random deleted
-or overwritten with junk; the other tree is rebuilt by a full reconciliation every time
-(`performance.incremental = false`). After every step the two trees hold
+incremental way, its state file kept between runs, and at random deleted,
+overwritten with junk, replaced by the one the run before the last wrote
+(stale) or by the other tree's (foreign); the other tree is rebuilt by a
+full reconciliation every time (`performance.incremental = false`). After every step the two trees hold
 the same entries with the same values (DNs compared below each tree's
 base), and the incremental run reports the same record errors.
 
@@ -61,7 +62,7 @@ CHANGES = [
     "undo",
     "nothing",
 ]
-STATES = ["kept", "kept", "kept", "missing", "corrupt"]
+STATES = ["kept", "kept", "kept", "missing", "corrupt", "stale", "foreign"]
 
 
 def persons(document: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
@@ -175,6 +176,8 @@ def check_steps(slapd_server, tmp_path, steps, seed):
             (state / FILE_NAME).write_text('{"format": 1, "entries": {"x', encoding="utf-8")
         elif state_case == "stale" and len(saved) >= 2:
             (state / FILE_NAME).write_bytes(saved[-2])  # the state of the run before the last
+        elif state_case == "foreign" and (folder / "full-state" / FILE_NAME).exists():
+            shutil.copy(folder / "full-state" / FILE_NAME, state / FILE_NAME)  # another base's
         incremental = make(
             copy.deepcopy(document), ldap={"base_dn": incremental_base}, state_dir=state
         )
