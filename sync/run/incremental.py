@@ -157,8 +157,15 @@ class Incremental:
         self.full_because("a managed OU is missing: the directory was emptied or replaced")
 
     def check_token(self, directory: Directory) -> None:
-        """Read the directory's state token; make this run full unless it is the state's."""
-        self.token = directory.read_token(self.token_dn)
+        """Read the directory's state token; make this run full unless it is the state's.
+
+        A token the account may not read vouches for nothing: the run is full,
+        and writing the token then says what to grant.
+        """
+        try:
+            self.token = directory.read_token(self.token_dn)
+        except InsufficientAccess:
+            self.token = ""
         if self.previous is None or self.previous.vouched_by(self.token):
             return
         if self.token:
