@@ -8,6 +8,9 @@ from ldap3 import ALL_ATTRIBUTES, NONE, SUBTREE, Connection, Server
 
 from sync.ldap.localserver import LocalServer
 
+OWN = ("cn=portal-sync-lock,", "cn=portal-sync-state,")
+"""The service's own entries below the base: the run lease and the incremental state's token."""
+
 
 def connect(server: LocalServer) -> Connection:
     """Return a connection bound as the rootdn."""
@@ -37,12 +40,11 @@ def write_stamps(server: LocalServer) -> dict[str, str]:
     """Return the entryCSN of every entry: it changes on every write to the entry.
 
     The run lock's lease entry is left out: every writing run takes the lease,
-    even one that then changes nothing (docs/daemon.md).
+    even one that then changes nothing (docs/daemon.md); so is the token of the
+    incremental state, which every run that writes renews (docs/performance.md).
     """
     return {
-        dn: attrs["entrycsn"][0]
-        for dn, attrs in entries(server).items()
-        if not dn.startswith("cn=portal-sync-lock,")
+        dn: attrs["entrycsn"][0] for dn, attrs in entries(server).items() if not dn.startswith(OWN)
     }
 
 

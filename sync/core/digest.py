@@ -90,6 +90,12 @@ class State:
     entries: dict[str, str] = field(default_factory=dict)
     retained: dict[str, str] = field(default_factory=dict)
     """Disabled users kept for their retention period, with the time it ends (ISO 8601)."""
+    token: str = ""
+    """The token the directory held when the state was saved; "" vouches for nothing."""
+
+    def vouched_by(self, token: str) -> bool:
+        """Return whether the directory's `token` ("" when it holds none) is this state's."""
+        return bool(self.token) and self.token == token
 
     def due(self, clock: datetime) -> set[str]:
         """Return the retained users whose retention has ended by `clock`."""
@@ -107,6 +113,7 @@ class State:
                 "managed": self.managed,
                 "entries": self.entries,
                 "retained": self.retained,
+                "token": self.token,
             },
             separators=(",", ":"),
         )
@@ -133,6 +140,9 @@ def parse_state(text: str) -> State:
     for ends in retained.values():
         if datetime.fromisoformat(ends).tzinfo is None:
             raise ValueError("a retention end has no time zone")
+    token = data.get("token", "")
+    if not isinstance(token, str):
+        raise ValueError("token must be text")
     last_full = datetime.fromisoformat(data["last_full"])
     if last_full.tzinfo is None:
         raise ValueError("last_full has no time zone")
@@ -144,6 +154,7 @@ def parse_state(text: str) -> State:
         managed={str(k): int(v) for k, v in managed.items()},
         entries=entries,
         retained=retained,
+        token=token,
     )
 
 

@@ -304,7 +304,11 @@ class Directory:
         return None
 
     def create_lease(self, dn: str, value: str) -> None:
-        """Create the lease entry at `dn` holding `value`, of the first stock class taken.
+        """Create the lease entry at `dn` holding `value`, of the first stock class taken."""
+        self._add_described(dn, value, f"creating the lease {dn}")
+
+    def _add_described(self, dn: str, value: str, action: str) -> None:
+        """Add a small entry of the service's own at `dn`, its `description` holding `value`.
 
         Active Directory lets nobody create an applicationProcess (it is
         system-only there) but takes a container, which OpenLDAP and 389-DS
@@ -313,7 +317,7 @@ class Directory:
         attribute, name = dnlib.split_dn(dn)[0]
         for classes in LEASE_CLASSES:
             try:
-                with translated(f"creating the lease {dn}"):
+                with translated(action):
                     self._connection.add(
                         dn, list(classes), {attribute: [name], "description": [value]}
                     )
@@ -352,6 +356,27 @@ class Directory:
         """Delete the lease entry (a claim) at `dn`; one already gone is fine."""
         with suppress(NoSuchEntry), translated(f"deleting the lease {dn}"):
             self._connection.delete(dn)
+
+    def read_token(self, dn: str) -> str:
+        """Return the token the entry at `dn` holds, or "" when there is none (or no entry)."""
+        values = self.read_lease(dn)
+        return values[0] if values and len(values) == 1 else ""
+
+    def write_token(self, dn: str, token: str) -> None:
+        """Put `token` into the entry at `dn` with one modify; create the entry when missing.
+
+        The entry is looked for first: 389-DS answers a modify of a missing
+        entry with insufficientAccess, not noSuchObject.
+        """
+        action = f"writing the incremental state token {dn}"
+        if self.read_lease(dn) is None:
+            try:
+                self._add_described(dn, token, action)
+                return
+            except AlreadyExists:
+                pass
+        with translated(action):
+            self._connection.modify(dn, {"description": [(MODIFY_REPLACE, [token])]})
 
     def password_matches(self, dn: str, value: str) -> bool | None:
         """Return whether the entry's userPassword holds exactly `value`; None when it has none.

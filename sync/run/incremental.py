@@ -6,8 +6,11 @@ incremental runs are switched off. Otherwise it reads only the entries
 whose desired digest differs from the state, and when the source document
 is byte for byte the one the last clean run applied, it reads nothing.
 
-Only a full run sees changes made in the directory by hand; that is what
-the nightly reconciliation is for.
+A state is trusted only while the directory holds its token (see
+`sync.run.state`): a state file put back from an earlier run, one of
+another host writing to the same directory, or one whose directory was
+replaced or restored makes the run full. Only a full run sees changes made
+in the directory by hand; that is what the nightly reconciliation is for.
 """
 
 from __future__ import annotations
@@ -24,12 +27,22 @@ from sync.core.dn import normalize_dn
 from sync.core.mapping import Mapping as DirectoryMapping
 from sync.core.plan import Plan
 from sync.core.problems import Quarantine
-from sync.errors import ConfigurationError
+from sync.errors import (
+    AlreadyExists,
+    ConfigurationError,
+    EntryRejected,
+    InsufficientAccess,
+    NoSuchEntry,
+)
 from sync.ldap.directory import Directory
-from sync.run.state import forget_state, load_state, save_state
+from sync.run.state import forget_state, load_state, new_token, save_state
 from sync.settings import PerformanceSettings
 
 log = logging.getLogger("portal_sync")
+
+MISMATCH = (
+    "the incremental state does not match the directory's (stale, copied or from another directory)"
+)
 
 
 def unreadable_ou(ou: str, account: str, why: str) -> ConfigurationError:
@@ -59,6 +72,14 @@ class Incremental:
     fingerprint: str
     source_digest: str
     clock: datetime
+    enabled: bool = True
+    """Whether incremental runs are on (`performance.incremental`)."""
+    token_dn: str = ""
+    """The entry whose description holds the token of the state the directory matches."""
+    token: str = ""
+    """The directory's token as read at the start, then the one this run's state carries."""
+    unvouched: bool = False
+    """Whether the token could not be written: the run saves no state."""
 
     @classmethod
     def start(
@@ -70,12 +91,14 @@ class Incremental:
         *,
         full: bool = False,
         clock: datetime,
+        token_dn: str,
     ) -> Incremental:
         """Return the decision for this run: full or incremental, and why.
 
         `fingerprint` stands for what shapes the directory besides the source,
         `source_digest` for the source as it is now ("" when it cannot say);
-        `clock` is the run's time (the schedule of full runs follows it).
+        `clock` is the run's time (the schedule of full runs follows it);
+        `token_dn` the entry holding the state token (`sync.run.state.token_dn`).
         """
         previous = load_state(state_dir) if performance.incremental else None
         reason = ""
@@ -92,7 +115,17 @@ class Incremental:
         if reason:
             log.info("full reconciliation: %s", reason)
             previous = None
-        return cls(state_dir, previous, bool(reason), reason, fingerprint, source_digest, clock)
+        return cls(
+            state_dir,
+            previous,
+            bool(reason),
+            reason,
+            fingerprint,
+            source_digest,
+            clock,
+            performance.incremental,
+            token_dn,
+        )
 
     def check_containers(
         self, directory: Directory, wanted: Iterable[str], bases: Mapping[str, str]
@@ -122,6 +155,53 @@ class Incremental:
                         f"{count} entries there",
                     )
         self.full_because("a managed OU is missing: the directory was emptied or replaced")
+
+    def check_token(self, directory: Directory) -> None:
+        """Read the directory's state token; make this run full unless it is the state's.
+
+        A token the account may not read vouches for nothing: the run is full,
+        and writing the token then says what to grant.
+        """
+        try:
+            self.token = directory.read_token(self.token_dn)
+        except InsufficientAccess:
+            self.token = ""
+        if self.previous is None or self.previous.vouched_by(self.token):
+            return
+        if self.token:
+            self.full_because(MISMATCH)
+        else:
+            self.full_because(
+                f"the directory holds no incremental state token ({self.token_dn}): it was "
+                "deleted, the directory was replaced or restored, or the state predates tokens"
+            )
+
+    def before_writes(self, directory: Directory, plan: Plan) -> str:
+        """Put a fresh token into the directory before the run's first write; return a warning.
+
+        From then on no state saved before, this host's or another's, matches
+        the directory, so a run stopped half-way leaves none that is trusted.
+        A run that writes nothing keeps the directory's token, or makes one
+        when there is none, so that its state can be trusted. When the token
+        cannot be written the state is forgotten and the run carries on.
+        """
+        if not plan.changes and (self.token or not self.enabled):
+            return ""
+        token = new_token()
+        try:
+            directory.write_token(self.token_dn, token)
+        except (InsufficientAccess, EntryRejected, NoSuchEntry, AlreadyExists) as exc:
+            forget_state(self.state_dir)
+            self.token, self.unvouched = "", True
+            warning = (
+                f"cannot keep the incremental state: {exc}; every run is a full one until"
+                f" {directory.account or 'the sync account'} may add and "
+                "write that entry (config/slapd/acl.ldif, config/389ds/aci.ldif)"
+            )
+            log.warning("%s", warning)
+            return warning
+        self.token = token
+        return ""
 
     def full_because(self, reason: str) -> None:
         """Make this run a full reconciliation."""
@@ -170,7 +250,7 @@ class Incremental:
 
     def save(self, run: RunRecord, mapping: DirectoryMapping) -> str:
         """Record what this successful run left in the directory; return a warning or ""."""
-        if run.quarantine.kinds:
+        if run.quarantine.kinds or self.unvouched:
             forget_state(self.state_dir)
             return ""
         entries, retained = after_run(self.previous, run, mapping)
@@ -183,5 +263,6 @@ class Incremental:
             managed=dict(run.report.managed),
             entries=entries,
             retained=retained,
+            token=self.token,
         )
         return save_state(self.state_dir, state)

@@ -4,11 +4,19 @@ The state (`sync.core.digest.State`) is a cache. Whatever goes wrong with
 its file (missing, corrupt, written for another directory or another
 mapping) makes the next run a full reconciliation: it costs time, never
 correctness.
+
+A file alone cannot tell that it is stale: an earlier run's file put back,
+or the file of another host whose runs changed the same directory since.
+So every state carries a random token that the directory holds too, in the
+description of `cn=portal-sync-state,<base DN>`; a run that writes to the
+directory first puts a fresh token there, and a state is trusted only while
+the directory holds its token (`sync.run.incremental`).
 """
 
 from __future__ import annotations
 
 import logging
+import secrets
 from pathlib import Path
 
 from sync.core.digest import State, parse_state
@@ -17,6 +25,18 @@ from sync.files import write_private
 log = logging.getLogger("portal_sync")
 
 FILE_NAME = "incremental-state.json"
+TOKEN_RDN = "cn=portal-sync-state"
+"""The entry below the base DN whose description holds the token of the current state."""
+
+
+def token_dn(base_dn: str) -> str:
+    """Return the DN of the entry holding the state token."""
+    return f"{TOKEN_RDN},{base_dn}"
+
+
+def new_token() -> str:
+    """Return a fresh random token (16 random bytes in hex)."""
+    return secrets.token_hex(16)
 
 
 def load_state(state_dir: Path) -> State | None:

@@ -40,6 +40,7 @@ from sync.run.passwords import (
     still_owed,
 )
 from sync.run.prepare import Prepared, gc_paused, prepare
+from sync.run.state import token_dn
 from sync.settings import LdapSettings, Settings
 from sync.sources.reader import source_of
 
@@ -120,6 +121,7 @@ class _Run:
             directory.require_base(settings.ldap.base_dn)
             bases = {kind.value: settings.tree.base(kind) for kind in Kind}
             cache.check_containers(directory, settings.tree.containers(), bases)
+            cache.check_token(directory)
             if cache.source_unchanged():
                 log.info("the source is the one the last clean run applied: nothing to do")
                 self.report.managed = cache.managed()
@@ -140,6 +142,7 @@ class _Run:
             self.source.digest(),
             full=full,
             clock=self.at,
+            token_dn=token_dn(self.settings.ldap.base_dn),
         )
 
     def read_source(self) -> Prepared:
@@ -205,6 +208,8 @@ class _Run:
         if held or report.dry_run:
             return
         window = self.settings.performance.write_window
+        if warning := cache.before_writes(directory, plan):
+            report.warnings.append(warning)
         owed = expect_initial(self.settings.passwords, self.settings.state_dir, plan.changes)
         try:
             unsettled = apply_plan(directory, plan, prepared, report, window, self.progress)

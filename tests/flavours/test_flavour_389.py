@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -242,3 +244,23 @@ def test_the_sync_account_sees_a_login_held_outside_its_subtrees(seeded, acis, d
     assert report.exit_code == 1, report.to_text()
     assert [error.record for error in report.errors] == ["internal user U-1"]
     assert foreign.lower() in report.errors[0].problem.lower()
+
+
+def test_the_sync_account_keeps_its_state_token_under_the_shipped_acis(
+    settings_for, seed, acis, dirsrv, caplog
+):
+    assert run_sync(settings_for(seed)).ok
+    changed = copy.deepcopy(seed)
+    person_with_login(changed, "cdubois")["email"] = "c.dubois@changed.example"
+    with caplog.at_level(logging.INFO, logger="portal_sync"):
+        report = run_sync(settings_for(changed))
+    assert report.ok and report.counts() == {"modify": 1}, report.to_text()
+    assert not report.warnings
+    assert "incremental run: " in caplog.text and "full reconciliation" not in caplog.text
+    settings = settings_for(changed)
+    state = json.loads((settings.state_dir / "incremental-state.json").read_text(encoding="utf-8"))
+    with dirsrv.connection() as conn:
+        assert conn.search(
+            f"cn=portal-sync-state,{acis}", "(objectClass=*)", BASE, attributes=["description"]
+        )
+        assert [str(v) for v in conn.entries[0]["description"]] == [state["token"]]

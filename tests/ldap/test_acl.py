@@ -265,7 +265,7 @@ def test_the_slapd_conf_snippet_says_what_the_ldif_says(acl_server, tmp_path):
     from_conf = _normalized_by_slapd(
         acl_server, (folder / "acl.conf").read_text(encoding="utf-8"), tmp_path / "conf"
     )
-    assert len(from_conf) == 14
+    assert len(from_conf) == 15
     assert from_conf == from_ldif
 
 

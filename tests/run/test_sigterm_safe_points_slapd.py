@@ -35,13 +35,15 @@ pytestmark = pytest.mark.slapd
 
 EXTERNAL = "(businessCategory=portal-sync:external:*)"
 LEASE = "cn=portal-sync-lock"
+TOKEN = "cn=portal-sync-state"
 
 
 def entries(server: LocalServer) -> set[str]:
-    """Return the DNs below the suffix, without the run lease (not a change of the run)."""
+    """Return the DNs below the suffix, without the run lease and the state token (not
+    changes of the plan)."""
     found = ldapi_search(server, "(objectClass=*)", "1.1")
     dns = {line[4:] for line in found.splitlines() if line.startswith("dn: ")}
-    return {dn for dn in dns if LEASE not in dn.lower()}
+    return {dn for dn in dns if LEASE not in dn.lower() and TOKEN not in dn.lower()}
 
 
 def external_users(server: LocalServer) -> set[str]:

@@ -21,7 +21,7 @@ from sync.settings import SqlSourceSettings, load_settings
 from sync.sources.sql import SqlSource
 
 from conftest import empty_tree
-from directory_view import entries, users, write_stamps
+from directory_view import OWN, entries, users, write_stamps
 from servers import PostgresCluster
 
 pytest_plugins = ["servers.fixtures", "sql_workflow"]
@@ -40,7 +40,7 @@ def directory(server: LocalServer) -> dict[str, dict[str, list[str]]]:
             if name not in ("entrycsn", "entryuuid")
         }
         for dn, attrs in entries(server).items()
-        if not dn.startswith("cn=portal-sync-lock,")
+        if not dn.startswith(OWN)
     }
 
 
