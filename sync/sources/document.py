@@ -221,7 +221,9 @@ def load_data(data: Any, name: str = "source") -> LoadedDocument:
                     for problem in problems
                 )
                 _quarantine(data, path, quarantine)
-                invalid.add(originals[id(_record(data, path))])
+                cut = originals.get(id(_record(data, path)))
+                if cut is not None:  # a record that is no object is not read at all
+                    invalid.add(cut)
             _cut(data, bad)
             continue
         return LoadedDocument(document, errors, quarantine, original, invalid)

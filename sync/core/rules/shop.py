@@ -295,6 +295,8 @@ def _pair(
     records = []
     for item in raw:
         model = None if id(item) in cut else next(valid, None)
+        if model is not None and model.id != item.get("id") and model.id != str(item.get("id")):
+            raise ValueError(f"the {kind.value} records and their models are out of step")
         rid = model.id if model is not None else ident(item.get("id"))
         if rid is None:
             records.append(Record(kind, rid, item, model))
