@@ -85,7 +85,7 @@ class Snapshots:
                 return self._snapshot
             loaded = source.load()
             document = loaded.document
-            prepared = prepare(self.settings, source=_Loaded(loaded))
+            prepared = prepare(self.settings, source=_Loaded(loaded), keep_verdicts=True)
             self._snapshot = Snapshot(document, prepared)
             self._digest = digest
             return self._snapshot
