@@ -103,9 +103,11 @@ class SqlSource:
     def listen(self, channel: str, on_notify: Callable[[], None], stop: threading.Event) -> None:
         """Call `on_notify` for each PostgreSQL NOTIFY on `channel` until `stop` is set.
 
-        A lost connection is logged and opened again, a second later and
-        then at most every 30 s; the notifications missed meanwhile are
-        made up for by one call once it listens again.
+        The notifications that arrive together (one per table a commit
+        changed) call it once. A lost connection is logged and opened
+        again, a second later and then at most every 30 s; the
+        notifications missed meanwhile are made up for by one call once it
+        listens again.
         """
         import psycopg
         from psycopg import sql
@@ -128,7 +130,7 @@ class SqlSource:
                         on_notify()
                     first, delay = False, 1.0
                     while not stop.is_set():
-                        for _ in raw.notifies(timeout=0.5, stop_after=1):
+                        if list(raw.notifies(timeout=0.5, stop_after=1)):
                             on_notify()
             except (exc.SQLAlchemyError, psycopg.Error) as error:
                 log.warning(

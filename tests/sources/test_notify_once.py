@@ -10,7 +10,7 @@ from pathlib import Path
 
 from daemons import wait_for
 
-from sync.service.watch import Job, SourceWatches
+from sync.service.watch import ChangeWatch, Job, SourceWatches
 from sync.settings import load_settings
 
 pytest_plugins = ["servers.fixtures", "sql_workflow"]
@@ -85,3 +85,41 @@ def test_each_notify_asks_for_a_run_even_when_the_change_query_sees_nothing_new(
         wait_for(lambda: requests, "NOTIFY to ask for a run")
         poll.poll()
         assert requests == ["NOTIFY on portal_sync"]
+
+
+def looks(*answers: str):
+    queue = list(answers)
+    return lambda: queue.pop(0)
+
+
+def test_with_notify_on_the_poll_fires_at_its_second_look_at_something_new():
+    fired: list[int] = []
+    watch = ChangeWatch(looks("a", "b", "b", "b"), lambda: fired.append(1), "test", settle=True)
+    watch.poll()
+    assert fired == []
+    watch.poll()
+    assert fired == [1]
+    watch.poll()
+    assert fired == [1]
+
+
+def test_a_source_that_changes_at_every_look_still_fires():
+    fired: list[int] = []
+    watch = ChangeWatch(
+        looks("a", "b", "c", "d", "e"), lambda: fired.append(1), "test", settle=True
+    )
+    watch.poll()
+    watch.poll()
+    assert fired == [1]
+    watch.poll()
+    watch.poll()
+    assert fired == [1, 1]
+
+
+def test_a_notify_between_two_looks_takes_the_change_from_the_poll():
+    fired: list[int] = []
+    watch = ChangeWatch(looks("a", "b", "b", "b"), lambda: fired.append(1), "test", settle=True)
+    watch.poll()
+    watch.seen_elsewhere()
+    watch.poll()
+    assert fired == []
