@@ -124,7 +124,12 @@ class ChangeWatch:
             token = self._look()
         except SyncError as exc:
             if not self._failing:
-                log.warning("cannot watch the source (%s): %s", self.what, exc)
+                log.warning(
+                    "cannot watch the source (%s): %s; looking again at each interval, quiet "
+                    "until it answers: check that the source is up and reachable",
+                    self.what,
+                    str(exc).removesuffix("; nothing was changed"),
+                )
             self._failing = True
             return None
         if self._failing:

@@ -37,7 +37,7 @@ def test_postgresql_stopped_under_a_daemon_with_notify_logs_one_line(
     slapd, tmp_path, postgres, workflow_pg
 ):
     with notify_daemon(slapd, tmp_path, workflow_pg) as daemon:
-        wait_for(lambda: "cdubois" in uids(slapd), "the first run")
+        wait_for(lambda: "portal-sync: success" in daemon.log, "the first run's summary")
         wait_for(lambda: "listening for NOTIFY" in daemon.log, "the listener")
         mark = len(daemon.log)
         with postgres.down():
