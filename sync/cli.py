@@ -295,11 +295,15 @@ def _parser() -> argparse.ArgumentParser:
         "login",
         "log in as a portal does (asks for the password) and show the outcome",
         "Log a user in the way a portal does: find the user with the portal's account, bind\n"
-        "as the user with the password (asked on the terminal, never an argument), then read\n"
-        "the user's groups and the orders they may open.",
+        "as the user with the password (asked on the terminal, or read from stdin with\n"
+        "--password-stdin; never an argument), then read the user's groups and the orders\n"
+        "they may open.",
         _epilog(
             "ldap.*, portal.bind_dn, portal.bind_password, layout.*, mapping.path",
-            ["portal-sync login cdubois"],
+            [
+                "portal-sync login cdubois",
+                "pass show portal/cdubois | portal-sync login cdubois --password-stdin",
+            ],
             [
                 (0, "the directory accepted the login"),
                 (1, "the login was refused: unknown login or wrong password"),
@@ -309,6 +313,11 @@ def _parser() -> argparse.ArgumentParser:
         ),
     )
     login.add_argument("login", help="the user's login")
+    login.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of stdin (for scripts) instead of asking",
+    )
     return parser
 
 
@@ -621,11 +630,19 @@ def _login(args: argparse.Namespace) -> int:
     import getpass
 
     from sync.core.report import ExitCode
+    from sync.errors import ConfigurationError
     from sync.portal.access import describe_user
     from sync.portal.login import LoginRefused, Portal
 
     settings = _settings(args)
-    password = getpass.getpass(f"password for {args.login}: ")
+    if args.password_stdin:
+        password = sys.stdin.readline().removesuffix("\n").removesuffix("\r")
+        if not password:
+            raise ConfigurationError(
+                "--password-stdin: no password on stdin (give it as the first line)"
+            )
+    else:
+        password = getpass.getpass(f"password for {args.login}: ")
     with Portal.open(settings) as portal:
         try:
             user = portal.authenticate(args.login, password)

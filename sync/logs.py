@@ -65,6 +65,29 @@ def configure_logging(level: str, form: str = "text", secrets: Iterable[str] = (
     root.setLevel(level.upper())
     logging.getLogger("apscheduler").setLevel(max(root.level, logging.WARNING))
     logging.getLogger("apscheduler.scheduler").addFilter(_expected_skip)
+    for chatty in _PER_REQUEST:
+        debugging = root.level <= logging.DEBUG
+        logging.getLogger(chatty).setLevel(root.level if debugging else logging.WARNING)
+    handler.addFilter(_lost_connection)
+
+
+_PER_REQUEST = ("httpx", "httpcore")
+"""Libraries that log every request at INFO: the HTTP source's look every 2 s would be a line
+each. Their lines show at DEBUG."""
+
+
+def _lost_connection(record: logging.LogRecord) -> bool:
+    """Log SQLAlchemy's pool complaints at DEBUG, their tracebacks with them.
+
+    When the database goes away under a connection in use, the pool fails to
+    roll it back and logs that at ERROR with a traceback ("Exception during
+    reset or similar"). The source itself reports the outage in one line
+    that says what to do; the pool's account of it is for debugging.
+    """
+    if record.name.startswith("sqlalchemy.pool") and record.levelno > logging.DEBUG:
+        record.levelno, record.levelname = logging.DEBUG, logging.getLevelName(logging.DEBUG)
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+    return True
 
 
 def _expected_skip(record: logging.LogRecord) -> bool:

@@ -3,6 +3,12 @@
 Precedence, highest first: values passed in code, environment variables,
 `.env`, the secrets directory (one file per setting, e.g. `ldap__bind_password`),
 the TOML file (`--config FILE` or PORTAL_SYNC_CONFIG), then the defaults below.
+
+A relative path written in the TOML file is read from the file's folder, so a
+daemon started from `/` finds the queries file next to its settings; any
+other relative path (a variable, `.env`, a secret, a default) is read from the
+working directory. Either way the settings hold the absolute path, so every
+message about a missing file names the file that was looked for.
 """
 
 from __future__ import annotations
@@ -140,7 +146,8 @@ class SqlSourceSettings(SettingGroup):
     """Password of the database login (best as the secret file source__sql__password);
     never printed."""
     queries: Path = Path("queries.toml")
-    """TOML file of the SELECTs that read each kind of record; default queries.toml."""
+    """TOML file of the SELECTs that read each kind of record; relative in the settings file:
+    from its folder; default queries.toml (in the working directory)."""
     timeout: float = Field(default=10.0, gt=0)
     """Seconds to wait for the database connection; default 10."""
     isolation_level: str = "REPEATABLE READ"
@@ -497,7 +504,8 @@ def load_settings(
     it and the closest setting; `given_by` says where `overrides` come from.
     """
     named = os.environ.get("PORTAL_SYNC_CONFIG")
-    path = config_file or (Path(named) if named else None)
+    given = config_file or (Path(named) if named else None)
+    path = given.absolute() if given is not None else None
     if path is not None and not path.is_file():
         how = "--config" if config_file else "PORTAL_SYNC_CONFIG"
         raise ConfigurationError(f"the settings file {path} ({how}) does not exist")
@@ -518,11 +526,47 @@ def load_settings(
     except (OSError, ValueError) as exc:
         raise ConfigurationError(f"cannot read the settings: {exc}") from exc
     settings._origins = origins
+    _anchor_paths(settings, path, origins)
     for name in Settings.model_fields:
         group = getattr(settings, name)
         if isinstance(group, SettingGroup):
             setattr(settings, name, _named(group, (name,), origins))
     return settings
+
+
+PATH_SETTINGS: tuple[tuple[str, ...], ...] = (
+    ("state_dir",),
+    ("source", "path"),
+    ("source", "sql", "queries"),
+    ("source", "http", "ca_file"),
+    ("mapping", "path"),
+    ("ldap", "ca_file"),
+    ("ldap", "client_cert_file"),
+    ("ldap", "client_key_file"),
+    ("passwords", "initial_file"),
+)
+"""Every setting that names a file or folder."""
+
+
+def _anchor_paths(settings: Settings, config_file: Path | None, origins: Origins) -> None:
+    """Make every path setting absolute: from the settings file's folder when set there."""
+    for setting in PATH_SETTINGS:
+        *groups, field = setting
+        owner: Any = settings
+        for group in groups:
+            owner = getattr(owner, group)
+        value = getattr(owner, field)
+        if value is None or (setting == ("mapping", "path") and not is_mapping_file(value)):
+            continue
+        written = config_file is not None and origins.name(setting) == in_file(setting, config_file)
+        base = config_file.parent if written and config_file is not None else Path.cwd()
+        absolute = Path(os.path.normpath(base / Path(value)))
+        setattr(owner, field, str(absolute) if isinstance(value, str) else absolute)
+
+
+def is_mapping_file(name_or_path: str) -> bool:
+    """Return whether mapping.path names a file (a path, or ending in .toml), not a flavour."""
+    return name_or_path.endswith(".toml") or "/" in name_or_path
 
 
 def _named(group: SettingGroup, path: tuple[str, ...], origins: Origins) -> SettingGroup:

@@ -8,8 +8,13 @@ looks in a row, so a document still being written is not read half-way.
 SQL: the queries file's change query, polled every few seconds; any result
 that differs from the last one is a change (a commit is whole, so there is
 nothing to settle). On PostgreSQL a NOTIFY on a configured channel fires at
-once, from a thread of its own. HTTP: a conditional request every few
-seconds; a new ETag (or Last-Modified) is a change.
+once, from a thread of its own. With both, one change is one run: each
+NOTIFY first reads the change query and counts its result as seen, so the
+poll does not run that change again, and the poll fires only when two looks
+in a row saw something new and no NOTIFY came between (a change no trigger
+announces): the poll does not overtake the NOTIFY of the same commit. HTTP: a
+conditional request every few seconds; a new ETag (or Last-Modified) is a
+change.
 """
 
 from __future__ import annotations
@@ -69,15 +74,29 @@ class ChangeWatch:
     The first look is taken when the watch is made, before the first run
     reads the source. A look that fails is logged once per outage; the
     first look that works again after a failed start fires, since what
-    happened meanwhile is unknown.
+    happened meanwhile is unknown. With `settle`, a new result fires only
+    when the next look still differs from what was seen and nothing counted
+    a result as seen meanwhile (`seen_elsewhere`): another trigger gets the
+    first word. A source that changes on every look still fires.
     """
 
-    def __init__(self, look: Callable[[], str], on_change: Callable[[], None], what: str) -> None:
+    def __init__(
+        self,
+        look: Callable[[], str],
+        on_change: Callable[[], None],
+        what: str,
+        *,
+        settle: bool = False,
+    ) -> None:
         self._look = look
         self._on_change = on_change
         self.what = what
+        self._settle = settle
+        self._lock = threading.Lock()
         self._failing = False
         self._seen: str | None = None
+        self._noticed = False
+        """The last look saw a new result that waits for the next one (settle)."""
         self._started = False
         self._missed_start = False
         self.poll()
@@ -86,23 +105,71 @@ class ChangeWatch:
 
     def poll(self) -> None:
         """Look at the source once."""
+        with self._lock:
+            fire = self._fires(self._looked())
+        if fire:
+            self._on_change()
+
+    def seen_elsewhere(self) -> None:
+        """Look now and count the result as seen: another trigger asks for the run that reads it."""
+        with self._lock:
+            token = self._looked()
+            if token is not None:
+                self._seen, self._started = token, True
+                self._noticed, self._missed_start = False, False
+
+    def _looked(self) -> str | None:
+        """Return the result of one look, or None when it failed (logged once per outage)."""
         try:
             token = self._look()
         except SyncError as exc:
             if not self._failing:
-                log.warning("cannot watch the source (%s): %s", self.what, exc)
+                log.warning(
+                    "cannot watch the source (%s): %s; looking again at each interval, quiet "
+                    "until it answers: check that the source is up and reachable",
+                    self.what,
+                    str(exc).removesuffix("; nothing was changed"),
+                )
             self._failing = True
-            return
+            return None
         if self._failing:
             log.info("watching the source again (%s)", self.what)
             self._failing = False
+        return token
+
+    def _fires(self, token: str | None) -> bool:
+        """Return whether this look's result is a change to run; note it as seen if so."""
+        if token is None:
+            return False
         if token == self._seen:
-            return
-        started = self._started
-        self._seen, self._started = token, True
-        if started or self._missed_start:
-            self._missed_start = False
-            self._on_change()
+            self._noticed = False
+            return False
+        if self._missed_start or not self._started:
+            fire = self._missed_start
+            self._seen, self._started, self._missed_start = token, True, False
+            return fire
+        if self._settle and not self._noticed:
+            self._noticed = True
+            return False
+        self._seen, self._noticed = token, False
+        return True
+
+
+def _notified(
+    channel: str, polled: ChangeWatch | None, request: Callable[[str], None]
+) -> Callable[[], None]:
+    """Return what a NOTIFY does: count the change query's result as seen, then ask for a run.
+
+    The look comes first, so the run reads at least what it saw: the poll
+    never runs a change again that this run reads.
+    """
+
+    def heard() -> None:
+        if polled is not None:
+            polled.seen_elsewhere()
+        request(f"NOTIFY on {channel}")
+
+    return heard
 
 
 @dataclass
@@ -137,22 +204,26 @@ class SourceWatches:
 
             sql = SqlSource(source.sql)
             interval = source.sql.poll_interval
-            if interval > 0 and sql.queries.change:
-                what = f"change query every {interval:g} s"
-                polled = ChangeWatch(
-                    sql.change_token, lambda: request("the database changed"), what
-                )
-                watches.jobs.append(Job(polled.poll, interval, what))
             channel = source.sql.notify_channel
             if channel and sql.url.get_backend_name() != "postgresql":
                 raise ConfigurationError(
                     f"{source.sql.name_of('notify_channel')}: LISTEN/NOTIFY needs PostgreSQL, "
                     f"not {sql.url.get_backend_name()}; use the change query instead"
                 )
+            polled: ChangeWatch | None = None
+            if interval > 0 and sql.queries.change:
+                what = f"change query every {interval:g} s"
+                polled = ChangeWatch(
+                    sql.change_token,
+                    lambda: request("the database changed"),
+                    what,
+                    settle=bool(channel),
+                )
+                watches.jobs.append(Job(polled.poll, interval, what))
             if channel:
                 thread = threading.Thread(
                     target=sql.listen,
-                    args=(channel, lambda: request(f"NOTIFY on {channel}"), stopping),
+                    args=(channel, _notified(channel, polled, request), stopping),
                     name="listen",
                     daemon=True,
                 )

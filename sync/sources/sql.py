@@ -103,15 +103,19 @@ class SqlSource:
     def listen(self, channel: str, on_notify: Callable[[], None], stop: threading.Event) -> None:
         """Call `on_notify` for each PostgreSQL NOTIFY on `channel` until `stop` is set.
 
-        A lost connection is logged and opened again, a second later and
-        then at most every 30 s; the notifications missed meanwhile are
-        made up for by one call once it listens again.
+        The notifications that arrive together (one per table a commit
+        changed) call it once. A lost connection is logged once, at WARNING
+        with what to do, and opened again a second later and then at most
+        every 30 s (each try at DEBUG, with its traceback); the
+        notifications missed meanwhile are made up for by one call once it
+        listens again.
         """
         import psycopg
         from psycopg import sql
 
         delay = 1.0
         first = True
+        failing = False
         while not stop.is_set():
             try:
                 with self._engine().connect() as connection:
@@ -126,18 +130,22 @@ class SqlSource:
                     log.info("listening for NOTIFY on %s of %s", channel, self.label)
                     if not first:
                         on_notify()
-                    first, delay = False, 1.0
+                    first, delay, failing = False, 1.0, False
                     while not stop.is_set():
-                        for _ in raw.notifies(timeout=0.5, stop_after=1):
+                        if list(raw.notifies(timeout=0.5, stop_after=1)):
                             on_notify()
             except (exc.SQLAlchemyError, psycopg.Error) as error:
-                log.warning(
-                    "NOTIFY on %s: %s; listening again in %g s",
-                    channel,
-                    self._error(error, "LISTEN"),
-                    delay,
-                )
-                first = False
+                if not failing:
+                    log.warning(
+                        "NOTIFY on %s: %s; listening again as soon as the database answers "
+                        "(quiet until then; one run then makes up for what was missed): "
+                        "check that %s is up and takes the login",
+                        channel,
+                        _lost(self._error(error, "LISTEN")),
+                        self.label,
+                    )
+                log.debug("NOTIFY on %s: listening again in %g s", channel, delay, exc_info=error)
+                first, failing = False, True
                 stop.wait(delay)
                 delay = min(delay * 2, 30.0)
 
@@ -210,6 +218,11 @@ class SqlSource:
         for secret in self._secrets:
             message = message.replace(secret, "***")
         return SourceError(message + "; nothing was changed")
+
+
+def _lost(error: SourceError) -> str:
+    """Return the message of a lost LISTEN connection, without "nothing was changed"."""
+    return str(error).removesuffix("; nothing was changed")
 
 
 def _url(settings: SqlSourceSettings) -> URL:
