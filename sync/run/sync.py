@@ -74,7 +74,13 @@ def run_sync(
     except STOPPING as exc:
         report.fail(outcome_of(exc), str(exc))
     report.finish(clock.now())
-    log.info("%s", report.to_text(verbose=False))
+    # a run that stopped is reported by its caller: the command prints it, the daemon logs
+    # one warning per outage; its summary here is for debugging
+    log.log(
+        logging.INFO if report.failure is None else logging.DEBUG,
+        "%s",
+        report.to_text(verbose=False),
+    )
     return report
 
 

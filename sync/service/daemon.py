@@ -230,10 +230,12 @@ class Daemon:
             return None
         delay = self.backoff.next_delay()
         if self._outage is None or self._outage[0] is not report.outcome:
-            log.error(
-                "outage: %s: %s; retrying with growing delays of at most %g s, quiet until it ends",
+            log.warning(
+                "outage: %s: %s; %s; retrying with growing delays of at most %g s, quiet until "
+                "it ends",
                 report.outcome.value,
                 report.failure,
+                _WHAT_TO_DO.get(report.outcome, "check the message above"),
                 self.settings.schedule.retry_max,
             )
             since = self._outage[1] if self._outage else report.started
@@ -241,6 +243,19 @@ class Daemon:
                 self._outage = (report.outcome, since)
         self.quiet.quiet = True
         return delay
+
+
+_WHAT_TO_DO = {
+    Outcome.UNAVAILABLE: "check that the directory answers at ldap.url (the server, the network, "
+    "the TLS certificate)",
+    Outcome.DIRECTORY: "check what the directory answered; the sync account's rights (the ACL) "
+    "are the usual cause",
+    Outcome.SOURCE: "check the source the message names (source.path, source.sql or source.http)",
+    Outcome.CONFIGURATION: "correct the setting the message names, then restart the daemon",
+    Outcome.DELETION_GUARD: "review the pending changes with portal-sync run --dry-run, then "
+    "approve them with portal-sync run --allow-deletions N",
+}
+"""What an administrator checks first for each kind of outage (the one warning it logs)."""
 
 
 def run_daemon(settings: Settings) -> int:
