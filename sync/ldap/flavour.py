@@ -10,6 +10,7 @@ from importlib import resources
 from pathlib import Path
 
 from sync.core.mapping import Mapping, MappingError, parse_mapping
+from sync.settings import is_mapping_file
 
 UNIQUE_ID = {"active-directory": "objectGUID", "389ds": "nsUniqueId"}
 """The attribute holding an entry's unique ID, by flavour; entryUUID (RFC 4530) for others."""
@@ -21,7 +22,7 @@ def load_mapping(name_or_path: str, values: AbstractMapping[str, str] | None = N
     `values` are the settings' `mapping.values`: what the mapping leaves open
     (the UPN suffix of the AD mapping).
     """
-    if name_or_path.endswith(".toml") or "/" in name_or_path:
+    if is_mapping_file(name_or_path):
         path = Path(name_or_path)
         try:
             text = path.read_text(encoding="utf-8")
