@@ -8,11 +8,11 @@ are plain data: the templates escape every one of them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from sync.core import dn as dnlib
 from sync.core.decisions import Why
@@ -23,7 +23,7 @@ from sync.core.plan import disabled_since
 from sync.ldap.directory import Directory
 from sync.portal.access import Drift, compare_order, compare_user
 from sync.portal.login import Grant, LoginRefused, Portal, PortalUser
-from sync.service.console.snapshot import Snapshot
+from sync.service.console.snapshot import Hit, Snapshot
 from sync.service.health import Health
 from sync.service.history import History
 from sync.settings import Settings
@@ -43,14 +43,93 @@ class Feed:
 
 _PAGES = {Kind.CUSTOMER: "/customers/", Kind.ORDER: "/orders/"}
 
+PAGE = 50
+"""Rows on one page of a list."""
+SHORT = 20
+"""Rows of a list inside a record's page; the rest is one link away."""
 
-def record_link(key: str | None, customer: str | None = None) -> str | None:
-    """Return the console page of the record behind an entry key (a person's: its customer's)."""
+
+def record_link(
+    key: str | None, customer: str | None = None, snapshot: Snapshot | None = None
+) -> str | None:
+    """Return the console page of the record behind an entry key (a person's: its customer's).
+
+    An internal user's page is its login's; the snapshot says which login
+    the record holds.
+    """
     key = customer or key
     if key is None or EntryKey.parse(key) is None:
         return None
-    prefix = _PAGES.get(EntryKey.kind(key))
+    kind = EntryKey.kind(key)
+    if kind is Kind.INTERNAL and snapshot is not None:
+        internal = snapshot.index.internal.get(EntryKey.source_id(key))
+        return "/users/" + quote(internal.login, safe="") if internal else None
+    prefix = _PAGES.get(kind)
     return prefix + quote(EntryKey.source_id(key), safe="") if prefix else None
+
+
+@dataclass(frozen=True)
+class Listing:
+    """One page of a list: its rows, where it is, and the query that made it."""
+
+    rows: list[Any]
+    page: int
+    pages: int
+    total: int
+    query: dict[str, str]
+    path: str
+
+    @property
+    def first(self) -> int:
+        """Return the number of the first row shown (1-based)."""
+        return (self.page - 1) * PAGE + 1
+
+    @property
+    def last(self) -> int:
+        """Return the number of the last row shown."""
+        return self.first + len(self.rows) - 1
+
+    def link(self, page: int) -> str:
+        """Return the address of another page of the same list."""
+        return f"{self.path}?{urlencode({**self.query, 'page': str(page)})}"
+
+
+def listing(rows: Sequence[Any], page: int, query: dict[str, str], path: str) -> Listing:
+    """Return page `page` (1-based) of `rows`, PAGE rows each; a page beyond the last is empty."""
+    pages = max(1, -(-len(rows) // PAGE))
+    page = max(1, page)
+    start = (page - 1) * PAGE
+    return Listing(list(rows[start : start + PAGE]), page, pages, len(rows), query, path)
+
+
+def find_orders(snapshot: Snapshot, query: dict[str, str]) -> Sequence[Order]:
+    """Return the orders a list shows: all, a customer's, an agency's, or those found by `q`.
+
+    `q` finds orders by their id, and the orders of the customers it finds
+    (by id, name, nickname, or a person's name or login), theirs and those
+    they work on as an agency.
+    """
+    index = snapshot.index
+    if "customer" in query:
+        return index.orders_of.get(query["customer"], [])
+    if "agency" in query:
+        return index.agency_orders.get(query["agency"], [])
+    text = query.get("q", "")
+    if not text:
+        return snapshot.document.orders
+    found = index.search(text)
+    direct = [index.orders[o] for o in found[Hit.ORDER]]
+    seen = {o.id for o in direct}
+    more = [o for o in index.customer_orders(found[Hit.CUSTOMER]) if o.id not in seen]
+    return direct + more
+
+
+def find_customers(snapshot: Snapshot, text: str) -> Sequence[Customer]:
+    """Return the customers a list shows: all, or those found by id, name, person or login."""
+    if not text.strip():
+        return snapshot.document.customers
+    index = snapshot.index
+    return [index.customers[c] for c in index.search(text)[Hit.CUSTOMER]]
 
 
 @dataclass(frozen=True)
@@ -65,12 +144,12 @@ class Overview:
     errors: list[tuple[str, str, str | None]]
 
 
-def overview(feed: Feed, runs: int = 10) -> Overview:
+def overview(feed: Feed, snapshot: Snapshot | None, runs: int = 10) -> Overview:
     """Return the overview: health, the last runs, the next run, the last run's record errors."""
     reports = list(reversed(feed.history.reports(runs)))
     last = reports[0] if reports else {}
     errors = [
-        (e["record"], e["problem"], record_link(e.get("key"), e.get("customer")))
+        (e["record"], e["problem"], record_link(e.get("key"), e.get("customer"), snapshot))
         for e in last.get("errors", [])
     ]
     return Overview(
@@ -93,6 +172,18 @@ class Disabled:
 
 
 @dataclass(frozen=True)
+class Group:
+    """A group a user is in, and what it grants: an order, a customer's group or a role."""
+
+    dn: str
+    kind: str
+    """"order", "customer", "role", or "" when the group is none of portal-sync's."""
+    source_id: str
+    customer: str | None = None
+    """The order's customer."""
+
+
+@dataclass(frozen=True)
 class UserPage:
     """A user page: what the directory says, and whether it agrees with the rules."""
 
@@ -102,6 +193,12 @@ class UserPage:
     drift: Drift
     disabled: list[Disabled]
     source: list[str] = field(default_factory=list)
+    groups: list[Group] = field(default_factory=list)
+
+    @property
+    def known(self) -> bool:
+        """Return whether the directory or the source knows the login at all."""
+        return bool(self.user or self.disabled or self.source or not self.drift.none)
 
 
 def user_page(portal: Portal, snapshot: Snapshot, login: str, disabled: list[Disabled]) -> UserPage:
@@ -112,7 +209,28 @@ def user_page(portal: Portal, snapshot: Snapshot, login: str, disabled: list[Dis
         user = None
     grants = sorted(user.grants, key=lambda g: g.order_id) if user else []
     difference = compare_user(portal, snapshot.prepared.desired, login, user)
-    return UserPage(login, user, grants, difference, disabled, source_records(snapshot, login))
+    groups = groups_of(snapshot, user) if user else []
+    return UserPage(
+        login, user, grants, difference, disabled, source_records(snapshot, login), groups
+    )
+
+
+def groups_of(snapshot: Snapshot, user: PortalUser) -> list[Group]:
+    """Return the user's groups by what they grant: orders, customers, roles, the rest."""
+    orders = {dnlib.normalize_dn(g.group_dn): g for g in user.grants}
+    found = []
+    for dn in user.groups:
+        normal = dnlib.normalize_dn(dn)
+        grant = orders.get(normal)
+        key = snapshot.index.groups.get(normal)
+        if grant is not None:
+            found.append(Group(dn, "order", grant.order_id, grant.customer_id or None))
+        elif key is not None:
+            found.append(Group(dn, EntryKey.kind(key).value, EntryKey.source_id(key)))
+        else:
+            found.append(Group(dn, "", ""))
+    rank = {"customer": 0, "order": 1, "role": 2}
+    return sorted(found, key=lambda g: (rank.get(g.kind, 3), g.source_id, g.dn))
 
 
 def disabled_entries(
@@ -139,22 +257,26 @@ def disabled_entries(
 def source_records(snapshot: Snapshot, login: str) -> list[str]:
     """Return the source records that hold this login, in words."""
     found = []
-    wanted = login.casefold()
-    for internal in snapshot.document.internal_users:
-        if internal.login.casefold() == wanted:
+    users = snapshot.index.users.get(login.casefold(), [])
+    for user in users:
+        internal = user.internal
+        if internal is not None:
             state = "enabled" if internal.enabled else "disabled"
             found.append(
                 f"internal user {internal.id}, groups: {', '.join(internal.groups)}, {state}"
             )
-    for customer in snapshot.document.customers:
+    for user in users:
+        customer = user.customer
+        if customer is None:
+            continue
         for person in customer.persons:
-            if person.account and person.account.login.casefold() == wanted:
+            if person.account and person.account.login == user.login:
                 state = "enabled" if person.account.enabled else "disabled"
                 found.append(
                     f"person {person.id} of customer {customer.id} ({customer.name}), "
                     f"account {state}"
                 )
-    return found
+    return list(dict.fromkeys(found))
 
 
 @dataclass(frozen=True)
@@ -166,33 +288,26 @@ class Match:
     where: str
 
 
-def find_users(snapshot: Snapshot, text: str, limit: int = 50) -> list[Match]:
-    """Return the source's users whose login or name contains `text` (case-insensitive)."""
-    wanted = text.casefold().strip()
-    if not wanted:
-        return []
+def find_users(snapshot: Snapshot, text: str, limit: int = PAGE) -> list[Match]:
+    """Return the source's users whose login or a word of their name starts with the words."""
     found: list[Match] = []
-    for internal in snapshot.document.internal_users:
-        name = f"{internal.first_name} {internal.last_name}".strip()
-        if wanted in internal.login.casefold() or wanted in name.casefold():
-            found.append(Match(internal.login, name, "internal"))
-    for customer in snapshot.document.customers:
-        for person in customer.persons:
-            if person.account is None:
+    index = snapshot.index
+    for login in index.search(text)[Hit.USER][:limit]:
+        for user in index.users.get(login.casefold(), []):
+            if user.login != login:
                 continue
-            name = f"{person.first_name} {person.last_name}".strip()
-            if wanted in person.account.login.casefold() or wanted in name.casefold():
-                found.append(Match(person.account.login, name, f"{customer.name} ({customer.id})"))
-    return found[:limit]
+            where = f"{user.customer.name} ({user.customer.id})" if user.customer else "internal"
+            found.append(Match(user.login, user.name, where))
+    return list(dict.fromkeys(found))[:limit]
 
 
 @dataclass(frozen=True)
 class Member:
-    """One user who may open an order, and why."""
+    """One user who may open an order, and why (None: a member without a grant of it)."""
 
     login: str
     kind: str
-    reason: str
+    grant: Grant | None
 
 
 @dataclass(frozen=True)
@@ -208,9 +323,18 @@ class OrderPage:
     no_group: list[str]
     errors: list[str]
     drift: Drift
+    refused: list[str] = field(default_factory=list)
+    """What the directory answered when the last run wrote the order's group, in words."""
+
+    @property
+    def known(self) -> bool:
+        """Return whether the source or the directory knows the order."""
+        return self.order is not None or self.group_dn is not None
 
 
-def order_page(portal: Portal, snapshot: Snapshot, order_id: str) -> OrderPage:
+def order_page(
+    portal: Portal, snapshot: Snapshot, order_id: str, last_errors: list[dict[str, str]]
+) -> OrderPage:
     """Return what the console shows about one order."""
     order = snapshot.order(order_id)
     customer = snapshot.customer(order.customer) if order else None
@@ -221,11 +345,18 @@ def order_page(portal: Portal, snapshot: Snapshot, order_id: str) -> OrderPage:
     no_group: list[str] = []
     key = EntryKey.of(Kind.ORDER, order_id)
     errors = snapshot.errors_for(key)
+    record = snapshot.prepared.desired.records.get(key)
+    refused = [
+        e["problem"]
+        for e in last_errors
+        if e.get("key") == key or (record is not None and e.get("record") == record)
+    ]
+    refused = [p for p in dict.fromkeys(refused) if p not in errors]
     if answer is not None:
         group_dn, users = answer
         for user in sorted(users, key=lambda u: u.login):
-            reason = next((g.reason for g in user.grants if g.order_id == order_id), "member")
-            members.append(Member(user.login, user.kind.value, reason))
+            grant = next((g for g in user.grants if g.order_id == order_id), None)
+            members.append(Member(user.login, user.kind.value, grant))
     else:
         no_group = snapshot.decisions_for(key)
         if order is not None and customer is not None:
@@ -238,11 +369,22 @@ def order_page(portal: Portal, snapshot: Snapshot, order_id: str) -> OrderPage:
             no_group.append("the source has no order with this ID")
         if errors:
             no_group.append("its record has an error (below): no group is made for it")
+        if refused:
+            no_group.append("the directory refused the group in the last run (below)")
         if not no_group:
             no_group.append("no group in the directory yet; the next run makes it")
     difference = compare_order(portal, snapshot.prepared.desired, order_id)
     return OrderPage(
-        order_id, order, customer, agency, group_dn, members, no_group, errors, difference
+        order_id,
+        order,
+        customer,
+        agency,
+        group_dn,
+        members,
+        no_group,
+        errors,
+        difference,
+        refused,
     )
 
 
@@ -270,6 +412,8 @@ class CustomerPage:
     agency_for: list[tuple[Order, Customer | None]]
     left_out: list[str]
     errors: list[str]
+    order_count: int = 0
+    agency_count: int = 0
 
 
 def customer_page(portal: Portal, snapshot: Snapshot, customer: Customer) -> CustomerPage:
@@ -297,27 +441,27 @@ def customer_page(portal: Portal, snapshot: Snapshot, customer: Customer) -> Cus
         )
         for t in customer.contact_types
     ]
-    orders = [
-        (o, snapshot.customer(o.agency) if o.agency else None)
-        for o in snapshot.document.orders
-        if o.customer == customer.id
-    ]
-    agency_for = [
-        (o, snapshot.customer(o.customer))
-        for o in snapshot.document.orders
-        if o.agency == customer.id
-    ]
+    index = snapshot.index
+    own = index.orders_of.get(customer.id, [])
+    worked_on = index.agency_orders.get(customer.id, [])
+    orders = [(o, snapshot.customer(o.agency) if o.agency else None) for o in own[:SHORT]]
+    agency_for = [(o, snapshot.customer(o.customer)) for o in worked_on[:SHORT]]
     key = EntryKey.of(Kind.CUSTOMER, customer.id)
     group_dn = _group_dn(portal, key)
-    left_out = [
-        str(d)
-        for d in snapshot.prepared.decisions
-        if d.key is not None and key in (d.key, snapshot.owner(d.key))
-    ]
-    errors = [
-        f"{e.record}: {e.problem}" for e in snapshot.prepared.errors if key in (e.key, e.owner)
-    ]
-    return CustomerPage(customer, group_dn, by_type, persons, orders, agency_for, left_out, errors)
+    left_out = [str(d) for d in index.owned.get(key, ())]
+    errors = [f"{e.record}: {e.problem}" for e in index.errors.get(key, ())]
+    return CustomerPage(
+        customer,
+        group_dn,
+        by_type,
+        persons,
+        orders,
+        agency_for,
+        left_out,
+        errors,
+        len(own),
+        len(worked_on),
+    )
 
 
 def _group_dn(portal: Portal, key: str) -> str | None:

@@ -153,7 +153,11 @@ def test_every_refusal_lasts_at_least_the_floor(
     client: httpx.Client, login: str, secret: str | None
 ) -> None:
     token = csrf_of(client)
-    data = {"csrf": token, "login": login, "password": password(login) if secret is None else secret}
+    data = {
+        "csrf": token,
+        "login": login,
+        "password": password(login) if secret is None else secret,
+    }
     started = time.monotonic()
     answer = client.post("/login", data=data)
     took = time.monotonic() - started
