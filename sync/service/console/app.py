@@ -47,6 +47,7 @@ from sync.service.console.staff import (
     staff_of,
 )
 from sync.service.console.views import (
+    PAGE,
     Disabled,
     Feed,
     customer_page,
@@ -133,6 +134,12 @@ class Console:
     def _portal_call(self, work: Callable[[Portal], T]) -> T:
         with Portal.open(self.settings) as portal:
             return work(portal)
+
+    def warm(self) -> None:
+        """Read the source and build its index now, so that the first page need not wait."""
+        started = time.monotonic()
+        if self._snapshot_or_none() is not None:
+            log.info("console: source read and indexed in %.1f s", time.monotonic() - started)
 
     def _snapshot_or_none(self) -> Snapshot | None:
         """Return the snapshot, or None when the source cannot be read (the overview says so)."""
@@ -385,7 +392,7 @@ def _page_number(request: Request) -> int:
 
 def _names(snapshot: Snapshot) -> dict[str, Any]:
     """Return what the templates need to put names beside ids."""
-    return {"customer_of": snapshot.customer}
+    return {"customer_of": snapshot.customer, "page_size": PAGE}
 
 
 def _csrf(request: Request) -> str:
