@@ -171,9 +171,9 @@ def main() -> None:
                     times.append((time.perf_counter() - begun) * 1000)
                     size, status = len(answer.content), answer.status_code
                 if os.environ.get("CONSOLE_BENCH_PAGES"):
-                    folder = Path(os.environ["CONSOLE_BENCH_PAGES"])
-                    folder.mkdir(parents=True, exist_ok=True)
-                    (folder / f"{name.replace(' ', '_').replace('/', '_')}.html").write_bytes(
+                    saved = Path(os.environ["CONSOLE_BENCH_PAGES"])
+                    saved.mkdir(parents=True, exist_ok=True)
+                    (saved / f"{name.replace(' ', '_').replace('/', '_')}.html").write_bytes(
                         answer.content
                     )
                 print(
