@@ -17,6 +17,7 @@ import httpx
 import pytest
 from console_values import ADMIN, password
 from daemons import wait_for
+from ldap3 import Connection, Server
 
 if TYPE_CHECKING:
     from console_site import Site
@@ -30,6 +31,8 @@ MANY = 120
 SLASHED = "2026/0815"
 RTL_ORDER = "RTL\u202eDI"
 RTL_LOGIN = "rtl\u202eop"
+TAKEN = "_20261130_009"
+"""An order whose group's DN an entry not of portal-sync holds: the directory refuses the group."""
 TWIN = "tom.weber"
 """The login an added internal user (U-77) claims as well: a record error of an internal user."""
 
@@ -71,7 +74,13 @@ def shop(site: Site) -> Site:
             "portal_visible": True,
         },
         {"id": RTL_ORDER, "name": "Gespiegelt", "customer": "10003", "portal_visible": True},
+        {"id": TAKEN, "name": "Besetzt", "customer": "10003", "portal_visible": True},
     ]
+    server = site.server
+    root = Connection(Server(server.url), server.root_dn, server.root_pw, auto_bind=True)
+    squatter = f"cn=order-{TAKEN},ou=orders,ou=groups,{server.suffix}"
+    member = f"uid=pbraun,ou=external,{server.suffix}"
+    assert root.add(squatter, ["groupOfNames"], {"member": [member]}), root.result
     document["customers"][2]["contact_types"].append({"id": "ct-rtl", "name": "Gegen\u202eläufig"})
     document["customers"][2]["persons"].append(
         {
@@ -242,3 +251,11 @@ def test_an_internal_users_record_error_links_to_its_page(client: httpx.Client) 
     overview = client.get("/").text
     errors = overview.split('id="errors"', 1)[1].split("</section>", 1)[0]
     assert 'href="/users/tom.weber">internal user U-77' in errors, errors
+
+
+def test_an_order_whose_group_the_directory_refused_says_so(client: httpx.Client) -> None:
+    page = client.get(f"/orders/{TAKEN}").text
+    assert "The directory agrees with the source rules" not in page
+    refused = page.split('id="refused"', 1)[1].split("</ul>", 1)[0]
+    assert "the directory refused the last run's change of its group: collision" in refused
+    assert "the directory refused the group in the last run" in page
