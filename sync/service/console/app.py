@@ -139,7 +139,9 @@ class Console:
         """Read the source and build its index now, so that the first page need not wait."""
         started = time.monotonic()
         if self._snapshot_or_none() is not None:
-            log.info("console: source read and indexed in %.1f s", time.monotonic() - started)
+            log.debug(
+                "the console read and indexed the source in %.1f s", time.monotonic() - started
+            )
 
     def _snapshot_or_none(self) -> Snapshot | None:
         """Return the snapshot, or None when the source cannot be read (the overview says so)."""
@@ -302,8 +304,8 @@ class Console:
         text = query.get("q", "")
         if text and snapshot.order(text) is not None:
             return RedirectResponse(f"/orders/{quote(text, safe='')}", 303)
-        rows = find_orders(snapshot, query)
-        page = listing(rows, _page_number(request), query, "/orders")
+        rows, cut = find_orders(snapshot, query)
+        page = listing(rows, _page_number(request), query, "/orders", cut)
         return self._page(
             request, "orders.html", {"list": page, "query": query, **_names(snapshot)}
         )
@@ -327,8 +329,8 @@ class Console:
             return staff
         query = _query(request, "q")
         snapshot = await run_in_threadpool(self.snapshots.current)
-        rows = find_customers(snapshot, query.get("q", ""))
-        page = listing(rows, _page_number(request), query, "/customers")
+        rows, cut = find_customers(snapshot, query.get("q", ""))
+        page = listing(rows, _page_number(request), query, "/customers", cut)
         return self._page(request, "customers.html", {"list": page, "query": query})
 
     async def customer(self, request: Request) -> Response:

@@ -15,6 +15,7 @@ from bisect import bisect_left
 from collections import defaultdict
 from dataclasses import dataclass, field
 from enum import Enum
+from itertools import islice
 
 from sync.core import dn as dnlib
 from sync.core.decisions import Decision
@@ -25,6 +26,9 @@ from sync.run.prepare import Prepared, prepare
 from sync.settings import Settings
 from sync.sources.document import LoadedDocument
 from sync.sources.reader import source_of
+
+SEARCHED = 5_000
+"""The most terms one word of a search looks at."""
 
 
 class Hit(Enum):
@@ -112,29 +116,33 @@ class Index:
                 index.groups[dnlib.normalize_dn(entry.dn)] = key
         return index
 
-    def search(self, text: str) -> dict[Hit, list[str]]:
-        """Return the orders, customers and logins whose terms start with every word of `text`.
+    def search(self, text: str) -> tuple[dict[Hit, list[str]], bool]:
+        """Return the orders, customers and logins whose terms start with every word of `text`,
+        and whether the search was cut short.
 
         A term is an id, a login, or a word of a name; an order id also
-        matches by each of its parts between "/", "_", "-" and ".".
+        matches by each of its parts between "/", "_", "-" and ".". A word
+        looks at SEARCHED terms at most: a search that finds more is cut short
+        (the page says so), so that no search walks the whole shop.
         """
         words = text.casefold().split()
         if not words:
-            return {hit: [] for hit in Hit}
+            return {hit: [] for hit in Hit}, False
+        cut = False
         found: dict[Hit, dict[str, None]] | None = None
         for word in words:
             hits: dict[Hit, dict[str, None]] = {hit: {} for hit in Hit}
             start = bisect_left(self.terms, word, key=lambda term: term[0])
-            for term, hit, record in self.terms[start:]:
-                if not term.startswith(word):
-                    break
+            end = bisect_left(self.terms, word + "\U0010ffff", lo=start, key=lambda term: term[0])
+            cut = cut or end - start > SEARCHED
+            for _, hit, record in islice(self.terms, start, min(end, start + SEARCHED)):
                 hits[hit][record] = None
             if found is None:
                 found = hits
             else:
                 found = {hit: {r: None for r in found[hit] if r in hits[hit]} for hit in Hit}
         assert found is not None
-        return {hit: list(records) for hit, records in found.items()}
+        return {hit: list(records) for hit, records in found.items()}, cut
 
     def customer_orders(self, customers: list[str]) -> list[Order]:
         """Return the orders of these customers, and those they work on as an agency."""

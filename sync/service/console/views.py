@@ -22,7 +22,7 @@ from sync.core.model import Customer, Order
 from sync.core.plan import disabled_since
 from sync.ldap.directory import Directory
 from sync.portal.access import Drift, compare_order, compare_user
-from sync.portal.login import Grant, LoginRefused, Portal, PortalUser
+from sync.portal.login import Grant, LoginRefused, Portal, PortalUser, _grant
 from sync.service.console.snapshot import Hit, Snapshot
 from sync.service.health import Health
 from sync.service.history import History
@@ -78,6 +78,8 @@ class Listing:
     total: int
     query: dict[str, str]
     path: str
+    cut: bool = False
+    """The search found more than it looked at: a narrower one finds the rest."""
 
     @property
     def first(self) -> int:
@@ -94,42 +96,45 @@ class Listing:
         return f"{self.path}?{urlencode({**self.query, 'page': str(page)})}"
 
 
-def listing(rows: Sequence[Any], page: int, query: dict[str, str], path: str) -> Listing:
+def listing(
+    rows: Sequence[Any], page: int, query: dict[str, str], path: str, cut: bool = False
+) -> Listing:
     """Return page `page` (1-based) of `rows`, PAGE rows each; a page beyond the last is empty."""
     pages = max(1, -(-len(rows) // PAGE))
     page = max(1, page)
     start = (page - 1) * PAGE
-    return Listing(list(rows[start : start + PAGE]), page, pages, len(rows), query, path)
+    return Listing(list(rows[start : start + PAGE]), page, pages, len(rows), query, path, cut)
 
 
-def find_orders(snapshot: Snapshot, query: dict[str, str]) -> Sequence[Order]:
+def find_orders(snapshot: Snapshot, query: dict[str, str]) -> tuple[Sequence[Order], bool]:
     """Return the orders a list shows: all, a customer's, an agency's, or those found by `q`.
 
     `q` finds orders by their id, and the orders of the customers it finds
     (by id, name, nickname, or a person's name or login), theirs and those
-    they work on as an agency.
+    they work on as an agency. The flag says whether the search was cut short.
     """
     index = snapshot.index
     if "customer" in query:
-        return index.orders_of.get(query["customer"], [])
+        return index.orders_of.get(query["customer"], []), False
     if "agency" in query:
-        return index.agency_orders.get(query["agency"], [])
+        return index.agency_orders.get(query["agency"], []), False
     text = query.get("q", "")
     if not text:
-        return snapshot.document.orders
-    found = index.search(text)
+        return snapshot.document.orders, False
+    found, cut = index.search(text)
     direct = [index.orders[o] for o in found[Hit.ORDER]]
     seen = {o.id for o in direct}
     more = [o for o in index.customer_orders(found[Hit.CUSTOMER]) if o.id not in seen]
-    return direct + more
+    return direct + more, cut
 
 
-def find_customers(snapshot: Snapshot, text: str) -> Sequence[Customer]:
+def find_customers(snapshot: Snapshot, text: str) -> tuple[Sequence[Customer], bool]:
     """Return the customers a list shows: all, or those found by id, name, person or login."""
     if not text.strip():
-        return snapshot.document.customers
+        return snapshot.document.customers, False
     index = snapshot.index
-    return [index.customers[c] for c in index.search(text)[Hit.CUSTOMER]]
+    found, cut = index.search(text)
+    return [index.customers[c] for c in found[Hit.CUSTOMER]], cut
 
 
 @dataclass(frozen=True)
@@ -292,7 +297,7 @@ def find_users(snapshot: Snapshot, text: str, limit: int = PAGE) -> list[Match]:
     """Return the source's users whose login or a word of their name starts with the words."""
     found: list[Match] = []
     index = snapshot.index
-    for login in index.search(text)[Hit.USER][:limit]:
+    for login in index.search(text)[0][Hit.USER][:limit]:
         for user in index.users.get(login.casefold(), []):
             if user.login != login:
                 continue
@@ -332,6 +337,48 @@ class OrderPage:
         return self.order is not None or self.group_dn is not None
 
 
+def order_members(portal: Portal, order_id: str) -> tuple[str, list[Member]] | None:
+    """Return the order group's DN and its members with why each may open it, or None.
+
+    Each member's customers are read from the customer groups that hold it
+    (one search each), not from every group it is in: a user of an agency
+    may be in thousands of order groups. Why follows from them by the
+    portal's own rule (`sync.portal.login._grant`).
+    """
+    mapping = portal.mapping
+    identity = mapping.identity_attribute
+    members = mapping.kinds[Kind.ORDER].members
+    customer_members = mapping.kinds[Kind.CUSTOMER].members
+    assert members is not None and customer_members is not None
+    wanted = (identity, members, *(a for a in (mapping.order_customer, mapping.order_agency) if a))
+    value = mapping.identity_value(EntryKey.of(Kind.ORDER, order_id))
+    query = f"({identity}={dnlib.escape_filter_value(value)})"
+    tree = portal.settings.tree
+    found = portal.directory.search(tree.base(Kind.ORDER), query, wanted)
+    if not found:
+        return None
+    group_dn, attributes = found[0]
+    internal = dnlib.normalize_dn(tree.base(Kind.INTERNAL))
+    listed: list[Member] = []
+    for member in attributes.get(members, ()):
+        normal = dnlib.normalize_dn(member)
+        if normal == dnlib.normalize_dn(group_dn):
+            continue
+        kind = Kind.INTERNAL if normal.endswith("," + internal) else Kind.EXTERNAL
+        query = f"({customer_members}={dnlib.escape_filter_value(member)})"
+        customers = [
+            EntryKey.source_id(key)
+            for _, found_attributes in portal.directory.search(
+                tree.base(Kind.CUSTOMER), query, (identity,)
+            )
+            if (key := mapping.key_in(found_attributes)) is not None
+            and EntryKey.kind(key) is Kind.CUSTOMER
+        ]
+        grant = _grant(order_id, group_dn, attributes, customers, mapping)
+        listed.append(Member(dnlib.split_dn(member)[0][1], kind.value, grant))
+    return group_dn, sorted(listed, key=lambda m: m.login)
+
+
 def order_page(
     portal: Portal, snapshot: Snapshot, order_id: str, last_errors: list[dict[str, str]]
 ) -> OrderPage:
@@ -339,7 +386,7 @@ def order_page(
     order = snapshot.order(order_id)
     customer = snapshot.customer(order.customer) if order else None
     agency = snapshot.customer(order.agency) if order and order.agency else None
-    answer = portal.order_members(order_id)
+    answer = order_members(portal, order_id)
     members: list[Member] = []
     group_dn = None
     no_group: list[str] = []
@@ -353,10 +400,7 @@ def order_page(
     ]
     refused = [p for p in dict.fromkeys(refused) if p not in errors]
     if answer is not None:
-        group_dn, users = answer
-        for user in sorted(users, key=lambda u: u.login):
-            grant = next((g for g in user.grants if g.order_id == order_id), None)
-            members.append(Member(user.login, user.kind.value, grant))
+        group_dn, members = answer
     else:
         no_group = snapshot.decisions_for(key)
         if order is not None and customer is not None:
