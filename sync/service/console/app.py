@@ -34,6 +34,7 @@ from sync.clock import now
 from sync.errors import SyncError
 from sync.ldap.directory import Directory
 from sync.portal.login import Portal
+from sync.service.console.lists import PAGE, find_customers, find_orders, find_users, listing
 from sync.service.console.pages import SecurityHeaders, folder, templates
 from sync.service.console.snapshot import Snapshot, Snapshots
 from sync.service.console.staff import (
@@ -47,15 +48,10 @@ from sync.service.console.staff import (
     staff_of,
 )
 from sync.service.console.views import (
-    PAGE,
     Disabled,
     Feed,
     customer_page,
     disabled_entries,
-    find_customers,
-    find_orders,
-    find_users,
-    listing,
     order_page,
     overview,
     user_page,
