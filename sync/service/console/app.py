@@ -123,7 +123,7 @@ class Console:
         return self.templates.TemplateResponse(
             request,
             "missing.html",
-            {"staff": None, "csrf": "", "what": "page at this address"},
+            {"staff": None, "csrf": "", "what": ""},
             status_code=404,
         )
 

@@ -237,6 +237,13 @@ class OrderPage:
     """What the directory answered when the last run wrote the order's group, in words."""
 
     @property
+    def kept(self) -> list[Member]:
+        """Return the members that are users of neither the customer nor its agency."""
+        return [
+            m for m in self.members if m.grant is not None and m.grant.relation.value == "other"
+        ]
+
+    @property
     def known(self) -> bool:
         """Return whether the source or the directory knows the order."""
         return self.order is not None or self.group_dn is not None

@@ -189,7 +189,7 @@ def test_an_order_id_with_a_slash_opens_its_page(client: httpx.Client) -> None:
 
 
 @pytest.mark.parametrize(
-    "path", ["/users/no.such.login", "/orders/NO-SUCH-ORDER", "/customers/99999"]
+    "path", ["/users/no.such.login", "/orders/NO-SUCH-ORDER", "/customers/99999", "/no/such/page"]
 )
 def test_unknown_records_answer_404_on_the_console_page(client: httpx.Client, path: str) -> None:
     page = client.get(path)
