@@ -148,16 +148,21 @@ def user_page(portal: Portal, snapshot: Snapshot, login: str, disabled: list[Dis
 
 
 def groups_of(snapshot: Snapshot, user: PortalUser) -> list[Group]:
-    """Return the user's groups by what they grant: orders, customers, roles, the rest."""
-    orders = {dnlib.normalize_dn(g.group_dn): g for g in user.grants}
+    """Return the user's groups by what they grant: orders, customers, roles, the rest.
+
+    A grant names its group by the DN the same search returned, so orders
+    are matched by that text; only the few other groups are normalized (a
+    user of an agency may be in thousands of order groups).
+    """
+    orders = {g.group_dn: g for g in user.grants}
     found = []
     for dn in user.groups:
-        normal = dnlib.normalize_dn(dn)
-        grant = orders.get(normal)
-        key = snapshot.index.groups.get(normal)
+        grant = orders.get(dn)
         if grant is not None:
             found.append(Group(dn, "order", grant.order_id, grant.customer_id or None))
-        elif key is not None:
+            continue
+        key = snapshot.index.groups.get(dnlib.normalize_dn(dn))
+        if key is not None:
             found.append(Group(dn, EntryKey.kind(key).value, EntryKey.source_id(key)))
         else:
             found.append(Group(dn, "", ""))
