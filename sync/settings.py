@@ -343,6 +343,13 @@ class ConsoleSettings(SettingGroup):
     default 5."""
     login_window: float = Field(default=900.0, gt=0)
     """Seconds over which failed logins are counted; default 900."""
+    session_hours: float = Field(default=12.0, gt=0)
+    """Hours after the login at which a session ends however much it is used; default 12."""
+    refusal_seconds: float = Field(default=1.0, ge=0)
+    """Seconds every refused login takes at least, whatever the reason; default 1."""
+    ended_sessions: Path | None = None
+    """File listing the sessions logged out before they expired; default
+    console-ended-sessions.json in state_dir. Daemons sharing secret_key share this file."""
 
 
 class PasswordMode(StrEnum):

@@ -11,6 +11,7 @@ request and closed after it, so nothing of one request is left for the next.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
 import secrets
@@ -33,6 +34,7 @@ from sync.clock import now
 from sync.errors import SyncError
 from sync.ldap.directory import Directory
 from sync.portal.login import Portal
+from sync.service.console.lists import PAGE, find_customers, find_orders, find_users, listing
 from sync.service.console.pages import SecurityHeaders, folder, templates
 from sync.service.console.snapshot import Snapshot, Snapshots
 from sync.service.console.staff import (
@@ -50,7 +52,6 @@ from sync.service.console.views import (
     Feed,
     customer_page,
     disabled_entries,
-    find_users,
     order_page,
     overview,
     user_page,
@@ -73,7 +74,8 @@ class Console:
         self.feed = feed
         self.snapshots = Snapshots(settings)
         self.attempts = Attempts(self.config)
-        self.ended = EndedSessions(self.config.session_minutes * 60)
+        ended = self.config.ended_sessions or settings.state_dir / "console-ended-sessions.json"
+        self.ended = EndedSessions(ended, self.config.session_minutes * 60)
         self.templates = templates()
         key = self.config.secret_key.get_secret_value() or secrets.token_urlsafe(32)
         self.app = Starlette(
@@ -83,16 +85,16 @@ class Console:
                 Route("/logout", self.logout, methods=["POST"]),
                 Route("/", self.overview, methods=["GET"]),
                 Route("/users", self.users, methods=["GET"]),
-                Route("/users/{login:str}", self.user, methods=["GET"]),
+                Route("/users/{login:path}", self.user, methods=["GET"]),
                 Route("/orders", self.orders, methods=["GET"]),
-                Route("/orders/{order_id:str}", self.order, methods=["GET"]),
+                Route("/orders/{order_id:path}", self.order, methods=["GET"]),
                 Route("/customers", self.customers, methods=["GET"]),
-                Route("/customers/{customer_id:str}", self.customer, methods=["GET"]),
+                Route("/customers/{customer_id:path}", self.customer, methods=["GET"]),
                 Route("/sync", self.sync_page, methods=["GET"]),
                 Route("/sync", self.sync, methods=["POST"]),
                 Mount("/static", StaticFiles(directory=folder("static")), name="static"),
             ],
-            exception_handlers={SyncError: self._failed},
+            exception_handlers={SyncError: self._failed, 404: self._not_found},
             middleware=[
                 Middleware(SecurityHeaders),
                 Middleware(
@@ -116,9 +118,34 @@ class Console:
             status_code=503,
         )
 
+    async def _not_found(self, request: Request, exc: Exception) -> Response:
+        """Answer 404 on the console's own page (no route, or an unknown static file)."""
+        return self.templates.TemplateResponse(
+            request,
+            "missing.html",
+            {"staff": None, "csrf": "", "what": ""},
+            status_code=404,
+        )
+
     def _portal_call(self, work: Callable[[Portal], T]) -> T:
         with Portal.open(self.settings) as portal:
             return work(portal)
+
+    def warm(self) -> None:
+        """Read the source and build its index now, so that the first page need not wait."""
+        started = time.monotonic()
+        if self._snapshot_or_none() is not None:
+            log.debug(
+                "the console read and indexed the source in %.1f s", time.monotonic() - started
+            )
+
+    def _snapshot_or_none(self) -> Snapshot | None:
+        """Return the snapshot, or None when the source cannot be read (the overview says so)."""
+        try:
+            return self.snapshots.current()
+        except SyncError as exc:
+            log.warning("console: the source cannot be read for the overview: %s", exc)
+            return None
 
     def _disabled(self, snapshot: Snapshot, login: str) -> list[Disabled]:
         with Directory.open(self.settings.ldap) as directory:
@@ -143,6 +170,12 @@ class Console:
         session = request.session
         login, dn = session.get("login"), session.get("dn")
         if not isinstance(login, str) or not isinstance(dn, str):
+            return _to_login(request)
+        born = session.get("born")
+        lifetime = self.config.session_hours * 3600
+        if not isinstance(born, int) or not 0 <= time.time() - born <= lifetime:
+            log.info("console session of %r ended: older than console.session_hours", login)
+            session.clear()
             return _to_login(request)
         if self.ended.holds(session.get("sid")):
             session.clear()
@@ -174,10 +207,18 @@ class Console:
             return HTMLResponse("Refused: the form is stale or not ours. Reload the page.", 403)
         return {k: v for k, v in form.items() if isinstance(v, str)}
 
+    def _missing(self, request: Request, what: str) -> Response:
+        return self._page(request, "missing.html", {"what": what}, 404)
+
     async def login_page(self, request: Request) -> Response:
         return self._page(request, "login.html", {"message": "", "login": ""})
 
+    async def _refuse(self, started: float) -> None:
+        """Wait until a refused login has taken `console.refusal_seconds` since `started`."""
+        await asyncio.sleep(max(0.0, started + self.config.refusal_seconds - time.monotonic()))
+
     async def login(self, request: Request) -> Response:
+        started = time.monotonic()
         form = await self._checked_post(request)
         if isinstance(form, Response):
             return form
@@ -188,6 +229,7 @@ class Console:
             log.warning(
                 "console login of %r from %s refused: too many failed logins", login, client
             )
+            await self._refuse(started)
             return self._page(request, "login.html", {"message": THROTTLED, "login": login}, 429)
         try:
             staff = await self._with_portal(
@@ -196,6 +238,7 @@ class Console:
         except NotStaff as exc:
             self.attempts.failed(login, client)
             log.warning("console login of %r from %s refused: %s", login, client, exc)
+            await self._refuse(started)
             return self._page(request, "login.html", {"message": REFUSED, "login": login}, 401)
         request.session.clear()
         request.session.update(
@@ -204,6 +247,7 @@ class Console:
                 "dn": staff.dn,
                 "csrf": secrets.token_urlsafe(32),
                 "sid": secrets.token_urlsafe(16),
+                "born": int(time.time()),
             }
         )
         log.info("console login of %r from %s", staff.login, client)
@@ -221,7 +265,8 @@ class Console:
         staff = await self._staff(request)
         if isinstance(staff, Response):
             return staff
-        return self._page(request, "overview.html", {"view": overview(self.feed)})
+        snapshot = await run_in_threadpool(self._snapshot_or_none)
+        return self._page(request, "overview.html", {"view": overview(self.feed, snapshot)})
 
     async def users(self, request: Request) -> Response:
         staff = await self._staff(request)
@@ -243,17 +288,23 @@ class Console:
         snapshot = await run_in_threadpool(self.snapshots.current)
         disabled = await run_in_threadpool(self._disabled, snapshot, login)
         page = await self._with_portal(lambda portal: user_page(portal, snapshot, login, disabled))
-        return self._page(request, "user.html", {"page": page})
+        status = 200 if page.known else 404
+        return self._page(request, "user.html", {"page": page, **_names(snapshot)}, status)
 
     async def orders(self, request: Request) -> Response:
         staff = await self._staff(request)
         if isinstance(staff, Response):
             return staff
-        text = request.query_params.get("q", "").strip()
-        if text:
-            return RedirectResponse(f"/orders/{quote(text, safe='')}", 303)
+        query = _query(request, "q", "customer", "agency")
         snapshot = await run_in_threadpool(self.snapshots.current)
-        return self._page(request, "orders.html", {"snapshot": snapshot})
+        text = query.get("q", "")
+        if text and snapshot.order(text) is not None:
+            return RedirectResponse(f"/orders/{quote(text, safe='')}", 303)
+        rows, cut = find_orders(snapshot, query)
+        page = listing(rows, _page_number(request), query, "/orders", cut)
+        return self._page(
+            request, "orders.html", {"list": page, "query": query, **_names(snapshot)}
+        )
 
     async def order(self, request: Request) -> Response:
         staff = await self._staff(request)
@@ -261,15 +312,22 @@ class Console:
             return staff
         order_id = request.path_params["order_id"]
         snapshot = await run_in_threadpool(self.snapshots.current)
-        page = await self._with_portal(lambda portal: order_page(portal, snapshot, order_id))
-        return self._page(request, "order.html", {"page": page})
+        reports = self.feed.history.reports(1)
+        last = list(reports[-1].get("errors", [])) if reports else []
+        page = await self._with_portal(lambda portal: order_page(portal, snapshot, order_id, last))
+        if not page.known:
+            return self._missing(request, f"order {order_id}")
+        return self._page(request, "order.html", {"page": page, **_names(snapshot)})
 
     async def customers(self, request: Request) -> Response:
         staff = await self._staff(request)
         if isinstance(staff, Response):
             return staff
+        query = _query(request, "q")
         snapshot = await run_in_threadpool(self.snapshots.current)
-        return self._page(request, "customers.html", {"snapshot": snapshot})
+        rows, cut = find_customers(snapshot, query.get("q", ""))
+        page = listing(rows, _page_number(request), query, "/customers", cut)
+        return self._page(request, "customers.html", {"list": page, "query": query})
 
     async def customer(self, request: Request) -> Response:
         staff = await self._staff(request)
@@ -279,9 +337,9 @@ class Console:
         snapshot = await run_in_threadpool(self.snapshots.current)
         customer = snapshot.customer(customer_id)
         if customer is None:
-            return self._page(request, "missing.html", {"what": f"customer {customer_id}"}, 404)
+            return self._missing(request, f"customer {customer_id}")
         page = await self._with_portal(lambda portal: customer_page(portal, snapshot, customer))
-        return self._page(request, "customer.html", {"page": page})
+        return self._page(request, "customer.html", {"page": page, **_names(snapshot)})
 
     async def sync(self, request: Request) -> Response:
         staff = await self._staff(request)
@@ -316,6 +374,23 @@ class Console:
             "sync.html",
             {"requested": requested, "result": result, "running": self.feed.running()},
         )
+
+
+def _query(request: Request, *names: str) -> dict[str, str]:
+    """Return the named query parameters that are set, stripped."""
+    found = {name: request.query_params.get(name, "").strip() for name in names}
+    return {name: value for name, value in found.items() if value}
+
+
+def _page_number(request: Request) -> int:
+    """Return the page asked for (1 when none or not a number)."""
+    text = request.query_params.get("page", "1")
+    return int(text) if text.isdigit() and 0 < len(text) < 8 else 1
+
+
+def _names(snapshot: Snapshot) -> dict[str, Any]:
+    """Return what the templates need to put names beside ids."""
+    return {"customer_of": snapshot.customer, "page_size": PAGE}
 
 
 def _csrf(request: Request) -> str:

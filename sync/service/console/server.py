@@ -63,8 +63,9 @@ class ConsoleServer:
         return str(host), int(port)
 
     def start(self) -> None:
-        """Start answering requests."""
+        """Start answering requests, and read the source for the first page meanwhile."""
         self._thread.start()
+        threading.Thread(target=self.console.warm, name="console-snapshot", daemon=True).start()
 
     def _serve(self) -> None:
         try:

@@ -9,10 +9,14 @@ refusal looks the same to the person refused; the log says why.
 
 from __future__ import annotations
 
+import fcntl
+import json
 import logging
+import secrets
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from limits import RateLimitItemPerSecond
 from limits.storage import MemoryStorage
@@ -20,6 +24,8 @@ from limits.strategies import MovingWindowRateLimiter
 
 from sync.core import dn as dnlib
 from sync.core.entry import EntryKey, Kind
+from sync.files import private_directory, write_private
+from sync.ldap.connection import password_accepted
 from sync.portal.login import LoginRefused, Portal
 from sync.settings import ConsoleSettings
 
@@ -74,14 +80,31 @@ def in_role_group(portal: Portal, role_group: str, dn: str) -> bool:
 
 
 def log_in(portal: Portal, role_group: str, login: str, password: str) -> Staff:
-    """Return the staff member when the directory accepts the password; NotStaff otherwise."""
+    """Return the staff member when the directory accepts the password; NotStaff otherwise.
+
+    Every attempt takes the same steps, whatever it ends in: the login is
+    looked up, a bind is tried (as an entry that does not exist when the
+    login names no single user, with a stand-in for an empty password), and
+    the role group is asked about the entry. Only then is the answer given,
+    so that the work done does not tell a right password from a wrong one.
+    """
+    found = portal.candidates(login)
+    internal = portal.settings.tree.base(Kind.INTERNAL)
+    nobody = f"{portal.mapping.kinds[Kind.INTERNAL].rdn}={secrets.token_hex(8)},{internal}"
+    dn, kind = found[0] if len(found) == 1 else (nobody, None)
+    accepted = password_accepted(portal.settings.ldap, dn, password or secrets.token_hex(8))
+    member = in_role_group(portal, role_group, dn)
     if not password:
         raise NotStaff("empty password")
-    try:
-        user = portal.authenticate(login, password)
-    except LoginRefused as exc:
-        raise NotStaff(f"unknown login {login!r} or wrong password") from exc
-    return staff_of(portal, role_group, user.login, user.dn)
+    if kind is None:
+        raise NotStaff(f"no single user with login {login!r}")
+    if not accepted:
+        raise NotStaff(f"wrong password for {login!r}")
+    if kind is not Kind.INTERNAL:
+        raise NotStaff(f"{login!r} is an {kind.value} user, not one of the shop's staff")
+    if not member:
+        raise NotStaff(f"{login!r} is not a member of the role group {role_group!r}")
+    return Staff(login, dn)
 
 
 CLIENT_FACTOR = 10
@@ -111,28 +134,78 @@ class Attempts:
 
 
 class EndedSessions:
-    """Sessions logged out before their cookie expired, remembered until it would have.
+    """Sessions logged out before their cookie expired, kept in a file until it would have.
 
     A signed cookie stays valid wherever a copy of it is kept; this list
-    makes a logout final for this process (a restart forgets it, and a
-    random signing key then ends every session anyway).
+    makes a logout final. It lives in a file (`console.ended_sessions`, by
+    default in the state directory), so a restart keeps it, and daemons
+    that share the signing key and the file end each other's sessions.
+    Each check reads the file again when it changed; each logout adds to it
+    under a lock (flock) and replaces it whole (`write_private`). A copy of
+    a cookie was signed at the latest at the logout, so `lifetime` after
+    the logout it has expired anyway and the session leaves the list.
     """
 
-    def __init__(self, lifetime: float) -> None:
+    def __init__(self, path: Path, lifetime: float) -> None:
+        self.path = path
         self._lifetime = lifetime
         self._ended: dict[str, float] = {}
+        self._seen: tuple[int, int] | None = None
         self._lock = threading.Lock()
 
+    def _stamp(self) -> tuple[int, int] | None:
+        try:
+            found = self.path.stat()
+        except FileNotFoundError:
+            return None
+        return found.st_mtime_ns, found.st_size
+
+    def _read(self) -> None:
+        stamp = self._stamp()
+        if stamp == self._seen:
+            return
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8")) if stamp else {}
+        except (OSError, ValueError) as exc:
+            log.error("cannot read the ended console sessions in %s: %s", self.path, exc)
+            return
+        if isinstance(data, dict):
+            self._ended = {
+                str(sid): float(until)
+                for sid, until in data.items()
+                if isinstance(until, int | float)
+            }
+        self._seen = stamp
+
     def add(self, sid: object) -> None:
-        """Remember that the session `sid` ended."""
+        """Remember that the session `sid` ended, for every daemon that reads the file."""
         if not isinstance(sid, str):
             return
-        moment = time.monotonic()
+        moment = time.time()
         with self._lock:
-            self._ended = {k: t for k, t in self._ended.items() if moment - t < self._lifetime}
-            self._ended[sid] = moment
+            self._ended[sid] = moment + self._lifetime
+            try:
+                private_directory(self.path.parent)
+                with open(self.path.with_name(self.path.name + ".lock"), "a") as lock:
+                    fcntl.flock(lock, fcntl.LOCK_EX)
+                    self._seen = None
+                    self._read()
+                    self._ended[sid] = moment + self._lifetime
+                    self._ended = {k: t for k, t in self._ended.items() if t > moment}
+                    write_private(self.path, json.dumps(self._ended))
+                    self._seen = self._stamp()
+            except OSError as exc:
+                log.error(
+                    "cannot keep the ended console session in %s (this daemon still refuses "
+                    "it until it stops): %s",
+                    self.path,
+                    exc,
+                )
 
     def holds(self, sid: object) -> bool:
-        """Return whether the session `sid` was logged out."""
+        """Return whether the session `sid` was logged out, here or by another daemon."""
+        if not isinstance(sid, str):
+            return False
         with self._lock:
-            return isinstance(sid, str) and sid in self._ended
+            self._read()
+            return self._ended.get(sid, 0.0) > time.time()

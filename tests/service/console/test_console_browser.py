@@ -96,9 +96,10 @@ def test_an_admin_finds_jsilva_and_sees_the_orders_with_the_agency_reason(
     assert browser.find_element(By.ID, "login").text == "jsilva"
     assert browser.find_element(By.ID, "kind").text == "external"
     orders = dict(rows(browser, "orders"))
-    assert orders["_20261120_001"] == "agency 10002 for customer 10001"
-    assert orders["_20261120_002"] == "own customer 10002"
-    assert orders["_20261121_003"] == "agency 10002 for customer 10003"
+    agency = "agency 10002 (Agência Criativa Lda)"
+    assert orders["_20261120_001"] == f"{agency} for customer 10001 (Éditions Lumière)"
+    assert orders["_20261120_002"] == "own customer 10002 (Agência Criativa Lda)"
+    assert orders["_20261121_003"] == f"{agency} for customer 10003 (Weingut Sonnenhang GmbH)"
     assert "RA_4726" not in orders
     assert "agrees with the source rules" in browser.find_element(By.ID, "drift").text
     chromium.screenshot(shots / "user.png")
@@ -110,10 +111,12 @@ def test_an_order_shows_who_may_open_it_and_why(
     log_in(browser, site, ADMIN, password(ADMIN))
     browser.get(f"{site.url}/orders/_20261121_003")
     members = {login: (kind, why) for login, kind, why in rows(browser, "members")}
+    customer = "customer 10003 (Weingut Sonnenhang GmbH)"
+    agency = f"agency 10002 (Agência Criativa Lda) for {customer}"
     assert members == {
-        "pbraun": ("external", "own customer 10003"),
-        "jsilva": ("external", "agency 10002 for customer 10003"),
-        "acosta": ("external", "agency 10002 for customer 10003"),
+        "pbraun": ("external", f"own {customer}"),
+        "jsilva": ("external", agency),
+        "acosta": ("external", agency),
     }
     chromium.screenshot(shots / "order.png")
 
@@ -205,7 +208,7 @@ def test_sync_now_after_a_source_change_shows_the_result_and_the_new_person(
     chromium.screenshot(shots / "sync-now.png")
     browser.get(f"{site.url}/users/nneuve")
     assert browser.find_element(By.ID, "kind").text == "external"
-    assert browser.find_element(By.ID, "customers").text == "10001"
+    assert browser.find_element(By.ID, "customers").text == "10001 (Éditions Lumière)"
     browser.get(f"{site.url}/customers/10001")
     assert "nneuve" in {row[3] for row in rows(browser, "persons")}
     wait_for(lambda: "run requested: console: admin.print" in site.daemon.log, "the log line")
