@@ -551,6 +551,7 @@ PATH_SETTINGS: tuple[tuple[str, ...], ...] = (
     ("ldap", "client_cert_file"),
     ("ldap", "client_key_file"),
     ("passwords", "initial_file"),
+    ("console", "ended_sessions"),
 )
 """Every setting that names a file or folder."""
 

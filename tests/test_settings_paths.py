@@ -41,6 +41,9 @@ client_key_file = "tls/client.key"
 
 [passwords]
 initial_file = "../spool/initial.txt"
+
+[console]
+ended_sessions = "shared/ended.json"
 """
 
 
@@ -76,6 +79,7 @@ def test_every_relative_path_in_a_settings_file_is_read_from_the_files_folder(
     assert settings.ldap.client_cert_file == etc / "tls" / "client.pem"
     assert settings.ldap.client_key_file == etc / "tls" / "client.key"
     assert settings.passwords.initial_file == tmp_path / "etc" / "spool" / "initial.txt"
+    assert settings.console.ended_sessions == etc / "shared" / "ended.json"
 
 
 def test_a_settings_file_named_by_a_relative_path_still_anchors_its_paths(

@@ -148,17 +148,23 @@ def describe_order(order_id: str, group_dn: str, users: tuple[PortalUser, ...]) 
     return lines
 
 
-def compare_user(portal: Portal, desired: Desired, login: str, user: PortalUser | None) -> Drift:
+def compare_user(
+    portal: Portal,
+    desired: Desired,
+    login: str,
+    user: PortalUser | None,
+    owners: list[str] | None = None,
+) -> Drift:
     """Return the drift of one login's orders, reading what the directory holds for it.
 
     Every entry below the base DN holding the login is read: one that is
     not the entry of the record the source gives the login to is drift too.
+    `owners` are the keys of the desired user entries at this login
+    (`desired_logins`), when the caller keeps them; otherwise they are found
+    in `desired`.
     """
-    owners = [
-        key
-        for key, entry in desired.entries.items()
-        if entry.kind.is_user and _login_of(entry.dn).casefold() == login.casefold()
-    ]
+    if owners is None:
+        owners = desired_logins(desired).get(login.casefold(), [])
     collisions = login_collisions(owners, portal.login_holders(login)) if owners else ()
     if user is None:
         expected = {
@@ -171,6 +177,15 @@ def compare_user(portal: Portal, desired: Desired, login: str, user: PortalUser 
     holder = portal.holder(user.dn)
     found = user_drift(holder, set(user.orders), desired, portal.group_exists)
     return replace(found, collisions=collisions)
+
+
+def desired_logins(desired: Desired) -> dict[str, list[str]]:
+    """Return the keys of the desired user entries by their login (case-folded)."""
+    found: dict[str, list[str]] = {}
+    for key, entry in desired.entries.items():
+        if entry.kind.is_user:
+            found.setdefault(_login_of(entry.dn).casefold(), []).append(key)
+    return found
 
 
 def login_collisions(owners: list[str], holders: list[Holder]) -> tuple[str, ...]:
@@ -207,6 +222,6 @@ def compare_order(portal: Portal, desired: Desired, order_id: str) -> Drift:
     """Return the drift of one order's group, reading the entries its members name."""
     answer = portal.order_group(order_id)
     group_dn, values = answer if answer is not None else (None, ())
-    members = [portal.holder(value) for value in values]
+    members = portal.holders_at(values)
     entries = portal.holders_of(desired.grants.members.get(_order(order_id), ()))
     return order_drift(order_id, group_dn, members, entries, desired)

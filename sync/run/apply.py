@@ -16,7 +16,7 @@ from sync.core.entry import EntryKey
 from sync.core.membership import Applied, repair, settle_members, without_absent
 from sync.core.phases import stage_of
 from sync.core.plan import Plan, unique_disabled_dn
-from sync.core.problems import RecordError
+from sync.core.problems import Problem, RecordError
 from sync.core.report import Report
 from sync.errors import AlreadyExists, NoSuchEntry, NoSuchValue
 from sync.ldap.directory import Directory
@@ -265,7 +265,7 @@ def _refused(
             f"collision: {refusal}{target} (an entry portal-sync does not own, or one of a "
             "record in error); skipped, the existing entry is left untouched"
         )
-    report.errors.append(RecordError(record, problem))
+    report.errors.append(RecordError(record, problem, change.key, why=Problem.DIRECTORY))
     if change.key:
         unsettled.add(change.key)
         if EntryKey.kind(change.key).is_user:

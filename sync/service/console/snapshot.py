@@ -22,6 +22,7 @@ from sync.core.decisions import Decision
 from sync.core.entry import EntryKey, Kind
 from sync.core.model import Customer, Document, InternalUser, Order
 from sync.core.problems import RecordError
+from sync.portal.access import desired_logins
 from sync.run.prepare import Prepared, prepare
 from sync.settings import Settings
 from sync.sources.document import LoadedDocument
@@ -68,6 +69,8 @@ class Index:
     """Decisions by the key of the customer they concern (the record's or its owner's)."""
     groups: dict[str, str] = field(default_factory=dict)
     """The key of each customer and role group, by its normalized DN."""
+    logins: dict[str, list[str]] = field(default_factory=dict)
+    """The keys of the desired user entries by their login, case-folded (`desired_logins`)."""
     terms: list[tuple[str, Hit, str]] = field(default_factory=list)
 
     @classmethod
@@ -114,6 +117,7 @@ class Index:
         for key, entry in prepared.desired.entries.items():
             if EntryKey.kind(key) in (Kind.CUSTOMER, Kind.ROLE):
                 index.groups[dnlib.normalize_dn(entry.dn)] = key
+        index.logins = desired_logins(prepared.desired)
         return index
 
     def search(self, text: str) -> tuple[dict[Hit, list[str]], bool]:

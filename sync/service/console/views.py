@@ -140,7 +140,8 @@ def user_page(portal: Portal, snapshot: Snapshot, login: str, disabled: list[Dis
     except LoginRefused:
         user = None
     grants = sorted(user.grants, key=lambda g: g.order_id) if user else []
-    difference = compare_user(portal, snapshot.prepared.desired, login, user)
+    owners = snapshot.index.logins.get(login.casefold(), [])
+    difference = compare_user(portal, snapshot.prepared.desired, login, user, owners)
     groups = groups_of(snapshot, user) if user else []
     return UserPage(
         login, user, grants, difference, disabled, source_records(snapshot, login), groups
