@@ -32,6 +32,7 @@ from itsdangerous import TimestampSigner
 from starlette.testclient import TestClient
 
 from benchmarks.generate import generate
+from benchmarks.run import settings_env
 from sync.ldap.localserver import LocalServer
 from sync.portal.login import Portal
 from sync.service.console.app import COOKIE, Console
@@ -45,15 +46,7 @@ KEY = "benchmark-console-key"
 
 def environment(slapd: LocalServer, source: Path, state: Path) -> dict[str, str]:
     """Return the settings of a run and of the console against the benchmark's slapd."""
-    return {
-        "PORTAL_SYNC_LDAP__URL": slapd.url,
-        "PORTAL_SYNC_LDAP__BIND_DN": slapd.root_dn,
-        "PORTAL_SYNC_LDAP__BIND_PASSWORD": slapd.root_pw,
-        "PORTAL_SYNC_LDAP__BASE_DN": slapd.suffix,
-        "PORTAL_SYNC_SOURCE__PATH": str(source),
-        "PORTAL_SYNC_STATE_DIR": str(state),
-        "PORTAL_SYNC_CONSOLE__SECRET_KEY": KEY,
-    }
+    return {**settings_env(slapd, source, state), "PORTAL_SYNC_CONSOLE__SECRET_KEY": KEY}
 
 
 def cookie(login: str, dn: str) -> str:

@@ -139,16 +139,23 @@ def start_up(env: dict[str, str]) -> Step:
     return Step("version", name, statistics.median(walls), rss, {}, 0, note, walls)
 
 
-def sync_env(slapd: LocalServer, source: Path, state: Path, window: int) -> dict[str, str]:
-    """Return the environment that points portal-sync at the benchmark's slapd."""
+def settings_env(slapd: LocalServer, source: Path, state: Path) -> dict[str, str]:
+    """Return the settings that point portal-sync at the benchmark's slapd and source."""
     return {
-        **os.environ,
         "PORTAL_SYNC_LDAP__URL": slapd.url,
         "PORTAL_SYNC_LDAP__BIND_DN": slapd.root_dn,
         "PORTAL_SYNC_LDAP__BIND_PASSWORD": slapd.root_pw,
         "PORTAL_SYNC_LDAP__BASE_DN": slapd.suffix,
         "PORTAL_SYNC_SOURCE__PATH": str(source),
         "PORTAL_SYNC_STATE_DIR": str(state),
+    }
+
+
+def sync_env(slapd: LocalServer, source: Path, state: Path, window: int) -> dict[str, str]:
+    """Return the environment of a run against the benchmark's slapd."""
+    return {
+        **os.environ,
+        **settings_env(slapd, source, state),
         "PORTAL_SYNC_PERFORMANCE__WRITE_WINDOW": str(window),
     }
 

@@ -18,9 +18,8 @@ from pathlib import Path
 from sync.core.desired import build_desired
 from sync.core.digest import desired_digests
 from sync.core.mapping import Mapping
-from sync.core.rules import Verdicts
 from sync.ldap.flavour import load_mapping
-from sync.run.prepare import gc_paused
+from sync.run.prepare import gc_paused, judged
 from sync.settings import Settings
 from sync.sources.document import read_document
 
@@ -53,13 +52,7 @@ def _stages(source: Path) -> None:
 
     loaded = read_document(source)
     mark("read, parse and validate the document")
-    verdicts = Verdicts.judge(
-        loaded.document,
-        loaded.raw,
-        settings.rules,
-        invalid=loaded.invalid,
-        quarantine=loaded.quarantine,
-    )
+    verdicts = judged(loaded, settings.rules)
     mark("verdicts (the business rules and the grants)")
     grants = verdicts.grants(loaded.quarantine.kinds)
     loaded.raw = None

@@ -15,6 +15,7 @@ from sync.core.problems import Quarantine, RecordError
 from sync.core.rules import Verdicts
 from sync.core.tree import Layout, Tree
 from sync.ldap.flavour import load_mapping
+from sync.run.prepare import judged
 from sync.sources.document import load_data
 
 BASE = "dc=example,dc=org"
@@ -46,13 +47,7 @@ def built(
     """Judge a document and build its desired entries, as a run's source side does."""
     loaded = load_data(document)
     quarantine = loaded.quarantine
-    verdicts = Verdicts.judge(
-        loaded.document,
-        loaded.raw,
-        rules or AccessRules(),
-        invalid=loaded.invalid,
-        quarantine=quarantine,
-    )
+    verdicts = judged(loaded, rules or AccessRules())
     grants = verdicts.grants(quarantine.kinds)
     tree = Tree(layout or Layout(), BASE)
     desired = build_desired(verdicts, tree, mapping, quarantine, grants)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from sync.core.decisions import Decision
 from sync.core.desired import Desired, build_desired
 from sync.core.entry import Kind
+from sync.core.grants import AccessRules
 from sync.core.mapping import Mapping
 from sync.core.parts import EMPTY_IN_DOCUMENT, broken_part, empty_parts, protect, vanished
 from sync.core.problems import Quarantine, RecordError
@@ -21,6 +22,7 @@ from sync.ldap.flavour import load_mapping
 from sync.progress import Progress
 from sync.run.passwords import SourceAccount, require_supported, source_accounts
 from sync.settings import Settings
+from sync.sources.document import LoadedDocument
 from sync.sources.reader import Source, source_of
 
 
@@ -105,6 +107,13 @@ def prepare(
         return _prepare(settings, progress or Progress(), source, mapping, keep_verdicts)
 
 
+def judged(loaded: LoadedDocument, rules: AccessRules) -> Verdicts:
+    """Return the verdicts of a loaded source; the records in error are held in its quarantine."""
+    return Verdicts.judge(
+        loaded.document, loaded.raw, rules, invalid=loaded.invalid, quarantine=loaded.quarantine
+    )
+
+
 def _prepare(
     settings: Settings,
     progress: Progress,
@@ -117,13 +126,7 @@ def _prepare(
     progress.stage("building")
     mapping = mapping or load_mapping(settings.mapping.path, settings.mapping.values)
     require_supported(settings.passwords, settings.ldap, mapping)
-    verdicts = Verdicts.judge(
-        loaded.document,
-        loaded.raw,
-        settings.rules,
-        invalid=loaded.invalid,
-        quarantine=loaded.quarantine,
-    )
+    verdicts = judged(loaded, settings.rules)
     document = loaded.document
     broken = not document.customers and not document.internal_users
     if broken:

@@ -54,6 +54,12 @@ class Verdict:
         customer = self.source.customer
         return customer.key if customer is not None else None
 
+    def hold(self, problems: tuple[RecordError, ...] = ()) -> Verdict:
+        """Hold the record's entry as it is (the record is in error), with its problems."""
+        self.held = True
+        self.problems = problems
+        return self
+
     def merged(self, other: Verdict) -> Verdict:
         """Return the verdict of two records sharing one key (both are then in error)."""
         if other.wants and not self.wants:
@@ -98,10 +104,9 @@ def _customer(shop: Shop, record: Record) -> Verdict:
         verdict.members = shop.raw_users(record)
     model: Customer | None = record.model
     if model is None:
-        verdict.held = True
+        verdict.hold()
     elif (count := shop.valid(shop.valid_customers, record)) > 1:
-        verdict.held = True
-        verdict.problems = _problem(record, f"{count} records share this id", Problem.DUPLICATE)
+        verdict.hold(_problem(record, f"{count} records share this id", Problem.DUPLICATE))
     elif not model.remote_access:
         verdict.left_out = Why.NO_REMOTE_ACCESS
     else:
@@ -160,18 +165,13 @@ def _person(shop: Shop, record: Record) -> Verdict:
     )
     model: Person | None = record.model
     if model is None or not shop.customer_kept(customer):
-        verdict.held = True
-        return verdict
+        return verdict.hold()
     problem = person_problem(shop, record)
     if problem is not None:
-        verdict.held = True
-        verdict.problems = _problem(record, problem[1], problem[0])
-        return verdict
+        return verdict.hold(_problem(record, problem[1], problem[0]))
     account = model.account
     if account is not None and (login := _login_problem(shop, record, account.login)):
-        verdict.held = True
-        verdict.problems = login
-        return verdict
+        return verdict.hold(login)
     if account is None:
         verdict.left_out = Why.NO_ACCOUNT
     elif not customer.model.remote_access:
@@ -190,15 +190,12 @@ def _staff(shop: Shop, record: Record) -> Verdict:
     verdict.unknown = enabled is None or named is None or shop.shared(record)
     model = record.model
     if model is None:
-        verdict.held = True
-        return verdict
+        return verdict.hold()
     count = shop.valid(shop.valid_staff, record)
     if count > 1:
-        verdict.held = True
-        verdict.problems = _problem(record, f"{count} records share this id", Problem.DUPLICATE)
+        verdict.hold(_problem(record, f"{count} records share this id", Problem.DUPLICATE))
     elif login := _login_problem(shop, record, model.login):
-        verdict.held = True
-        verdict.problems = login
+        verdict.hold(login)
     elif not model.enabled:
         verdict.left_out = Why.ACCOUNT_DISABLED
     else:
@@ -214,10 +211,9 @@ def _order(shop: Shop, record: Record) -> Verdict:
         _order_members(shop, record, verdict)
     model: Order | None = record.model
     if model is None:
-        verdict.held = True
+        verdict.hold()
     elif problem := order_problem(shop, model, record.fold):
-        verdict.held = True
-        verdict.problems = _problem(record, problem, Problem.REFERENCE)
+        verdict.hold(_problem(record, problem, Problem.REFERENCE))
     elif not model.portal_visible:
         verdict.left_out = Why.NOT_VISIBLE
     else:
