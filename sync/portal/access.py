@@ -54,8 +54,8 @@ def granted_orders(grants: Grants, key: str) -> set[str]:
     """Return the IDs of the orders the rules grant the user with this key."""
     return {
         EntryKey.source_id(group)
-        for group, users in grants.members.items()
-        if EntryKey.kind(group) is Kind.ORDER and key in users
+        for group in grants.groups_of(key)
+        if EntryKey.kind(group) is Kind.ORDER
     }
 
 

@@ -183,3 +183,13 @@ def test_records_stripped_to_the_fields_read_grant_exactly_what_whole_records_gr
                     keep_fields_read(record)
             assert stripped != data
             assert read_grants(stripped, rules) == read_grants(data, rules)
+
+
+def test_a_users_groups_are_every_group_granting_that_user():
+    grants = read_grants(document(), ALLOW)
+    users = {user for members in grants.members.values() for user in members}
+    assert users, "the document grants nobody: the test would prove nothing"
+    for user in [*users, "external:nobody"]:
+        scanned = {group for group, members in grants.members.items() if user in members}
+        assert set(grants.groups_of(user)) == scanned
+        assert len(grants.groups_of(user)) == len(scanned)

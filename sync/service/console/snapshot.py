@@ -118,6 +118,7 @@ class Index:
             if EntryKey.kind(key) in (Kind.CUSTOMER, Kind.ROLE):
                 index.groups[dnlib.normalize_dn(entry.dn)] = key
         index.logins = desired_logins(prepared.desired)
+        prepared.desired.grants.groups_of("")  # every user's groups indexed now, not on a page
         return index
 
     def search(self, text: str) -> tuple[dict[Hit, list[str]], bool]:
