@@ -6,6 +6,7 @@ import subprocess
 
 from ldap3 import ALL_ATTRIBUTES, NONE, SUBTREE, Connection, Server
 
+from sync.core.dn import normalize_dn
 from sync.ldap.localserver import LocalServer
 
 OWN = ("cn=portal-sync-lock,", "cn=portal-sync-state,")
@@ -88,3 +89,35 @@ def ldapi_search(server: LocalServer, query: str, *attributes: str, scope: str =
         text=True,
         check=True,
     ).stdout
+
+
+OWN_ENTRIES = ("cn=portal-sync-lock,", "cn=portal-sync-state,")
+"""The service's own entries below a base (the lease, the state token): not synced content."""
+
+
+def tree_of(server: LocalServer, base: str) -> dict[str, dict[str, list[str]]]:
+    """Return the entries below `base` but the service's own: relative DN -> sorted values.
+
+    The base's DN in a value reads `BASE`, so two trees synced below two bases compare equal.
+    """
+    with connect(server) as conn:
+        conn.search(base, "(objectClass=*)", SUBTREE, attributes=[ALL_ATTRIBUTES])
+        found = {}
+        suffix = "," + normalize_dn(base)
+        for entry in conn.entries:
+            dn = normalize_dn(entry.entry_dn)
+            if dn == normalize_dn(base) or dn.startswith(OWN_ENTRIES):
+                continue
+            found[dn.removesuffix(suffix)] = {
+                name.lower(): sorted(str(v).replace(base, "BASE") for v in values)
+                for name, values in entry.entry_attributes_as_dict.items()
+            }
+        return found
+
+
+def make_base(server: LocalServer, name: str) -> str:
+    """Add the OU `name` below the server's suffix and return its DN."""
+    base = f"ou={name},{server.suffix}"
+    with connect(server) as conn:
+        assert conn.add(base, ["organizationalUnit"], {"ou": name}), conn.result
+    return base

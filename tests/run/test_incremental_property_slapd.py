@@ -33,15 +33,13 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
-from ldap3 import ALL_ATTRIBUTES, SUBTREE
 
 from benchmarks.generate import add_one_person, change_one_person, generate, mutate
-from sync.core.dn import normalize_dn
 from sync.run.state import FILE_NAME
 from sync.run.sync import run_sync
 
 from conftest import empty_tree, settings_factory
-from directory_view import connect
+from directory_view import make_base, tree_of
 
 pytestmark = pytest.mark.slapd
 
@@ -99,33 +97,6 @@ def change(document: dict[str, Any], what: str, rng: random.Random) -> None:
         order["portal_visible"] = not order["portal_visible"]
     elif what == "mutate 5 %":
         mutate(document, 0.05, rng.randrange(1000))
-
-
-def tree_of(server: Any, base: str) -> dict[str, dict[str, list[str]]]:
-    """Return the entries below `base`: DN relative to it -> attributes with sorted values."""
-    with connect(server) as conn:
-        conn.search(base, "(objectClass=*)", SUBTREE, attributes=[ALL_ATTRIBUTES])
-        found = {}
-        suffix = "," + normalize_dn(base)
-        for entry in conn.entries:
-            dn = normalize_dn(entry.entry_dn)
-            if dn == normalize_dn(base) or dn.startswith(
-                ("cn=portal-sync-lock,", "cn=portal-sync-state,")
-            ):
-                continue
-            attributes = {
-                name.lower(): sorted(str(v).replace(base, "BASE") for v in values)
-                for name, values in entry.entry_attributes_as_dict.items()
-            }
-            found[dn.removesuffix(suffix)] = attributes
-        return found
-
-
-def make_base(server: Any, name: str) -> str:
-    base = f"ou={name},{server.suffix}"
-    with connect(server) as conn:
-        assert conn.add(base, ["organizationalUnit"], {"ou": name}), conn.result
-    return base
 
 
 @settings(

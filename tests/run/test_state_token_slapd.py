@@ -18,11 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from ldap3 import ALL_ATTRIBUTES, BASE, MODIFY_REPLACE, SUBTREE
+from ldap3 import BASE, MODIFY_REPLACE, SUBTREE
 from ldap3.core.exceptions import LDAPNoSuchObjectResult
 
 from benchmarks.generate import change_one_person, generate
-from sync.core.dn import normalize_dn
 from sync.ldap.localserver import LocalServer
 from sync.run.state import FILE_NAME
 from sync.run.sync import run_sync
@@ -39,37 +38,13 @@ from conftest import (
     settings_factory,
     shipped_acl,
 )
-from directory_view import connect
+from directory_view import connect, make_base, tree_of
 
 pytestmark = pytest.mark.slapd
 
 TOKEN_RDN = "cn=portal-sync-state"
 MISMATCH = "the incremental state does not match the directory's"
 START = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
-
-
-def tree_of(server: LocalServer, base: str) -> dict[str, dict[str, list[str]]]:
-    """Return the entries below `base` but the service's own (lease, token): relative DN -> values."""
-    with connect(server) as conn:
-        conn.search(base, "(objectClass=*)", SUBTREE, attributes=[ALL_ATTRIBUTES])
-        found = {}
-        suffix = "," + normalize_dn(base)
-        for entry in conn.entries:
-            dn = normalize_dn(entry.entry_dn)
-            if dn == normalize_dn(base) or dn.startswith(("cn=portal-sync-lock,", TOKEN_RDN)):
-                continue
-            found[dn.removesuffix(suffix)] = {
-                name.lower(): sorted(str(v).replace(base, "BASE") for v in values)
-                for name, values in entry.entry_attributes_as_dict.items()
-            }
-        return found
-
-
-def make_base(server: LocalServer, name: str) -> str:
-    base = f"ou={name},{server.suffix}"
-    with connect(server) as conn:
-        assert conn.add(base, ["organizationalUnit"], {"ou": name}), conn.result
-    return base
 
 
 def token_entry(server: LocalServer, base: str) -> dict[str, list[str]] | None:

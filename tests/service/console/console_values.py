@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+import pytest
 from portal_helpers import password_of, with_hashes
 
 from conftest import SEED
@@ -19,6 +20,18 @@ THIRD_ADMIN = "otto.admin"
 STAFF = "anna.schmidt"
 """An internal user who is not in Administrators."""
 EXTERNAL = "jsilva"
+REFUSALS = pytest.mark.parametrize(
+    ("login", "secret"),
+    [
+        (ADMIN, "not-the-password"),
+        (EXTERNAL, None),
+        (STAFF, None),
+        ("nobody.here", "whatever"),
+        (ADMIN, ""),
+    ],
+    ids=["wrong-password", "external-user", "staff-not-in-group", "unknown", "empty-password"],
+)
+"""Every way a login to the console is refused; `None` stands for the user's right password."""
 HOSTILE = "<script>alert('x')</script> \"Q\" & 'A' שלום \u202eevil"
 """A customer and person name with markup, quotes, an ampersand and right-to-left text."""
 HOSTILE_ID = "10666"

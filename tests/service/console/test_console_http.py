@@ -18,9 +18,9 @@ from console_values import (
     EXTERNAL,
     HOSTILE,
     HOSTILE_ID,
+    REFUSALS,
     SECOND_ADMIN,
     SECRET,
-    STAFF,
     THIRD_ADMIN,
     password,
 )
@@ -124,17 +124,7 @@ def test_an_admin_logs_in_with_a_signed_httponly_strict_cookie(client: httpx.Cli
     assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
 
 
-@pytest.mark.parametrize(
-    ("login", "secret"),
-    [
-        (ADMIN, "not-the-password"),
-        (EXTERNAL, None),
-        (STAFF, None),
-        ("nobody.here", "whatever"),
-        (ADMIN, ""),
-    ],
-    ids=["wrong-password", "external-user", "staff-not-in-group", "unknown", "empty-password"],
-)
+@REFUSALS
 def test_everyone_else_gets_the_same_refusal(
     client: httpx.Client, site: Site, login: str, secret: str | None
 ) -> None:

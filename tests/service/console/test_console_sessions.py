@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import httpx
 import pytest
-from console_values import ADMIN, EXTERNAL, SECRET, STAFF, password
+from console_values import ADMIN, REFUSALS, SECRET, password
 from daemons import Daemon, free_port, wait_for
 from itsdangerous import TimestampSigner
 
@@ -138,17 +138,7 @@ def test_a_session_ends_after_its_absolute_lifetime(client: httpx.Client) -> Non
     assert client.get("/").status_code == 303, "a session without its birth is refused"
 
 
-@pytest.mark.parametrize(
-    ("login", "secret"),
-    [
-        (ADMIN, "not-the-password"),
-        (EXTERNAL, None),
-        (STAFF, None),
-        ("nobody.here", "whatever"),
-        (ADMIN, ""),
-    ],
-    ids=["wrong-password", "external-user", "staff-not-in-group", "unknown", "empty-password"],
-)
+@REFUSALS
 def test_every_refusal_lasts_at_least_the_floor(
     client: httpx.Client, login: str, secret: str | None
 ) -> None:
