@@ -124,3 +124,20 @@ def test_the_growth_table_gives_each_figures_factor_and_exponent(run, tmp_path):
     assert table["one person's e-mail changed: wall s"].endswith("| x4.00 (1.00) |")
     assert table["one person's e-mail changed: peak RSS MiB"].endswith("| x1.00 (0.00) |")
     assert table["managed entries"].endswith("| x4.00 |")
+
+
+def test_the_profile_counts_a_function_once_per_sample_and_imports_apart():
+    from benchmarks.profile import inclusive
+
+    raw = "\n".join(
+        [
+            "main (sync/cli.py:1);run (sync/run/sync.py:2);run (sync/run/sync.py:3) 4",
+            "main (sync/cli.py:1);_find_and_load (<frozen importlib._bootstrap>:1) 2",
+            "main (sync/cli.py:1);decode (/usr/lib/python3.11/json/decoder.py:9) 1",
+        ]
+    )
+    found, total = inclusive(raw)
+    assert total == 7
+    assert found["run/sync.py:run"] == 4, "a recursive function counts once per sample"
+    assert found["cli.py:main"] == 5, "imports are counted apart, not under their caller"
+    assert found["(imports)"] == 2

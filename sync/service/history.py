@@ -33,9 +33,7 @@ class History:
 
         A report that cannot be stored gets a warning saying so.
         """
-        data = report.to_dict()
-        data.pop("changes", None)
-        data.pop("decisions", None)
+        data = report.to_dict(summary=True)
         name = f"{report.started.strftime('%Y%m%dT%H%M%S.%fZ')}-{os.getpid()}.json"
         try:
             write_private(self.folder / name, json.dumps(data, ensure_ascii=False))

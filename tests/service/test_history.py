@@ -32,7 +32,8 @@ def test_only_the_last_reports_are_kept(tmp_path):
         history.record(report_at(minute))
     kept = history.reports()
     assert [r["started"][11:16] for r in kept] == ["12:02", "12:03", "12:04"]
-    assert "changes" not in kept[0]
+    assert "changes" not in kept[0] and "decisions" not in kept[0]
+    assert "errors" in kept[0] and "counts" in kept[0], "a summary keeps the rest"
 
 
 def test_status_prints_time_outcome_counts_and_errors(tmp_path, monkeypatch, capsys):
