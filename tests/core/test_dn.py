@@ -50,3 +50,46 @@ def test_parent_and_leaf():
     dn = "cn=a\\,b,ou=orders,ou=groups,dc=x"
     assert dnlib.parent_dn(dn) == "ou=orders,ou=groups,dc=x"
     assert dnlib.leaf_rdn(dn) == "cn=a\\,b"
+
+
+_TRICKY = "aZ09 ΣσςİIıß\u3000\u00a0\u202e\t,=+\"\\<>;#"
+"""Letters whose lower case depends on context or spans two characters, spaces of every
+kind, a direction mark, and every character an RDN escapes."""
+
+
+@given(
+    st.lists(
+        st.tuples(
+            st.text(alphabet="cnouidCNOUID ", min_size=0, max_size=4),
+            st.text(alphabet=_TRICKY, max_size=8),
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_the_quick_normal_form_is_the_parsed_one(parts):
+    """`normalize_dn` folds most DNs to lower case at once; it must equal parsing them."""
+    dn = ",".join(
+        f"{name}={dnlib.escape_rdn_value(value) if escaped else value}"
+        for name, value, escaped in parts
+    )
+    try:
+        parsed = dnlib._normalized_pairs(dn)
+    except ValueError:  # not a DN at all (a lone backslash): nothing to compare
+        return
+    assert dnlib.normalize_dn(dn) == parsed
+
+
+@pytest.mark.parametrize(
+    "dn",
+    [
+        "uid=jdoe,ou=external,dc=example,dc=org",
+        "cn=Müller Druck GmbH,ou=customers,dc=example,dc=org",
+        "CN=ΟΔΟΣ,OU=Groups,DC=example,DC=org",
+        "cn=İstanbul Baskı,ou=customers,dc=example,dc=org",
+    ],
+)
+def test_plain_dns_take_the_quick_way(dn):
+    assert dnlib._PLAIN_DN.fullmatch(dn), "the quick way must cover the common DNs"
+    assert dnlib.normalize_dn(dn) == dnlib._normalized_pairs(dn)
