@@ -364,16 +364,10 @@ def _settings(args: argparse.Namespace, log_level: str = "WARNING") -> Settings:
 def _logging(args: argparse.Namespace, settings: Settings, default: str = "WARNING") -> None:
     from sync.errors import ConfigurationError
     from sync.logs import configure_logging
+    from sync.settings import secret_values
 
     level = args.log_level or settings.logging.level or default
-    secrets = [
-        settings.ldap.bind_password.get_secret_value(),
-        settings.portal.bind_password.get_secret_value(),
-        settings.http.token.get_secret_value(),
-        settings.source.sql.password.get_secret_value(),
-        settings.source.http.token.get_secret_value(),
-        settings.source.http.password.get_secret_value(),
-    ]
+    secrets = secret_values(settings)
     try:
         configure_logging(level, settings.logging.format, secrets)
     except ValueError as exc:

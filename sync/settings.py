@@ -23,6 +23,7 @@ from typing import Any, ClassVar, Literal
 
 from dotenv import dotenv_values
 from pydantic import (
+    BaseModel,
     ByteSize,
     ConfigDict,
     Field,
@@ -498,6 +499,22 @@ class Settings(BaseSettings):
         if cls.config_file is not None:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=cls.config_file))
         return tuple(sources)
+
+
+def secret_values(model: BaseModel) -> list[str]:
+    """Return the value of every `SecretStr` setting of `model` and of its groups, set or not.
+
+    The log masks these: a secret added to any group (a kind of source's too)
+    is masked without anyone listing it.
+    """
+    found: list[str] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, SecretStr):
+            found.append(value.get_secret_value())
+        elif isinstance(value, BaseModel):
+            found.extend(secret_values(value))
+    return [secret for secret in found if secret]
 
 
 def load_settings(
