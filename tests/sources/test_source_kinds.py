@@ -101,4 +101,3 @@ def test_each_kind_of_the_table_has_its_group_under_its_own_name():
         if kind.settings is not None:
             assert kind.settings.group == f"source__{name}"
             assert SourceSettings.model_fields[name].annotation is kind.settings
-
