@@ -13,6 +13,7 @@ This module is imported while the settings are assembled: it loads no reader.
 from __future__ import annotations
 
 import threading
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,7 +64,7 @@ class Watches:
     """Loops that call the request on each announced change and return once `stopping` is set."""
 
 
-class SourceKind:
+class SourceKind(ABC):
     """One kind of source; a subclass per folder, one instance in `sync.sources.kinds`.
 
     Every method is given the whole `source` group with `source.kind` naming
@@ -80,17 +81,17 @@ class SourceKind:
         """Return why the settings cannot select this kind (a setting missing), or ""."""
         return ""
 
+    @abstractmethod
     def reader(self, source: SourceSettings, state_dir: Path | None) -> Source:
         """Return the reader of the source; the HTTP reader keeps validators in `state_dir`."""
-        raise NotImplementedError
 
+    @abstractmethod
     def override(self, value: str) -> dict[str, Any]:
         """Return the settings of the `source` group that `--source VALUE` sets, kind aside."""
-        raise NotImplementedError
 
+    @abstractmethod
     def describe(self, source: SourceSettings) -> str:
         """Return the source in words, with no password in it."""
-        raise NotImplementedError
 
     def watches(
         self, settings: Settings, request: Callable[[str], None], stopping: threading.Event
