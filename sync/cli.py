@@ -364,16 +364,10 @@ def _settings(args: argparse.Namespace, log_level: str = "WARNING") -> Settings:
 def _logging(args: argparse.Namespace, settings: Settings, default: str = "WARNING") -> None:
     from sync.errors import ConfigurationError
     from sync.logs import configure_logging
+    from sync.settings import secret_values
 
     level = args.log_level or settings.logging.level or default
-    secrets = [
-        settings.ldap.bind_password.get_secret_value(),
-        settings.portal.bind_password.get_secret_value(),
-        settings.http.token.get_secret_value(),
-        settings.source.sql.password.get_secret_value(),
-        settings.source.http.token.get_secret_value(),
-        settings.source.http.password.get_secret_value(),
-    ]
+    secrets = secret_values(settings)
     try:
         configure_logging(level, settings.logging.format, secrets)
     except ValueError as exc:
@@ -508,7 +502,7 @@ def _check(args: argparse.Namespace) -> int:
     from sync.core.report import ExitCode
     from sync.ldap.directory import Directory
     from sync.run.prepare import prepare
-    from sync.sources.reader import Counted, describe_source, source_of
+    from sync.sources.reader import check_lines, describe_source, source_of
 
     settings = _settings(args)
     print(f"settings: ok (directory {settings.ldap.url}, base {settings.ldap.base_dn})")
@@ -520,9 +514,8 @@ def _check(args: argparse.Namespace) -> int:
         f"source: ok ({describe_source(settings.source)}: {len(prepared.desired.entries)} "
         f"entries wanted ({per_kind or 'none'}), {len(prepared.errors)} record error(s))"
     )
-    if isinstance(source, Counted):
-        rows = ", ".join(f"{name} {count}" for name, count in source.counts().items())
-        print(f"  read: {rows}")
+    for line in check_lines(settings.source, source):
+        print(f"  {line}")
     for error in prepared.errors:
         print(f"  {error}")
     if prepared.decisions:

@@ -16,19 +16,22 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections.abc import Mapping
 from datetime import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar, get_args
 
 from dotenv import dotenv_values
 from pydantic import (
+    BaseModel,
     ByteSize,
     ConfigDict,
     Field,
     PrivateAttr,
     SecretStr,
     ValidationError,
+    create_model,
     field_validator,
     model_validator,
 )
@@ -58,6 +61,8 @@ from sync.origins import (
     unknown_secrets,
     unknown_variables,
 )
+from sync.sources.kind import SourceKind
+from sync.sources.kinds import KINDS
 
 
 class LdapSettings(SettingGroup):
@@ -133,74 +138,27 @@ class LdapSettings(SettingGroup):
         return self.start_tls or self.url.lower().startswith("ldaps://")
 
 
-class SqlSourceSettings(SettingGroup):
-    """The customer structure read from a SQL database (source.kind = "sql")."""
-
-    group = "source__sql"
-    model_config = ConfigDict(extra="forbid")
-
-    url: str = ""
-    """SQLAlchemy database URL without the password, e.g.
-    postgresql+psycopg://reader@db.example:5432/workflow or sqlite:////srv/workflow.db."""
-    password: SecretStr = SecretStr("")
-    """Password of the database login (best as the secret file source__sql__password);
-    never printed."""
-    queries: Path = Path("queries.toml")
-    """TOML file of the SELECTs that read each kind of record; relative in the settings file:
-    from its folder; default queries.toml (in the working directory)."""
-    timeout: float = Field(default=10.0, gt=0)
-    """Seconds to wait for the database connection; default 10."""
-    isolation_level: str = "REPEATABLE READ"
-    """Isolation level of the one transaction a run reads in; default REPEATABLE READ
-    (SQLite reads in one deferred transaction whatever is set)."""
-    poll_interval: float = Field(default=2.0, ge=0)
-    """Seconds between two runs of the change query in the daemon; 0 turns it off; default 2."""
-    notify_channel: str = ""
-    """PostgreSQL only: the daemon LISTENs on this channel and syncs on every NOTIFY;
-    default none."""
-
-
-class HttpSourceSettings(SettingGroup):
-    """The source document fetched over HTTP(S) (source.kind = "http")."""
-
-    group = "source__http"
-    model_config = ConfigDict(extra="forbid")
-
-    url: str = ""
-    """URL of the source document (JSON, or YAML when it ends in .yaml/.yml)."""
-    token: SecretStr = SecretStr("")
-    """Bearer token sent with each request (best as the secret file source__http__token);
-    never printed; default none."""
-    username: str = ""
-    """User for basic auth, with password; default none."""
-    password: SecretStr = SecretStr("")
-    """Password for basic auth; never printed."""
-    ca_file: Path | None = None
-    """PEM bundle of the CAs that may sign the server certificate; default the system's CAs."""
-    tls_verify: bool = True
-    """Validate the server certificate and host name; default on. Turn off only to diagnose."""
-    timeout: float = Field(default=30.0, gt=0)
-    """Seconds to wait to connect and between two pieces of the answer; default 30."""
-    retries: int = Field(default=2, ge=0, le=10)
-    """Attempts after a failed one (connection error, timeout, 5xx); default 2."""
-    backoff: float = Field(default=1.0, ge=0)
-    """Seconds before the first retry, doubled for each next; default 1."""
-    poll_interval: float = Field(default=2.0, ge=0)
-    """Seconds between two conditional requests in the daemon; 0 turns it off; default 2."""
-
-
 def split_urls(value: str) -> tuple[str, ...]:
     """Return the server URLs in `value`, separated by commas or white space."""
     return tuple(part for part in re.split(r"[\s,]+", value.strip()) if part)
 
 
-class SourceSettings(SettingGroup):
-    """Where the customer structure comes from."""
+G = TypeVar("G", bound=SettingGroup)
+
+
+class SourceGroup(SettingGroup):
+    """Where the customer structure comes from: the settings every kind of source shares.
+
+    `SourceSettings` adds, from the table of kinds (`sync.sources.kinds`),
+    `source.kind` naming one of them and a sub-group per kind that has one
+    (`source.sql`, `source.http`).
+    """
 
     group = "source"
     model_config = ConfigDict(extra="forbid")
+    kinds: ClassVar[Mapping[str, SourceKind]] = {}
 
-    kind: Literal["file", "sql", "http"] = "file"
+    kind: str = "file"
     """Which reader: the document file (path), a SQL database ([source.sql]) or HTTP(S)
     ([source.http]); default file."""
     path: Path = Path("customers.json")
@@ -208,18 +166,49 @@ class SourceSettings(SettingGroup):
     max_size: ByteSize = ByteSize(512 * 1024**2)
     """Largest source document read, in bytes or with a unit ("512MiB", "2GB"); a larger file
     is refused before it is parsed (an HTTP answer too); default 512MiB."""
-    sql: SqlSourceSettings = SqlSourceSettings()
-    """The SQL source."""
-    http: HttpSourceSettings = HttpSourceSettings()
-    """The HTTP(S) source."""
+
+    def own(self, group: type[G]) -> G:
+        """Return the group of the selected kind (`source.sql` when kind is "sql")."""
+        found = getattr(self, self.kind, None)
+        if not isinstance(found, group):
+            raise TypeError(f"source.{self.kind} is no {group.__name__}")
+        return found
 
     @model_validator(mode="after")
-    def _kind_is_set_up(self) -> SourceSettings:
-        if self.kind == "sql" and not self.sql.url:
-            raise ValueError('source.kind is "sql" but source.sql.url is not set')
-        if self.kind == "http" and not self.http.url.lower().startswith(("http://", "https://")):
-            raise ValueError('source.kind is "http" but source.http.url is no http(s):// URL')
+    def _kind_is_set_up(self) -> SourceGroup:
+        kind = type(self).kinds.get(self.kind)
+        problem = kind.unready(self) if kind is not None else ""
+        if problem:
+            raise ValueError(problem)
         return self
+
+
+def source_settings(kinds: Mapping[str, SourceKind]) -> type[SourceGroup]:
+    """Return the `source` group for these kinds: `kind` names one, each has its sub-group."""
+    names = tuple(kinds)
+    one_of: Any = Literal
+    groups: dict[str, Any] = {
+        name: (kind.settings, Field(default_factory=kind.settings, description=kind.__doc__))
+        for name, kind in kinds.items()
+        if kind.settings is not None
+    }
+    model = create_model(
+        "SourceSettings",
+        __base__=SourceGroup,
+        __module__=__name__,
+        __doc__=SourceGroup.__doc__,
+        kind=(one_of[names], Field(default=names[0])),
+        **groups,
+    )
+    model.kinds = dict(kinds)
+    return model
+
+
+if TYPE_CHECKING:
+    SourceSettings = SourceGroup
+else:
+    SourceSettings = source_settings(KINDS)
+    """The `source` group of the kinds in the table."""
 
 
 class MappingSettings(SettingGroup):
@@ -500,6 +489,22 @@ class Settings(BaseSettings):
         return tuple(sources)
 
 
+def secret_values(model: BaseModel) -> list[str]:
+    """Return the value of every `SecretStr` setting of `model` and of its groups, set or not.
+
+    The log masks these: a secret added to any group (a kind of source's too)
+    is masked without anyone listing it.
+    """
+    found: list[str] = []
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if isinstance(value, SecretStr):
+            found.append(value.get_secret_value())
+        elif isinstance(value, BaseModel):
+            found.extend(secret_values(value))
+    return [secret for secret in found if secret]
+
+
 def load_settings(
     config_file: Path | None = None, *, given_by: str = "the caller", **overrides: Any
 ) -> Settings:
@@ -541,11 +546,21 @@ def load_settings(
     return settings
 
 
+def _kind_paths(kinds: Mapping[str, SourceKind]) -> list[tuple[str, ...]]:
+    """Return the settings of the kinds' groups that name a file: their `Path` fields."""
+    return [
+        ("source", name, field)
+        for name, kind in kinds.items()
+        if kind.settings is not None
+        for field, info in kind.settings.model_fields.items()
+        if Path in (info.annotation, *get_args(info.annotation))
+    ]
+
+
 PATH_SETTINGS: tuple[tuple[str, ...], ...] = (
     ("state_dir",),
     ("source", "path"),
-    ("source", "sql", "queries"),
-    ("source", "http", "ca_file"),
+    *_kind_paths(KINDS),
     ("mapping", "path"),
     ("ldap", "ca_file"),
     ("ldap", "client_cert_file"),

@@ -117,7 +117,7 @@ def test_an_absolute_path_in_the_file_is_kept(etc, tmp_path, monkeypatch):
 def test_a_missing_queries_file_is_named_by_its_resolved_path(etc, tmp_path, monkeypatch):
     monkeypatch.chdir("/")
     settings = load_settings(etc / "portal-sync.toml")
-    from sync.sources.sql import SqlSource
+    from sync.sources.sql.reader import SqlSource
 
     with pytest.raises(ConfigurationError) as caught:
         _ = SqlSource(settings.source.sql).queries

@@ -9,7 +9,7 @@ entry it feeds keep what they have (`Quarantine.kinds`), and every
 membership that depends on it is unknown, so it is kept as it is
 (`sync.core.grants.Grants.unknown_kinds`).
 
-A SQL query that returns no rows is such a part at once (`sync.sources.sql`).
+A SQL query that returns no rows is such a part at once (`sync.sources.sql.reader`).
 A part of the document counts when it is empty while the parts above it
 are not and the directory holds more entries it fed than the deletion
 guard's floor (`safety.ratio_floor`, 10): a shop that never had an order

@@ -250,7 +250,7 @@ _WHAT_TO_DO = {
     "the TLS certificate)",
     Outcome.DIRECTORY: "check what the directory answered; the sync account's rights (the ACL) "
     "are the usual cause",
-    Outcome.SOURCE: "check the source the message names (source.path, source.sql or source.http)",
+    Outcome.SOURCE: "check the source the message names (source.kind and that kind's settings)",
     Outcome.CONFIGURATION: "correct the setting the message names, then restart the daemon",
     Outcome.DELETION_GUARD: "review the pending changes with portal-sync run --dry-run, then "
     "approve them with portal-sync run --allow-deletions N",

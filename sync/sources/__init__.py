@@ -1,4 +1,6 @@
-"""Readers of the customer structure: each returns the same validated model.
+"""Readers of the customer structure: each kind of source returns the same validated model.
 
-Today the JSON/YAML document; SQL and HTTP readers go here too.
+A folder per kind (`file`, `sql`, `http`), listed in the table `kinds.py`;
+beside them what every kind shares: the JSON/YAML document, the change
+watch, what a kind is (`kind.py`) and `source_of` (`reader.py`).
 """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from sync.service.watch import SourceWatch
+from sync.sources.file.watch import SourceWatch
 
 
 def watched(tmp_path):

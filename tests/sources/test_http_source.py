@@ -20,8 +20,9 @@ import pytest
 from sync.core.report import ExitCode
 from sync.ldap.localserver import LocalServer
 from sync.run.sync import run_sync
-from sync.settings import HttpSourceSettings, Settings, load_settings
-from sync.sources.http import HttpSource
+from sync.settings import Settings, load_settings
+from sync.sources.http.reader import HttpSource
+from sync.sources.http.settings import HttpSourceSettings
 
 from directory_view import OWN, entries, users, write_stamps
 from servers import (

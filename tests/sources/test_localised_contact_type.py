@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 
 from sync.settings import load_settings
-from sync.sources.sql import SqlSource
+from sync.sources.sql.reader import SqlSource
 
 EXAMPLE = Path(__file__).parents[2] / "config" / "examples" / "sql"
 BUILT_IN = "CASE WHEN dept_code = 'Kunde' THEN 'customer' ELSE dept_code END"

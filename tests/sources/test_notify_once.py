@@ -10,8 +10,9 @@ from pathlib import Path
 
 from daemons import wait_for
 
-from sync.service.watch import ChangeWatch, Job, SourceWatches
+from sync.service.watch import Job, SourceWatches
 from sync.settings import load_settings
+from sync.sources.watch import ChangeWatch
 
 pytest_plugins = ["servers.fixtures", "sql_workflow"]
 

@@ -11,8 +11,9 @@ import pytest
 from daemons import Daemon, environment, uids, wait_for
 
 from sync.errors import ConfigurationError, SourceError
-from sync.service.watch import ChangeWatch, SourceWatches
+from sync.service.watch import SourceWatches
 from sync.settings import load_settings
+from sync.sources.watch import ChangeWatch
 
 from servers import SourceServer
 

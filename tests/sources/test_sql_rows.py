@@ -9,8 +9,8 @@ import pytest
 from sync.core.entry import EntryKey, Kind
 from sync.errors import ConfigurationError
 from sync.sources.document import load_data
-from sync.sources.queries import SHAPES, parse_queries
-from sync.sources.rows import join, plain
+from sync.sources.sql.queries import SHAPES, parse_queries
+from sync.sources.sql.rows import join, plain
 
 
 def tables(**given):

@@ -17,8 +17,9 @@ from sqlalchemy import Engine, event
 from sync.core.report import ExitCode
 from sync.ldap.localserver import LocalServer
 from sync.run.sync import run_sync
-from sync.settings import SqlSourceSettings, load_settings
-from sync.sources.sql import SqlSource
+from sync.settings import load_settings
+from sync.sources.sql.reader import SqlSource
+from sync.sources.sql.settings import SqlSourceSettings
 
 from conftest import empty_tree
 from directory_view import OWN, entries, users, write_stamps

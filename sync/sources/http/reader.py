@@ -27,8 +27,8 @@ import httpx
 
 from sync.errors import ConfigurationError, SourceError
 from sync.files import write_private
-from sync.settings import HttpSourceSettings
 from sync.sources.document import LoadedDocument, load_data, parse_text
+from sync.sources.http.settings import HttpSourceSettings
 
 log = logging.getLogger("portal_sync.source")
 

@@ -28,10 +28,10 @@ from sqlalchemy.pool import NullPool
 
 from sync.core.parts import PARTS, broken_part, protect
 from sync.errors import ConfigurationError, SourceError
-from sync.settings import SqlSourceSettings
 from sync.sources.document import LoadedDocument, load_data
-from sync.sources.queries import SHAPES, Queries, read_queries
-from sync.sources.rows import Row, join, plain
+from sync.sources.sql.queries import SHAPES, Queries, read_queries
+from sync.sources.sql.rows import Row, join, plain
+from sync.sources.sql.settings import SqlSourceSettings
 
 log = logging.getLogger("portal_sync.source")
 

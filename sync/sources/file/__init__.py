@@ -1,0 +1,1 @@
+"""The source document in a JSON or YAML file (source.kind = "file", `source.path`)."""

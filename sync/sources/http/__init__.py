@@ -1,0 +1,1 @@
+"""The source document fetched over HTTP(S) (source.kind = "http", `[source.http]`)."""

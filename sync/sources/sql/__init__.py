@@ -1,0 +1,1 @@
+"""The customer structure read from a SQL database (source.kind = "sql", `[source.sql]`)."""
