@@ -52,7 +52,7 @@ def test_parent_and_leaf():
     assert dnlib.leaf_rdn(dn) == "cn=a\\,b"
 
 
-_TRICKY = "aZ09 ΣσςİIıß\u3000\u00a0\u202e\t,=+\"\\<>;#"
+_TRICKY = 'aZ09 ΣσςİIıß\u3000\u00a0\u202e\t,=+"\\<>;#'
 """Letters whose lower case depends on context or spans two characters, spaces of every
 kind, a direction mark, and every character an RDN escapes."""
 
