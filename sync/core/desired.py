@@ -75,7 +75,7 @@ class _Builder:
     """Collects entries, refusing two records that would share one DN."""
 
     def __init__(self, tree: Tree, mapping: Mapping, quarantine: Quarantine):
-        self.tree = tree
+        self.bases = {kind: tree.base(kind) for kind in Kind}
         layout = tree.layout
         self.mapping = mapping
         self.quarantine = quarantine
@@ -161,7 +161,7 @@ class _Builder:
             )
             self.quarantine.keys.add(key)
             return
-        dn = f"{dnlib.rdn(kind_mapping.rdn, naming[0])},{self.tree.base(kind)}"
+        dn = f"{dnlib.rdn(kind_mapping.rdn, naming[0])},{self.bases[kind]}"
         self.entries[key] = Entry(key, dn, attributes)
         self.records[key] = record
         normalized = dnlib.normalize_dn(dn)
