@@ -23,13 +23,11 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 from collections import Counter
 from pathlib import Path
 
 from benchmarks.generate import change_one_person, generate
-from benchmarks.run import settings_env
-from sync.ldap.localserver import LocalServer
+from benchmarks.run import settings_env, shop_beside_slapd
 
 _FRAME = re.compile(r"(?P<function>.*) \((?P<file>.*?):\d+\)$")
 
@@ -103,25 +101,18 @@ def main() -> None:
     arguments = parser.parse_args()
     print("load average at the start: " + " ".join(f"{v:.2f}" for v in os.getloadavg()))
     document = generate(arguments.size, arguments.seed)
-    with tempfile.TemporaryDirectory(prefix="profile-") as folder:
-        work = Path(folder)
+    with shop_beside_slapd(document, "profile-") as (work, slapd):
         source = work / "source.json"
+        env = {**os.environ, **settings_env(slapd, source, work / "state")}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)  # a run as installed: compiled modules
+        raw = sampled(env, arguments.rate, work / "initial.txt")
+        print(f"\n## initial sync, size {arguments.size}\n")
+        print(table(raw, arguments.rate, arguments.share), flush=True)
+        person = change_one_person(document)
         source.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
-        slapd = LocalServer(fsync=False)
-        slapd.start()
-        try:
-            env = {**os.environ, **settings_env(slapd, source, work / "state")}
-            env.pop("PYTHONDONTWRITEBYTECODE", None)  # a run as installed: compiled modules
-            raw = sampled(env, arguments.rate, work / "initial.txt")
-            print(f"\n## initial sync, size {arguments.size}\n")
-            print(table(raw, arguments.rate, arguments.share), flush=True)
-            person = change_one_person(document)
-            source.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
-            raw = sampled(env, arguments.rate, work / "change.txt")
-            print(f"\n## one person's e-mail changed ({person}), size {arguments.size}\n")
-            print(table(raw, arguments.rate, arguments.share))
-        finally:
-            slapd.stop()
+        raw = sampled(env, arguments.rate, work / "change.txt")
+        print(f"\n## one person's e-mail changed ({person}), size {arguments.size}\n")
+        print(table(raw, arguments.rate, arguments.share))
     print("\nload average at the end: " + " ".join(f"{v:.2f}" for v in os.getloadavg()))
 
 

@@ -19,7 +19,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -149,6 +150,25 @@ def settings_env(slapd: LocalServer, source: Path, state: Path) -> dict[str, str
         "PORTAL_SYNC_SOURCE__PATH": str(source),
         "PORTAL_SYNC_STATE_DIR": str(state),
     }
+
+
+@contextmanager
+def shop_beside_slapd(document: dict[str, Any], prefix: str) -> Iterator[tuple[Path, LocalServer]]:
+    """Write the shop as `source.json` into a fresh folder, and start a throwaway slapd.
+
+    Yield the folder and the server; the server is stopped and the folder
+    removed when the block ends.
+    """
+    with tempfile.TemporaryDirectory(prefix=prefix) as folder:
+        work = Path(folder)
+        source = work / "source.json"
+        source.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
+        slapd = LocalServer(fsync=False)
+        slapd.start()
+        try:
+            yield work, slapd
+        finally:
+            slapd.stop()
 
 
 def sync_env(slapd: LocalServer, source: Path, state: Path, window: int) -> dict[str, str]:
