@@ -5,7 +5,8 @@
 
 The shop of the size is generated and synced into a fresh slapd with
 `portal-sync run` under `py-spy record`, then one person's e-mail is
-changed and the next run is sampled the same way. Each table gives, for the
+changed and the next run is sampled the same way, and last a full
+reconciliation with nothing to change (`run --full`). Each table gives, for the
 functions of `sync` that hold at least `--share` of the samples, the
 seconds of samples with that function on the stack (inclusive) and their
 share of the run; imports are one line. A sampling profile of a separate
@@ -78,13 +79,13 @@ def table(raw: str, rate: int, share: float) -> str:
     return "\n".join(lines)
 
 
-def sampled(env: dict[str, str], rate: int, output: Path) -> str:
-    """Run `portal-sync run` under py-spy and return its raw samples."""
+def sampled(env: dict[str, str], rate: int, output: Path, *options: str) -> str:
+    """Run `portal-sync run` (with `options`) under py-spy and return its raw samples."""
     spy = shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
     if spy is None:
         raise SystemExit("py-spy is not installed: .venv/bin/pip install py-spy")
     command = [spy, "record", "--format", "raw", "--rate", str(rate), "-o", str(output)]
-    command += ["--", sys.executable, "-m", "sync", "run"]
+    command += ["--", sys.executable, "-m", "sync", "run", *options]
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"the sampled run failed ({done.returncode}): {done.stderr[-2000:]}")
@@ -112,6 +113,9 @@ def main() -> None:
         source.write_text(json.dumps(document, ensure_ascii=False), encoding="utf-8")
         raw = sampled(env, arguments.rate, work / "change.txt")
         print(f"\n## one person's e-mail changed ({person}), size {arguments.size}\n")
+        print(table(raw, arguments.rate, arguments.share), flush=True)
+        raw = sampled(env, arguments.rate, work / "full.txt", "--full")
+        print(f"\n## full reconciliation, no change, size {arguments.size}\n")
         print(table(raw, arguments.rate, arguments.share))
     print("\nload average at the end: " + " ".join(f"{v:.2f}" for v in os.getloadavg()))
 
