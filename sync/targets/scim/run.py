@@ -214,6 +214,8 @@ class _ScimRun:
         for request in plan.requests:
             stop.requested.check()
             sent = self.wire(request, self.ids(), want)
+            if sent["method"] == "PATCH" and not sent["body"]["Operations"]:
+                continue  # only members whose creation was refused: the next run adds them
             try:
                 self.send_one(client, request, sent)
             except Refused as exc:
@@ -237,6 +239,9 @@ class _ScimRun:
             resource, _, id_ = path.partition("/")
             client.delete(resource, id_)
             del self.pushed[key]
+            for pushed in self.pushed.values():
+                if key in pushed.members:
+                    pushed.members = tuple(k for k in pushed.members if k != key)
         else:
             resource, _, id_ = path.partition("/")
             if sent["body"]["Operations"]:
