@@ -97,6 +97,8 @@ class ScimProxy:
         self.crashed = False
         self.token = ""
         """When set, answer 401 to requests without this bearer token."""
+        self.expire_after: int | None = None
+        """Let the token in force pass this many more requests, then refuse it (expired)."""
         self.issued = 0
         """Tokens handed out by /token (the OAuth2 client-credentials grant)."""
         self._lock = threading.Lock()
@@ -144,7 +146,7 @@ class ScimProxy:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 path, _, query = self.path.partition("?")
-                body = json.loads(raw) if raw else None
+                body = json.loads(raw) if raw and path != "/token" else None
                 if proxy.crashed:
                     self.close_connection = True
                     self.connection.close()
@@ -156,6 +158,11 @@ class ScimProxy:
                     answer = {"access_token": proxy.token, "token_type": "Bearer"}
                     self._reply(200, json.dumps(answer).encode(), {})
                     return
+                if proxy.expire_after is not None and path != "/token":
+                    proxy.expire_after -= 1
+                    if proxy.expire_after < 0:
+                        proxy.expire_after = None
+                        proxy.token = "expired"
                 if proxy.token and self.headers.get("Authorization") != f"Bearer {proxy.token}":
                     proxy._record(self.command, path, query, body, 401)
                     self._reply(401, b'{"detail": "unauthorized", "status": "401"}', {})

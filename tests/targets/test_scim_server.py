@@ -280,3 +280,28 @@ def test_the_deletion_guard_holds_a_mass_disable_until_approved(scim, scim_setti
     assert {u["userName"] for u in resources(scim, "Users") if u["active"]} == (
         seed_table.INTERNAL_USERS
     )
+
+
+def test_bulk_creates_the_users_in_one_request_and_the_groups_in_another(scim, scim_settings, seed):
+    report = push(scim_settings(seed, scim={"bulk": True}))
+
+    writes = [(s.method, s.path) for s in scim.writes()]
+    assert writes == [("POST", "/v2/Bulk"), ("POST", "/v2/Bulk")]
+    assert [len(s.body["Operations"]) for s in scim.writes()] == [9, 10]
+    assert report.counts() == {"create-user": 9, "create-group": 10}
+    assert pairs(scim) == seed_pairs()
+    assert push(scim_settings(seed, scim={"bulk": True})).requests == []
+
+
+def test_a_first_run_over_resources_it_lost_track_of_adopts_them_by_listing(
+    scim, scim_settings, seed, tmp_path
+):
+    push(scim_settings(seed))
+    (tmp_path / "state" / "scim-state.json").unlink()
+    first = len(scim.seen)
+
+    again = push(scim_settings(seed, scim={"page_size": 4}))
+
+    assert again.requests == []
+    assert {s.method for s in scim.seen[first:]} == {"GET"}
+    assert all("filter" not in s.query for s in scim.seen[first:])

@@ -83,6 +83,17 @@ class ScimClient:
         answer = self._json(self.request("GET", resource, params=params))
         return list(answer.get("Resources") or [])
 
+    def every(self, resource: str) -> list[dict[str, Any]]:
+        """Return every resource of a type, page by page (`scim.page_size` per request)."""
+        found: list[dict[str, Any]] = []
+        while True:
+            params = {"startIndex": str(len(found) + 1), "count": str(self.settings.page_size)}
+            answer = self._json(self.request("GET", resource, params=params))
+            page = list(answer.get("Resources") or [])
+            found.extend(page)
+            if not page or len(found) >= int(answer.get("totalResults") or 0):
+                return found
+
     def get(self, resource: str, id_: str) -> dict[str, Any]:
         """Return one resource by its SCIM id."""
         return self._json(self.request("GET", f"{resource}/{id_}"))

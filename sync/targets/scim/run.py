@@ -47,6 +47,8 @@ log = logging.getLogger("portal_sync.scim")
 
 LOCK_FILE = "scim.lock"
 _PATHS = {True: "Groups", False: "Users"}
+_BULK_MOST = 500
+"""Most creations in one /Bulk request, whatever the provider allows (payload size)."""
 
 
 def locked_scim(
@@ -156,13 +158,20 @@ class _ScimRun:
         """
         quarantine = prepared.quarantine
         for keys, is_group in ((want.users, False), (want.groups, True)):
-            for key in keys:
-                if key in self.pushed or quarantine.protects(key):
-                    continue
-                found = client.find(_PATHS[is_group], "externalId", key)
-                ours = [r for r in found if r.get("externalId") == key]
-                if ours:
-                    self.pushed[key] = self.pushed_of(ours[0], is_group)
+            missing = [k for k in keys if k not in self.pushed and not quarantine.protects(k)]
+            if not missing:
+                continue
+            path = _PATHS[is_group]
+            if len(missing) >= self.settings.scim.page_size:  # fewer requests: list them all
+                listed = {str(r.get("externalId")): r for r in client.every(path)}
+                found = {key: listed[key] for key in missing if key in listed}
+            else:
+                found = {}
+                for key in missing:
+                    ours = client.find(path, "externalId", key)
+                    found.update((key, r) for r in ours if r.get("externalId") == key)
+            for key, resource in found.items():
+                self.pushed[key] = self.pushed_of(resource, is_group)
 
     def pushed_of(self, resource: dict[str, Any], is_group: bool) -> Pushed:
         """Return the state of a provider resource, as if a run had pushed it."""
@@ -210,9 +219,29 @@ class _ScimRun:
         return found
 
     def send(self, client: ScimClient, plan: ScimPlan, want: Wanted) -> None:
-        """Send the plan's requests in order; record each answer in the state as it comes."""
-        for request in plan.requests:
+        """Send the plan's requests in order; record each answer in the state as it comes.
+
+        Creations go through /Bulk, as many at once as the provider takes,
+        when it offers bulk and `scim.bulk` is on.
+        """
+        batch = self.bulk_size(client, plan)
+        requests = plan.requests
+        index = 0
+        while index < len(requests):
             stop.requested.check()
+            request = requests[index]
+            if batch > 1 and request.step in (Step.CREATE_USER, Step.CREATE_GROUP):
+                same = [request]
+                while (
+                    index + len(same) < len(requests)
+                    and len(same) < batch
+                    and requests[index + len(same)].step is request.step
+                ):
+                    same.append(requests[index + len(same)])
+                self.send_bulk(client, same, want)
+                index += len(same)
+                continue
+            index += 1
             sent = self.wire(request, self.ids(), want)
             if sent["method"] == "PATCH" and not sent["body"]["Operations"]:
                 continue  # only members whose creation was refused: the next run adds them
@@ -223,18 +252,60 @@ class _ScimRun:
                 continue
             self.report.requests.append(sent)
 
+    def bulk_size(self, client: ScimClient, plan: ScimPlan) -> int:
+        """Return how many creations one /Bulk request carries (1: no bulk)."""
+        creations = sum(r.step in (Step.CREATE_USER, Step.CREATE_GROUP) for r in plan.requests)
+        if not self.settings.scim.bulk or creations < 2:
+            return 1
+        offer = client.configuration().get("bulk") or {}
+        if not offer.get("supported"):
+            return 1
+        return max(1, min(int(offer.get("maxOperations") or 1), _BULK_MOST))
+
+    def send_bulk(self, client: ScimClient, requests: list[Request], want: Wanted) -> None:
+        """Send creations in one /Bulk request; record each operation the provider confirms.
+
+        An operation without an answer is not recorded: the next run finds
+        its resource by externalId if the provider created it after all.
+        """
+        ids = self.ids()
+        sent = {str(n): (r, self.wire(r, ids, want)) for n, r in enumerate(requests)}
+        operations = [
+            {"method": "POST", "path": wire["path"], "bulkId": bulk_id, "data": wire["body"]}
+            for bulk_id, (_, wire) in sent.items()
+        ]
+        for answer in client.bulk(operations):
+            bulk_id = str(answer.get("bulkId"))
+            if bulk_id not in sent:
+                continue
+            request, wire = sent[bulk_id]
+            status = int(str(answer.get("status") or 0)[:3] or 0)
+            if 200 <= status < 300 and answer.get("location"):
+                created = {"id": str(answer["location"]).rstrip("/").rsplit("/", 1)[-1]}
+                self.created(request, wire, created)
+                self.report.requests.append({**wire, "via": "/Bulk"})
+                continue
+            error = answer.get("response") or {}
+            refused = Refused(status, str(error.get("scimType") or ""), str(error.get("detail")))
+            self.refused(client, request, refused)
+
+    def created(self, request: Request, wire: dict[str, Any], created: dict[str, Any]) -> None:
+        """Record a resource the provider created."""
+        if request.step is Step.CREATE_USER:
+            self.pushed[request.key] = Pushed(
+                str(created["id"]), attribute_digests(request.replace)
+            )
+            return
+        members = tuple(k for k in request.add_members if k in self.pushed)
+        self.pushed[request.key] = Pushed(
+            str(created["id"]), group_digests(request.display_name), members
+        )
+
     def send_one(self, client: ScimClient, request: Request, sent: dict[str, Any]) -> None:
         step, key = request.step, request.key
         path = sent["path"].lstrip("/")
-        if step is Step.CREATE_USER:
-            created = client.create("Users", request.replace)
-            self.pushed[key] = Pushed(str(created["id"]), attribute_digests(request.replace))
-        elif step is Step.CREATE_GROUP:
-            created = client.create("Groups", sent["body"])
-            members = tuple(k for k in request.add_members if k in self.pushed)
-            self.pushed[key] = Pushed(
-                str(created["id"]), group_digests(request.display_name), members
-            )
+        if step in (Step.CREATE_USER, Step.CREATE_GROUP):
+            self.created(request, sent, client.create(path, sent["body"]))
         elif step in (Step.DELETE_USER, Step.DELETE_GROUP):
             resource, _, id_ = path.partition("/")
             client.delete(resource, id_)
