@@ -75,7 +75,7 @@ class ScimClient:
 
     def configuration(self) -> dict[str, Any]:
         """Return the provider's /ServiceProviderConfig."""
-        return self._json(self.request("GET", "ServiceProviderConfig"))
+        return self._json(self._whole("ServiceProviderConfig"))
 
     def find(self, resource: str, attribute: str, value: str) -> list[dict[str, Any]]:
         """Return the resources whose `attribute` equals `value` (a filter, escaped)."""
@@ -88,11 +88,21 @@ class ScimClient:
         found: list[dict[str, Any]] = []
         while True:
             params = {"startIndex": str(len(found) + 1), "count": str(self.settings.page_size)}
-            answer = self._json(self.request("GET", resource, params=params))
+            answer = self._json(self._whole(resource, params))
             page = list(answer.get("Resources") or [])
             found.extend(page)
             if not page or len(found) >= int(answer.get("totalResults") or 0):
                 return found
+
+    def _whole(self, path: str, params: dict[str, str] | None = None) -> httpx.Response:
+        """GET what no single record stands behind: a refusal makes the target unusable."""
+        try:
+            return self.request("GET", path, params=params)
+        except Refused as exc:
+            raise TargetUnavailable(
+                f"the SCIM provider refused GET /{path}: {exc}; "
+                f"check {self.settings.name_of('url')}"
+            ) from exc
 
     def get(self, resource: str, id_: str) -> dict[str, Any]:
         """Return one resource by its SCIM id."""

@@ -168,10 +168,31 @@ class _ScimRun:
             else:
                 found = {}
                 for key in missing:
-                    ours = client.find(path, "externalId", key)
+                    try:
+                        ours = client.find(path, "externalId", key)
+                    except Refused as exc:
+                        self.unfindable(key, exc, prepared)
+                        continue
                     found.update((key, r) for r in ours if r.get("externalId") == key)
             for key, resource in found.items():
                 self.pushed[key] = self.pushed_of(resource, is_group)
+
+    def unfindable(self, key: str, exc: Refused, prepared: Prepared) -> None:
+        """Report a resource the provider cannot be searched for; hold it for this run.
+
+        Created without the lookup, it might duplicate one an earlier run made.
+        """
+        prepared.quarantine.keys.add(key)
+        record = prepared.desired.records.get(key, key)
+        self.report.errors.append(
+            RecordError(
+                record,
+                f"the SCIM provider refused the lookup of its externalId ({exc}): left as it "
+                "is until the provider accepts the filter",
+                key,
+                why=Problem.DIRECTORY,
+            )
+        )
 
     def pushed_of(self, resource: dict[str, Any], is_group: bool) -> Pushed:
         """Return the state of a provider resource, as if a run had pushed it."""
@@ -367,7 +388,10 @@ class _ScimRun:
         value = str(request.replace.get("userName", "")) if is_user else request.display_name
         if not value:
             return f"the SCIM provider refused it as not unique: {exc.detail}"
-        holders = client.find(_PATHS[not is_user], attribute, value)
+        try:
+            holders = client.find(_PATHS[not is_user], attribute, value)
+        except Refused:
+            holders = []
         owner = next((str(h.get("externalId") or "") for h in holders), "")
         whose = f"externalId {owner!r}" if owner else "no externalId"
         return (
