@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 from sync.core.report import ExitCode, Outcome
 from sync.run.sync import run_sync
@@ -165,11 +167,17 @@ def test_hostile_names_and_ids_round_trip_and_are_found_again_by_external_id(
     claire["account"]["login"] = HOSTILE_LOGIN
     claire["last_name"] = 'Dü"bois \\ \u202eevil'
     push(scim_settings(seed))
-    (tmp_path / "state" / "scim-state.json").unlink()  # every resource is looked up again
+    state = tmp_path / "state" / "scim-state.json"
+    pushed = json.loads(state.read_text(encoding="utf-8"))
+    del pushed["resources"][f"external:{HOSTILE_ID}"]  # looked up again, by its externalId
+    state.write_text(json.dumps(pushed), encoding="utf-8")
+    first = len(scim.seen)
 
     again = push(scim_settings(seed))
 
-    assert again.requests == []
+    assert (again.requests, again.errors) == ([], [])
+    [lookup] = scim.seen[first:]
+    assert lookup.method == "GET" and "externalId" in unquote(lookup.query)
     [user] = by_external_id(scim)[f"external:{HOSTILE_ID}"]
     assert user["userName"] == HOSTILE_LOGIN
     assert user["name"]["familyName"] == 'Dü"bois \\ \u202eevil'

@@ -83,6 +83,11 @@ class ScimClient:
         answer = self._json(self.request("GET", resource, params=params))
         return list(answer.get("Resources") or [])
 
+    def total(self, resource: str) -> int:
+        """Return how many resources of a type the provider holds (one request, no resource)."""
+        answer = self._json(self._whole(resource, {"count": "0"}))
+        return int(answer.get("totalResults") or 0)
+
     def every(self, resource: str) -> list[dict[str, Any]]:
         """Return every resource of a type, page by page (`scim.page_size` per request)."""
         found: list[dict[str, Any]] = []

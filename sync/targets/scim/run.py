@@ -152,9 +152,12 @@ class _ScimRun:
     def adopt(self, client: ScimClient, want: Wanted, prepared: Prepared) -> None:
         """Look up by externalId each wanted resource the state lacks; take ours over.
 
-        A resource found there was created by an earlier run that did not hear
-        back (or lost its state): its id is recorded and its attributes and
-        members are compared like those of any pushed resource.
+        One filter per resource, or, when that is fewer requests, one
+        listing of every resource of the type (none when the provider holds
+        none: a first push). A resource found there was created by an
+        earlier run that did not hear back (or lost its state): its id is
+        recorded and its attributes and members are compared like those of
+        any pushed resource.
         """
         quarantine = prepared.quarantine
         for keys, is_group in ((want.users, False), (want.groups, True)):
@@ -162,7 +165,10 @@ class _ScimRun:
             if not missing:
                 continue
             path = _PATHS[is_group]
-            if len(missing) >= self.settings.scim.page_size:  # fewer requests: list them all
+            held = client.total(path) if len(missing) > 1 else 1
+            if held == 0:
+                continue  # nothing to take over: a first push to an empty provider
+            if -(-held // self.settings.scim.page_size) < len(missing):  # fewer requests
                 listed = {str(r.get("externalId")): r for r in client.every(path)}
                 found = {key: listed[key] for key in missing if key in listed}
             else:
