@@ -76,6 +76,7 @@ def _requests(log: Path, tenant: str) -> int:
 
 def _row(name: str, report: Report, wall: float, requests: int) -> dict[str, Any]:
     users = sum(1 for r in report.requests if r["op"] == "create-user")
+    operations = len(report.requests)
     return {
         "step": name,
         "outcome": report.outcome.value,
@@ -83,6 +84,7 @@ def _row(name: str, report: Report, wall: float, requests: int) -> dict[str, Any
         "requests": requests,
         "operations": report.counts(),
         "requests_per_s": round(requests / wall, 1) if wall else None,
+        "operations_per_s": round(operations / wall, 1) if wall else None,
         "users_created_per_s": round(users / wall, 1) if wall and users else None,
     }
 
