@@ -543,7 +543,10 @@ def _check(args: argparse.Namespace) -> int:
     from sync.targets import target
 
     settings = _settings(args)
-    print(f"settings: ok (directory {settings.ldap.url}, base {settings.ldap.base_dn})")
+    if "ldap" in settings.targets:
+        print(f"settings: ok (directory {settings.ldap.url}, base {settings.ldap.base_dn})")
+    else:
+        print(f"settings: ok (targets: {', '.join(settings.targets)})")
     source = source_of(settings.source)
     prepared = prepare(settings, source=source)
     wanted = Counter(EntryKey.kind(key).value for key in prepared.desired.entries)

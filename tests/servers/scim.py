@@ -92,6 +92,8 @@ class ScimProxy:
         self.seen: list[Seen] = []
         self.busy_once: tuple[str, str, str] | None = None
         """(method, path prefix, Retry-After): answer 429 to the first such request."""
+        self.refuse_once: tuple[str, str, int, dict[str, Any]] | None = None
+        """(method, path prefix, status, SCIM error): answer it to the first such request."""
         self.crash_after_writes: int | None = None
         """Forward this many writes, drop the last one's answer, then refuse connections."""
         self.crashed = False
@@ -166,6 +168,12 @@ class ScimProxy:
                 if proxy.token and self.headers.get("Authorization") != f"Bearer {proxy.token}":
                     proxy._record(self.command, path, query, body, 401)
                     self._reply(401, b'{"detail": "unauthorized", "status": "401"}', {})
+                    return
+                refuse = proxy.refuse_once
+                if refuse and self.command == refuse[0] and path.startswith(refuse[1]):
+                    proxy.refuse_once = None
+                    proxy._record(self.command, path, query, body, refuse[2])
+                    self._reply(refuse[2], json.dumps(refuse[3]).encode(), {})
                     return
                 busy = proxy.busy_once
                 if busy and self.command == busy[0] and path.startswith(busy[1]):

@@ -313,3 +313,47 @@ def test_a_first_run_over_resources_it_lost_track_of_adopts_them_by_listing(
     assert again.requests == []
     assert {s.method for s in scim.seen[first:]} == {"GET"}
     assert all("filter" not in s.query for s in scim.seen[first:])
+
+
+def test_a_refused_value_is_a_record_error_and_the_next_run_creates_the_user(
+    scim, scim_settings, seed
+):
+    error = {
+        "schemas": ["urn:ietf:params:scim:api:messages:2.0:Error"],
+        "status": "400",
+        "scimType": "invalidValue",
+        "detail": "emails.value is not an address we accept",
+    }
+    scim.refuse_once = ("POST", "/v2/Users", 400, error)
+
+    report = run_scim(scim_settings(seed), now=T0)
+    logins_after_refusal = {login for login, _ in pairs(scim)}
+    again = push(scim_settings(seed))
+
+    [refused] = report.errors
+    assert refused.record == "internal user U-1"
+    assert "invalidValue" in refused.problem and "emails.value" in refused.problem
+    assert report.outcome is Outcome.RECORD_ERRORS
+    assert logins_after_refusal == seed_table.EXTERNAL_USERS | seed_table.INTERNAL_USERS - {
+        "anna.schmidt"
+    }
+    assert again.counts() == {"create-user": 1, "update-group": 1}
+    assert pairs(scim) == seed_pairs()
+
+
+def test_a_user_deleted_on_the_provider_is_reported_then_created_again(scim, scim_settings, seed):
+    push(scim_settings(seed))
+    [marc] = by_external_id(scim)["external:P-2"]
+    scim._client.delete(f"{scim.upstream}/Users/{marc['id']}")
+    person(seed, "mlefevre")["email"] = "marc@lumiere.example"
+
+    vanished = run_scim(scim_settings(seed), now=T0)
+    again = push(scim_settings(seed))
+
+    [error] = vanished.errors
+    assert error.record == "person P-2 of customer 10001"
+    assert "vanished from the provider" in error.problem
+    assert again.counts()["create-user"] == 1
+    [recreated] = by_external_id(scim)["external:P-2"]
+    assert recreated["emails"][0]["value"] == "marc@lumiere.example"
+    assert pairs(scim) == seed_pairs()

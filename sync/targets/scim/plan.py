@@ -169,7 +169,14 @@ def make_plan(
 
 def _may_remove(user: str, group: str, quarantine: Quarantine, grants: Grants) -> bool:
     """Return whether a member no longer granted may leave: not when unknown or in error."""
+    if user.startswith(STALE):
+        return True
     return not grants.keeps(user, group) and not quarantine.protects(user)
+
+
+STALE = "stale-id:"
+"""A group member recorded by its old SCIM id: its user vanished from the provider, which
+may keep the id in the group; the next run removes it (and adds the recreated user)."""
 
 
 def _name_digest(name: str) -> str:
@@ -199,8 +206,9 @@ def patch_operations(request: Request, ids: dict[str, str]) -> list[dict[str, An
     if added:
         operations.append({"op": "add", "path": "members", "value": added})
     for key in request.remove_members:
-        if key in ids:
-            operations.append({"op": "remove", "path": f"members[value eq {quoted(ids[key])}]"})
+        id_ = key.removeprefix(STALE) if key.startswith(STALE) else ids.get(key)
+        if id_ is not None:
+            operations.append({"op": "remove", "path": f"members[value eq {quoted(id_)}]"})
     return operations
 
 

@@ -12,10 +12,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import Counter
 from datetime import datetime, timedelta
 from typing import Any
 
 from sync import clock, stop
+from sync.core.entry import EntryKey
 from sync.core.guard import held_reason
 from sync.core.problems import Problem, RecordError
 from sync.core.report import STOPPING, Outcome, Report, outcome_of
@@ -26,6 +28,7 @@ from sync.run.prepare import Prepared, prepare
 from sync.settings import Settings
 from sync.targets.scim.client import Refused, ScimClient
 from sync.targets.scim.plan import (
+    STALE,
     Pushed,
     Request,
     ScimPlan,
@@ -117,7 +120,7 @@ class _ScimRun:
             prepared.protect_vanished(list(self.pushed), settings.safety.ratio_floor)
         )
         want = wanted(prepared.desired, prepared.verdicts, settings.layout)
-        report.managed = {"users": len(want.users), "groups": len(want.groups)}
+        report.managed = dict(Counter(EntryKey.kind(k).value for k in [*want.users, *want.groups]))
         self.progress.stage("reading the SCIM provider")
         with ScimClient(settings.scim) as client:
             self.adopt(client, want, prepared)
@@ -371,7 +374,11 @@ class _ScimRun:
         """Report a refused request as a record error; forget a resource that vanished."""
         what = f"the SCIM provider refused {request.step.value}: {exc}"
         if exc.status == 404 and request.key in self.pushed:
-            del self.pushed[request.key]
+            gone = self.pushed.pop(request.key)
+            for pushed in self.pushed.values():  # its old id may linger in the groups
+                pushed.members = tuple(
+                    STALE + gone.id if k == request.key else k for k in pushed.members
+                )
             what = (
                 f"its SCIM resource vanished from the provider ({request.step.value} answered "
                 "404): it is created again on the next run"
