@@ -1,4 +1,4 @@
-"""One SCIM run: read the source, look up what the state lacks, plan, guard, send, record.
+"""One SCIM run: read the source, look up what the state lacks, plan, guard, send (send.py).
 
 The run reads the same source side as the directory's run (`prepare`, with
 the verdicts kept) and never rebuilds a rule. Only the provider's answers
@@ -28,30 +28,23 @@ from sync.run.prepare import Prepared, prepare
 from sync.settings import Settings
 from sync.targets.scim.client import Refused, ScimClient
 from sync.targets.scim.plan import (
-    STALE,
     Pushed,
-    Request,
     ScimPlan,
     Step,
     group_digests,
     make_plan,
-    patch_operations,
 )
 from sync.targets.scim.resources import (
     Wanted,
     attribute_digests,
-    digest,
-    group_payload,
     wanted,
 )
+from sync.targets.scim.send import PATHS, Sender, wire
 from sync.targets.scim.state import load_pushed, save_pushed
 
 log = logging.getLogger("portal_sync.scim")
 
 LOCK_FILE = "scim.lock"
-_PATHS = {True: "Groups", False: "Users"}
-_BULK_MOST = 500
-"""Most creations in one /Bulk request, whatever the provider allows (payload size)."""
 
 
 def locked_scim(
@@ -147,7 +140,7 @@ class _ScimRun:
                 return
             self.progress.stage("writing to the SCIM provider")
             try:
-                self.send(client, plan, want)
+                Sender(client, self.pushed, report, self.at).send(plan)
             finally:
                 if warning := save_pushed(settings.state_dir, url, self.pushed):
                     report.warnings.append(warning)
@@ -167,7 +160,7 @@ class _ScimRun:
             missing = [k for k in keys if k not in self.pushed and not quarantine.protects(k)]
             if not missing:
                 continue
-            path = _PATHS[is_group]
+            path = PATHS[is_group]
             held = client.total(path) if len(missing) > 1 else 1
             if held == 0:
                 continue  # nothing to take over: a first push to an empty provider
@@ -226,192 +219,4 @@ class _ScimRun:
         placeholders = {
             r.key: f"<id of {r.key}>" for r in plan.requests if r.step is Step.CREATE_USER
         }
-        return [self.wire(r, {**placeholders, **ids}, want) for r in plan.requests]
-
-    def wire(self, request: Request, ids: dict[str, str], want: Wanted) -> dict[str, Any]:
-        """Return one request as sent: op, method, path, record, key and body."""
-        is_group = request.step in (Step.CREATE_GROUP, Step.UPDATE_GROUP, Step.DELETE_GROUP)
-        base = _PATHS[is_group]
-        found: dict[str, Any] = {"op": request.step.value, "record": request.record}
-        found["key"] = request.key
-        if request.step is Step.CREATE_USER:
-            found.update(method="POST", path=f"/{base}", body=request.replace)
-        elif request.step is Step.CREATE_GROUP:
-            members = [ids[k] for k in request.add_members if k in ids]
-            body = _group_body(request, members)
-            found.update(method="POST", path=f"/{base}", body=body)
-        elif request.step in (Step.DELETE_USER, Step.DELETE_GROUP):
-            found.update(method="DELETE", path=f"/{base}/{ids.get(request.key, '?')}")
-        else:
-            operations = patch_operations(request, ids)
-            found.update(method="PATCH", path=f"/{base}/{ids.get(request.key, '?')}")
-            found["body"] = {"Operations": operations}
-        return found
-
-    def send(self, client: ScimClient, plan: ScimPlan, want: Wanted) -> None:
-        """Send the plan's requests in order; record each answer in the state as it comes.
-
-        Creations go through /Bulk, as many at once as the provider takes,
-        when it offers bulk and `scim.bulk` is on.
-        """
-        batch = self.bulk_size(client, plan)
-        requests = plan.requests
-        index = 0
-        while index < len(requests):
-            stop.requested.check()
-            request = requests[index]
-            if batch > 1 and request.step in (Step.CREATE_USER, Step.CREATE_GROUP):
-                same = [request]
-                while (
-                    index + len(same) < len(requests)
-                    and len(same) < batch
-                    and requests[index + len(same)].step is request.step
-                ):
-                    same.append(requests[index + len(same)])
-                self.send_bulk(client, same, want)
-                index += len(same)
-                continue
-            index += 1
-            sent = self.wire(request, self.ids(), want)
-            if sent["method"] == "PATCH" and not sent["body"]["Operations"]:
-                continue  # only members whose creation was refused: the next run adds them
-            try:
-                self.send_one(client, request, sent)
-            except Refused as exc:
-                self.refused(client, request, exc)
-                continue
-            self.report.requests.append(sent)
-
-    def bulk_size(self, client: ScimClient, plan: ScimPlan) -> int:
-        """Return how many creations one /Bulk request carries (1: no bulk)."""
-        creations = sum(r.step in (Step.CREATE_USER, Step.CREATE_GROUP) for r in plan.requests)
-        if not self.settings.scim.bulk or creations < 2:
-            return 1
-        offer = client.configuration().get("bulk") or {}
-        if not offer.get("supported"):
-            return 1
-        return max(1, min(int(offer.get("maxOperations") or 1), _BULK_MOST))
-
-    def send_bulk(self, client: ScimClient, requests: list[Request], want: Wanted) -> None:
-        """Send creations in one /Bulk request; record each operation the provider confirms.
-
-        An operation without an answer is not recorded: the next run finds
-        its resource by externalId if the provider created it after all.
-        """
-        ids = self.ids()
-        sent = {str(n): (r, self.wire(r, ids, want)) for n, r in enumerate(requests)}
-        operations = [
-            {"method": "POST", "path": wire["path"], "bulkId": bulk_id, "data": wire["body"]}
-            for bulk_id, (_, wire) in sent.items()
-        ]
-        for answer in client.bulk(operations):
-            bulk_id = str(answer.get("bulkId"))
-            if bulk_id not in sent:
-                continue
-            request, wire = sent[bulk_id]
-            status = int(str(answer.get("status") or 0)[:3] or 0)
-            if 200 <= status < 300 and answer.get("location"):
-                created = {"id": str(answer["location"]).rstrip("/").rsplit("/", 1)[-1]}
-                self.created(request, wire, created)
-                self.report.requests.append({**wire, "via": "/Bulk"})
-                continue
-            error = answer.get("response") or {}
-            refused = Refused(status, str(error.get("scimType") or ""), str(error.get("detail")))
-            self.refused(client, request, refused)
-
-    def created(self, request: Request, wire: dict[str, Any], created: dict[str, Any]) -> None:
-        """Record a resource the provider created."""
-        if request.step is Step.CREATE_USER:
-            self.pushed[request.key] = Pushed(
-                str(created["id"]), attribute_digests(request.replace)
-            )
-            return
-        members = tuple(k for k in request.add_members if k in self.pushed)
-        self.pushed[request.key] = Pushed(
-            str(created["id"]), group_digests(request.display_name), members
-        )
-
-    def send_one(self, client: ScimClient, request: Request, sent: dict[str, Any]) -> None:
-        step, key = request.step, request.key
-        path = sent["path"].lstrip("/")
-        if step in (Step.CREATE_USER, Step.CREATE_GROUP):
-            self.created(request, sent, client.create(path, sent["body"]))
-        elif step in (Step.DELETE_USER, Step.DELETE_GROUP):
-            resource, _, id_ = path.partition("/")
-            client.delete(resource, id_)
-            del self.pushed[key]
-            for pushed in self.pushed.values():
-                if key in pushed.members:
-                    pushed.members = tuple(k for k in pushed.members if k != key)
-        else:
-            resource, _, id_ = path.partition("/")
-            if sent["body"]["Operations"]:
-                client.patch(resource, id_, sent["body"]["Operations"])
-            self.patched(request)
-
-    def patched(self, request: Request) -> None:
-        """Record a PATCH the provider accepted."""
-        before = self.pushed[request.key]
-        if request.step is Step.DISABLE_USER:
-            before.digests["active"] = digest(False)
-            before.disabled_since = self.at
-            return
-        if request.step is Step.UPDATE_USER:
-            before.digests.update(attribute_digests(request.replace))
-            for name in request.remove:
-                before.digests.pop(name, None)
-            if request.replace.get("active") is True:
-                before.disabled_since = None
-            return
-        removed = set(request.remove_members)
-        kept = [k for k in before.members if k not in removed]
-        kept.extend(k for k in request.add_members if k in self.pushed and k not in kept)
-        before.members = tuple(kept)
-        if request.display_name:
-            before.digests.update(group_digests(request.display_name))
-
-    def refused(self, client: ScimClient, request: Request, exc: Refused) -> None:
-        """Report a refused request as a record error; forget a resource that vanished."""
-        what = f"the SCIM provider refused {request.step.value}: {exc}"
-        if exc.status == 404 and request.key in self.pushed:
-            gone = self.pushed.pop(request.key)
-            for pushed in self.pushed.values():  # its old id may linger in the groups
-                pushed.members = tuple(
-                    STALE + gone.id if k == request.key else k for k in pushed.members
-                )
-            what = (
-                f"its SCIM resource vanished from the provider ({request.step.value} answered "
-                "404): it is created again on the next run"
-            )
-        elif exc.status == 409:
-            what = self.conflict(client, request, exc)
-        elif exc.status == 400 and exc.scim_type in ("invalidValue", "invalidSyntax"):
-            what = (
-                f"the SCIM provider refused a value ({exc.scim_type}): {exc.detail}; "
-                "correct the record in the source"
-            )
-        self.report.errors.append(
-            RecordError(request.record, what, request.key, why=Problem.DIRECTORY)
-        )
-
-    def conflict(self, client: ScimClient, request: Request, exc: Refused) -> str:
-        """Say who holds the unique value a creation or rename wanted (never taken over)."""
-        is_user = request.step in (Step.CREATE_USER, Step.UPDATE_USER)
-        attribute = "userName" if is_user else "displayName"
-        value = str(request.replace.get("userName", "")) if is_user else request.display_name
-        if not value:
-            return f"the SCIM provider refused it as not unique: {exc.detail}"
-        try:
-            holders = client.find(_PATHS[not is_user], attribute, value)
-        except Refused:
-            holders = []
-        owner = next((str(h.get("externalId") or "") for h in holders), "")
-        whose = f"externalId {owner!r}" if owner else "no externalId"
-        return (
-            f"{attribute} {value!r} is held on the SCIM provider by a resource that is not "
-            f"this service's ({whose}): left untouched; rename one of them"
-        )
-
-
-def _group_body(request: Request, member_ids: list[str]) -> dict[str, Any]:
-    return group_payload(request.key, request.display_name, member_ids)
+        return [wire(r, {**placeholders, **ids}) for r in plan.requests]
