@@ -76,6 +76,7 @@ class Seen:
     query: str
     body: Any
     at: float
+    """When the request arrived (time.monotonic)."""
     status: int
 
     @property
@@ -145,6 +146,7 @@ class ScimProxy:
                 return
 
             def _any(self) -> None:
+                arrived = time.monotonic()
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 path, _, query = self.path.partition("?")
@@ -156,7 +158,7 @@ class ScimProxy:
                 if path == "/token":
                     proxy.issued += 1
                     proxy.token = f"token-{proxy.issued}"
-                    proxy._record(self.command, path, query, raw.decode(), 200)
+                    proxy._record(arrived, self.command, path, query, raw.decode(), 200)
                     answer = {"access_token": proxy.token, "token_type": "Bearer"}
                     self._reply(200, json.dumps(answer).encode(), {})
                     return
@@ -166,19 +168,19 @@ class ScimProxy:
                         proxy.expire_after = None
                         proxy.token = "expired"
                 if proxy.token and self.headers.get("Authorization") != f"Bearer {proxy.token}":
-                    proxy._record(self.command, path, query, body, 401)
+                    proxy._record(arrived, self.command, path, query, body, 401)
                     self._reply(401, b'{"detail": "unauthorized", "status": "401"}', {})
                     return
                 refuse = proxy.refuse_once
                 if refuse and self.command == refuse[0] and path.startswith(refuse[1]):
                     proxy.refuse_once = None
-                    proxy._record(self.command, path, query, body, refuse[2])
+                    proxy._record(arrived, self.command, path, query, body, refuse[2])
                     self._reply(refuse[2], json.dumps(refuse[3]).encode(), {})
                     return
                 busy = proxy.busy_once
                 if busy and self.command == busy[0] and path.startswith(busy[1]):
                     proxy.busy_once = None
-                    proxy._record(self.command, path, query, body, 429)
+                    proxy._record(arrived, self.command, path, query, body, 429)
                     self._reply(429, b'{"detail": "slow down"}', {"Retry-After": busy[2]})
                     return
                 target = proxy.upstream + path.removeprefix("/v2")
@@ -193,7 +195,7 @@ class ScimProxy:
                     content=raw,
                     headers=headers,
                 )
-                proxy._record(self.command, path, query, body, answer.status_code)
+                proxy._record(arrived, self.command, path, query, body, answer.status_code)
                 if self.command != "GET" and proxy.crash_after_writes is not None:
                     proxy.crash_after_writes -= 1
                     if proxy.crash_after_writes <= 0:
@@ -216,6 +218,8 @@ class ScimProxy:
 
         return Handler
 
-    def _record(self, method: str, path: str, query: str, body: Any, status: int) -> None:
+    def _record(
+        self, at: float, method: str, path: str, query: str, body: Any, status: int
+    ) -> None:
         with self._lock:
-            self.seen.append(Seen(method, path, query, body, time.monotonic(), status))
+            self.seen.append(Seen(method, path, query, body, at, status))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 from typing import Any
 from urllib.parse import unquote
 
@@ -357,3 +358,11 @@ def test_a_user_deleted_on_the_provider_is_reported_then_created_again(scim, sci
     [recreated] = by_external_id(scim)["external:P-2"]
     assert recreated["emails"][0]["value"] == "marc@lumiere.example"
     assert pairs(scim) == seed_pairs()
+
+
+def test_the_rate_limit_spaces_the_requests(scim, scim_settings, seed):
+    push(scim_settings(seed, scim={"rate_limit": 40}))
+
+    arrivals = [seen.at for seen in scim.seen]
+    assert len(arrivals) == 2 + 19  # how many users and groups there are, then the creations
+    assert min(b - a for a, b in pairwise(arrivals)) >= 0.9 / 40
