@@ -276,6 +276,7 @@ def _parser() -> argparse.ArgumentParser:
             [
                 "portal-sync access user cdubois",
                 "portal-sync access order _20261120_001 --compare",
+                "portal-sync access user cdubois --target scim",
             ],
             [
                 (0, "the user or order exists (and, with --compare, agrees with the rules)"),
@@ -283,6 +284,7 @@ def _parser() -> argparse.ArgumentParser:
                 2,
                 3,
                 (4, "with --compare: the source document cannot be read"),
+                7,
             ],
         ),
     )
@@ -292,6 +294,11 @@ def _parser() -> argparse.ArgumentParser:
         "--compare", action="store_true", help="compare with the source rules; exit 1 on drift"
     )
     access.add_argument("--source", type=Path, help="source document (overrides settings)")
+    access.add_argument(
+        "--target",
+        choices=["ldap", "scim"],
+        help="ask the directory (ldap) or the SCIM provider (scim); default: the first of targets",
+    )
 
     login = _command(
         commands,
@@ -625,6 +632,8 @@ def _access(args: argparse.Namespace) -> int:
     from sync.run.prepare import prepare
 
     settings = _settings(args)
+    if (args.target or settings.targets[0]) == "scim":
+        return _access_scim(args, settings)
     prepared = prepare(settings) if args.compare else None
     with Portal.open(settings) as portal:
         if args.what == "user":
@@ -651,6 +660,19 @@ def _access(args: argparse.Namespace) -> int:
     what = f"orders of {args.name}" if args.what == "user" else f"users of order {args.name}"
     print("\n".join(difference.lines(what)))
     return int(ExitCode.SUCCESS if difference.none else ExitCode.RECORD_ERRORS)
+
+
+def _access_scim(args: argparse.Namespace, settings: Settings) -> int:
+    from sync.core.report import ExitCode
+    from sync.targets.scim.access import describe_order, describe_user
+
+    if args.compare:
+        print("portal-sync: --compare answers from the directory only", file=sys.stderr)
+        return int(ExitCode.CONFIGURATION)
+    ask = describe_user if args.what == "user" else describe_order
+    lines, known = ask(settings, args.name)
+    print("\n".join(lines))
+    return int(ExitCode.SUCCESS if known else ExitCode.RECORD_ERRORS)
 
 
 def _no_user(portal: Portal, login: str) -> str:

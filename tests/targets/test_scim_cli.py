@@ -99,3 +99,26 @@ def test_an_oauth_token_refused_mid_run_is_renewed_once(scim, seed, tmp_path, ca
     )
     assert "grant_type=client_credentials" in scim.seen[0].body
     assert len({s.body["externalId"] for s in scim.writes() if s.status == 201}) == 19
+
+
+def test_access_answers_from_the_provider(scim, seed, tmp_path, capsys):
+    path = str(config(tmp_path, seed, scim))
+    assert main(["--config", path, "run"]) == 0
+    capsys.readouterr()
+
+    user = main(["--config", path, "access", "user", "jsilva"])
+    user_out = capsys.readouterr().out
+    order = main(["--config", path, "access", "order", "_20261121_003", "--target", "scim"])
+    order_out = capsys.readouterr().out
+    unknown = main(["--config", path, "access", "order", "_20261121_004"])
+
+    assert (user, order, unknown) == (0, 0, 1)
+    assert "kind:      external" in user_out
+    assert "customer:  X10002-Agência Criativa Lda" in user_out
+    assert "orders:    3" in user_out and "  order-_20261121_003" in user_out
+    assert order_out.splitlines()[2:] == [
+        "users:     3",
+        "  acosta (external)",
+        "  jsilva (external)",
+        "  pbraun (external)",
+    ]

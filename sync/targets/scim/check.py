@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sync.settings import Settings
+from sync.targets.scim.access import refusals_stop
 from sync.targets.scim.client import ScimClient
 
 
@@ -14,7 +15,7 @@ def check_lines(settings: Settings) -> list[str]:
     the most results a filter returns.
     """
     scim = settings.scim
-    with ScimClient(scim) as client:
+    with ScimClient(scim) as client, refusals_stop():
         config = client.configuration()
         client.find("Users", "userName", "portal-sync-check")
     patch = bool((config.get("patch") or {}).get("supported"))

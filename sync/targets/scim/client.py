@@ -83,6 +83,21 @@ class ScimClient:
         answer = self._json(self.request("GET", resource, params=params))
         return list(answer.get("Resources") or [])
 
+    def search(self, resource: str, filter_text: str) -> list[dict[str, Any]]:
+        """Return every resource a filter selects, page by page (`scim.page_size` per request)."""
+        found: list[dict[str, Any]] = []
+        while True:
+            params = {
+                "filter": filter_text,
+                "startIndex": str(len(found) + 1),
+                "count": str(self.settings.page_size),
+            }
+            answer = self._json(self.request("GET", resource, params=params))
+            page = list(answer.get("Resources") or [])
+            found.extend(page)
+            if not page or len(found) >= int(answer.get("totalResults") or 0):
+                return found
+
     def total(self, resource: str) -> int:
         """Return how many resources of a type the provider holds (one request, no resource)."""
         answer = self._json(self._whole(resource, {"count": "0"}))
