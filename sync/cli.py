@@ -405,6 +405,7 @@ def _run(args: argparse.Namespace) -> int:
     settings = _settings(args)
     options = {"allow_deletions": args.allow_deletions, "full": args.full, "explain": args.explain}
     reports: dict[str, Report] = {}
+    busy = ""
     with progress_for(sys.stderr) as progress, _stopped_by_sigterm(dry_run=args.dry_run):
         for kind in settings.targets:
             chosen = target(kind)
@@ -417,8 +418,11 @@ def _run(args: argparse.Namespace) -> int:
                     settings, wait, stop.requested.event, progress=progress, **options
                 )
             except LockBusy as exc:
-                print(f"portal-sync: not started: {exc}", file=sys.stderr)
-                return int(ExitCode.LOCKED)
+                busy = f"portal-sync: not started: {exc}"
+                break
+    if busy and not reports:
+        print(busy, file=sys.stderr)
+        return int(ExitCode.LOCKED)
     ldap = reports.get("ldap")
     if args.dry_run and args.ldif and ldap is not None and (ldap.ok or ldap.changes):
         _write_ldif(args.ldif, ldap)
@@ -437,6 +441,9 @@ def _run(args: argparse.Namespace) -> int:
     else:
         for report in reports.values():
             _print_report(report, args)
+    if busy:
+        print(busy, file=sys.stderr)
+        return int(ExitCode.LOCKED)
     return int(_exit_code(list(reports.values())))
 
 

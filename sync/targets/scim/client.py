@@ -151,7 +151,13 @@ class ScimClient:
             "schemas": ["urn:ietf:params:scim:api:messages:2.0:BulkRequest"],
             "Operations": operations,
         }
-        answer = self._json(self.request("POST", "Bulk", body=body))
+        try:
+            answer = self._json(self.request("POST", "Bulk", body=body))
+        except Refused as exc:
+            raise TargetUnavailable(
+                f"the SCIM provider refused a /Bulk request of {len(operations)} operations: "
+                f"{exc}; turn {self.settings.name_of('bulk')} off if it keeps refusing"
+            ) from exc
         return list(answer.get("Operations") or [])
 
     def request(
@@ -227,7 +233,11 @@ class ScimClient:
                 f"the OAuth2 token endpoint {settings.token_url} did not answer: {exc}; "
                 f"check {settings.name_of('token_url')}"
             ) from exc
-        token = response.json().get("access_token") if response.status_code == 200 else None
+        try:
+            answer = response.json() if response.status_code == 200 else {}
+        except ValueError:
+            answer = {}
+        token = answer.get("access_token") if isinstance(answer, dict) else None
         if not isinstance(token, str) or not token:
             raise TargetUnavailable(
                 f"the OAuth2 token endpoint refused the client credentials (HTTP "

@@ -81,6 +81,8 @@ def run_scim(
         )
     except STOPPING as exc:
         report.fail(outcome_of(exc), str(exc))
+    except Refused as exc:  # a refusal no record stands behind
+        report.fail(Outcome.TARGET_UNAVAILABLE, f"the SCIM provider refused the run: {exc}")
     report.finish(clock.now())
     log.log(
         logging.INFO if report.failure is None else logging.DEBUG,
