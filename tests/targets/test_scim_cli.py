@@ -9,6 +9,8 @@ from sync.cli import main
 
 from servers.scim import ScimProxy
 
+pytest_plugins = ["servers.scim_fixtures"]
+
 
 def config(tmp_path: Path, seed: dict, scim: ScimProxy, **scim_options: str) -> Path:
     source = tmp_path / "source.json"

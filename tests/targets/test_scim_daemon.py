@@ -8,6 +8,8 @@ import sys
 
 from daemons import Daemon, add_person, environment, uids, wait_for, write_source
 
+pytest_plugins = ["servers.scim_fixtures"]
+
 
 def scim_logins(scim) -> set[str]:
     return {u["userName"] for u in scim.upstream_get("Users", count="1000").get("Resources", [])}

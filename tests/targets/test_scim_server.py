@@ -19,6 +19,8 @@ from servers.scim import ScimProxy
 
 T0 = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
 
+pytest_plugins = ["servers.scim_fixtures"]
+
 
 def push(settings: Any, **options: Any) -> Any:
     report = run_scim(settings, now=options.pop("now", T0), **options)

@@ -1,4 +1,7 @@
-"""Fixtures of the SCIM target's tests: one scim2-server per session, a fresh tenant per test."""
+"""Fixtures of the SCIM target's tests: one scim2-server per session, a fresh tenant per test.
+
+Load with `pytest_plugins = ["servers.scim_fixtures"]` in a test module.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import pytest
 
 from sync.settings import Settings, load_settings
 
-from servers.scim import ScimProxy, ScimServer
+from .scim import ScimProxy, ScimServer
 
 
 @pytest.fixture(scope="session")
