@@ -36,6 +36,8 @@ _EXIT_CODES = {
     4: "the source cannot be read (file, database or HTTP); nothing was changed",
     5: "held by the deletion guard: nothing was applied (review, then --allow-deletions N)",
     6: "not started: another run holds the run lock",
+    7: "the SCIM provider is unavailable, refused the credentials or stayed busy "
+    "(docs/scim.md); what it confirmed is recorded, the next run goes on from there",
     143: "stopped by SIGTERM: the report and history say interrupted, the lease is freed; "
     "the next run goes on from there",
     EXIT_PIPE: "the output was cut off by its reader (e.g. | head); the run itself is unaffected",
@@ -82,7 +84,7 @@ def _command(
 _RUN_SETTINGS = (
     "ldap.* (directory, service account, TLS), source.* (kind, path, max_size, sql.*, http.*),\n"
     "mapping.path, layout.*, safety.*, passwords.*, performance.*, lock.*, state_dir,\n"
-    "history.keep, logging.*"
+    "history.keep, logging.*, targets, scim.* (docs/scim.md)"
 )
 
 
@@ -128,7 +130,7 @@ def _parser() -> argparse.ArgumentParser:
                 "portal-sync run --allow-deletions 120",
                 "portal-sync run --dry-run --ldif plan.ldif",
             ],
-            [0, 1, 2, 3, 4, 5, 6, 143],
+            [0, 1, 2, 3, 4, 5, 6, 7, 143],
         ),
     )
     run.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
@@ -185,6 +187,7 @@ def _parser() -> argparse.ArgumentParser:
                 2,
                 3,
                 4,
+                7,
             ],
         ),
     )
@@ -273,6 +276,7 @@ def _parser() -> argparse.ArgumentParser:
             [
                 "portal-sync access user cdubois",
                 "portal-sync access order _20261120_001 --compare",
+                "portal-sync access user cdubois --target scim",
             ],
             [
                 (0, "the user or order exists (and, with --compare, agrees with the rules)"),
@@ -280,6 +284,7 @@ def _parser() -> argparse.ArgumentParser:
                 2,
                 3,
                 (4, "with --compare: the source document cannot be read"),
+                7,
             ],
         ),
     )
@@ -289,6 +294,11 @@ def _parser() -> argparse.ArgumentParser:
         "--compare", action="store_true", help="compare with the source rules; exit 1 on drift"
     )
     access.add_argument("--source", type=Path, help="source document (overrides settings)")
+    access.add_argument(
+        "--target",
+        choices=["ldap", "scim"],
+        help="ask the directory (ldap) or the SCIM provider (scim); default: the first of targets",
+    )
 
     login = _command(
         commands,
@@ -378,32 +388,66 @@ def _run(args: argparse.Namespace) -> int:
     from sync.core.report import ExitCode
     from sync.errors import LockBusy
     from sync.progress import progress_for
-    from sync.run.lock import RunLock, locked_run
-    from sync.run.sync import run_sync
     from sync.service.history import History
+    from sync.targets import target
 
     if args.ldif and not args.dry_run:
         print("portal-sync: --ldif needs --dry-run", file=sys.stderr)
         return int(ExitCode.CONFIGURATION)
     settings = _settings(args)
     options = {"allow_deletions": args.allow_deletions, "full": args.full, "explain": args.explain}
+    reports: dict[str, Report] = {}
+    busy = ""
     with progress_for(sys.stderr) as progress, _stopped_by_sigterm(dry_run=args.dry_run):
-        if args.dry_run:
-            report = run_sync(settings, dry_run=True, progress=progress, **options)
-        else:
+        for kind in settings.targets:
+            chosen = target(kind)
+            if args.dry_run:
+                reports[kind] = chosen.run(settings, dry_run=True, progress=progress, **options)
+                continue
             wait = settings.lock.wait if args.wait is None else args.wait
-            lock = RunLock(settings, cancel=stop.requested.event)
             try:
-                report = locked_run(lock, settings, wait, progress=progress, **options)
+                reports[kind] = chosen.locked(
+                    settings, wait, stop.requested.event, progress=progress, **options
+                )
             except LockBusy as exc:
-                print(f"portal-sync: not started: {exc}", file=sys.stderr)
-                return int(ExitCode.LOCKED)
-    if args.dry_run and args.ldif and (report.ok or report.changes):
-        _write_ldif(args.ldif, report)
+                busy = f"portal-sync: not started: {exc}"
+                break
+    if busy and not reports:
+        print(busy, file=sys.stderr)
+        return int(ExitCode.LOCKED)
+    ldap = reports.get("ldap")
+    if args.dry_run and args.ldif and ldap is not None and (ldap.ok or ldap.changes):
+        _write_ldif(args.ldif, ldap)
     if not args.dry_run:
-        History(settings.state_dir, settings.history.keep).record(report)
-    _print_report(report, args)
-    return int(report.exit_code)
+        history = History(settings.state_dir, settings.history.keep)
+        for report in reports.values():
+            history.record(report)
+    if args.json and len(reports) > 1:
+        import json
+
+        joined = {kind: report.to_dict() for kind, report in reports.items()}
+        print(json.dumps(joined, indent=2, ensure_ascii=False))
+        for report in reports.values():
+            if report.failure is not None:
+                print(f"portal-sync: {report.outcome.value}: {report.failure}", file=sys.stderr)
+    else:
+        for report in reports.values():
+            _print_report(report, args)
+    if busy:
+        print(busy, file=sys.stderr)
+        return int(ExitCode.LOCKED)
+    return int(_exit_code(list(reports.values())))
+
+
+def _exit_code(reports: list[Report]) -> int:
+    """Return the exit code of runs of several targets: that of the first that did not succeed."""
+    from sync.core.report import ExitCode
+
+    codes = [report.exit_code for report in reports]
+    stopped = [code for code in codes if code not in (ExitCode.SUCCESS, ExitCode.RECORD_ERRORS)]
+    if stopped:
+        return int(stopped[0])
+    return int(ExitCode.RECORD_ERRORS if ExitCode.RECORD_ERRORS in codes else ExitCode.SUCCESS)
 
 
 @contextmanager
@@ -500,12 +544,15 @@ def _check(args: argparse.Namespace) -> int:
     from sync.core.decisions import counted
     from sync.core.entry import EntryKey
     from sync.core.report import ExitCode
-    from sync.ldap.directory import Directory
     from sync.run.prepare import prepare
     from sync.sources.reader import check_lines, describe_source, source_of
+    from sync.targets import target
 
     settings = _settings(args)
-    print(f"settings: ok (directory {settings.ldap.url}, base {settings.ldap.base_dn})")
+    if "ldap" in settings.targets:
+        print(f"settings: ok (directory {settings.ldap.url}, base {settings.ldap.base_dn})")
+    else:
+        print(f"settings: ok (targets: {', '.join(settings.targets)})")
     source = source_of(settings.source)
     prepared = prepare(settings, source=source)
     wanted = Counter(EntryKey.kind(key).value for key in prepared.desired.entries)
@@ -523,11 +570,12 @@ def _check(args: argparse.Namespace) -> int:
         reasons = "; ".join(f"{why}: {count}" for why, count in sorted(left_out.items()))
         print(f"  left out by the rules, not errors: {reasons} (run --dry-run --explain)")
     print(f"mapping: ok ({prepared.mapping.origin})")
-    with Directory.open(settings.ldap) as directory:
-        directory.require_base(settings.ldap.base_dn)
-    print(f"directory: ok (bound as {settings.ldap.bind_dn or 'anonymous'}, base DN exists)")
-    _check_servers(settings)
-    _check_portal(settings)
+    for kind in settings.targets:
+        for line in target(kind).check_lines(settings):
+            print(line)
+        if kind == "ldap":
+            _check_servers(settings)
+            _check_portal(settings)
     return int(ExitCode.RECORD_ERRORS if prepared.errors else ExitCode.SUCCESS)
 
 
@@ -582,6 +630,8 @@ def _access(args: argparse.Namespace) -> int:
     from sync.run.prepare import prepare
 
     settings = _settings(args)
+    if (args.target or settings.targets[0]) == "scim":
+        return _access_scim(args, settings)
     prepared = prepare(settings) if args.compare else None
     with Portal.open(settings) as portal:
         if args.what == "user":
@@ -608,6 +658,19 @@ def _access(args: argparse.Namespace) -> int:
     what = f"orders of {args.name}" if args.what == "user" else f"users of order {args.name}"
     print("\n".join(difference.lines(what)))
     return int(ExitCode.SUCCESS if difference.none else ExitCode.RECORD_ERRORS)
+
+
+def _access_scim(args: argparse.Namespace, settings: Settings) -> int:
+    from sync.core.report import ExitCode
+    from sync.targets.scim.access import describe_order, describe_user
+
+    if args.compare:
+        print("portal-sync: --compare answers from the directory only", file=sys.stderr)
+        return int(ExitCode.CONFIGURATION)
+    ask = describe_user if args.what == "user" else describe_order
+    lines, known = ask(settings, args.name)
+    print("\n".join(lines))
+    return int(ExitCode.SUCCESS if known else ExitCode.RECORD_ERRORS)
 
 
 def _no_user(portal: Portal, login: str) -> str:

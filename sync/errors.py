@@ -64,6 +64,11 @@ class LeaseConflict(DirectoryError):
     """The lease entry changed between reading and writing it: another run took it first."""
 
 
+class TargetUnavailable(SyncError):
+    """A target other than the directory (a SCIM provider) is down, refused the service's
+    credentials or kept answering "busy": stop this run, nothing half-recorded (exit code 7)."""
+
+
 class Interrupted(SyncError):
     """A stop signal (SIGTERM) ended the run where it was; the next run converges from there."""
 

@@ -63,6 +63,7 @@ from sync.origins import (
 )
 from sync.sources.kind import SourceKind
 from sync.sources.kinds import KINDS
+from sync.targets.scim.settings import ScimSettings
 
 
 class LdapSettings(SettingGroup):
@@ -404,6 +405,11 @@ class PerformanceSettings(SettingGroup):
     directory (catches changes made there by hand); default 03:00, i.e. nightly."""
 
 
+TargetKind = Literal["ldap", "scim"]
+"""A kind of target (`sync.targets`)."""
+_LDAP_ONLY: list[TargetKind] = ["ldap"]
+
+
 def _default_state_dir() -> Path:
     if os.geteuid() == 0:
         return Path("/var/lib/portal-sync")
@@ -459,6 +465,16 @@ class Settings(BaseSettings):
     """Run history."""
     console: ConsoleSettings = ConsoleSettings()
     """The web console for the shop's staff."""
+    targets: list[TargetKind] = Field(default_factory=lambda: _LDAP_ONLY.copy(), min_length=1)
+    """Where users and groups are pushed, in this order: "ldap", "scim" or both
+    (PORTAL_SYNC_TARGETS='["ldap","scim"]'); each has its own state and lock; default ["ldap"]."""
+    scim: ScimSettings = ScimSettings()
+    """The SCIM 2.0 target (docs/scim.md)."""
+
+    @field_validator("targets")
+    @classmethod
+    def _distinct_targets(cls, value: list[TargetKind]) -> list[TargetKind]:
+        return list(dict.fromkeys(value))
 
     @property
     def tree(self) -> Tree:

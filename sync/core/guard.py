@@ -37,7 +37,16 @@ def guard_reason(plan: Plan, safety: SafetySettings, allowed: int | None = None)
     `allowed` is an administrator's approval of up to that many destructive
     changes (`portal-sync run --allow-deletions N`).
     """
-    pending = len(plan.destructive())
+    return held_reason(len(plan.destructive()), plan.managed, safety, allowed)
+
+
+def held_reason(
+    pending: int, managed: int, safety: SafetySettings, allowed: int | None = None
+) -> str | None:
+    """Return why `pending` destructive changes out of `managed` entries must be held back.
+
+    The guard of every target: the directory's plan and a SCIM plan alike.
+    """
     if pending == 0 or (allowed is not None and pending <= allowed):
         return None
     if pending > safety.max_deletions:
@@ -45,10 +54,10 @@ def guard_reason(plan: Plan, safety: SafetySettings, allowed: int | None = None)
             f"the run would delete or disable {pending} entries, more than the limit of "
             f"{safety.max_deletions} ({safety.name_of('max_deletions')})"
         )
-    ratio = pending / plan.managed if plan.managed else 1.0
+    ratio = pending / managed if managed else 1.0
     if pending > safety.ratio_floor and ratio > safety.max_deletion_ratio:
         return (
-            f"the run would delete or disable {pending} of {plan.managed} managed entries "
+            f"the run would delete or disable {pending} of {managed} managed entries "
             f"({ratio:.0%}), more than {safety.max_deletion_ratio:.0%} "
             f"({safety.name_of('max_deletion_ratio')})"
         )

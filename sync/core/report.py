@@ -19,6 +19,7 @@ from sync.errors import (
     Interrupted,
     SourceError,
     SyncError,
+    TargetUnavailable,
 )
 
 
@@ -33,6 +34,7 @@ class Outcome(StrEnum):
     DIRECTORY = "directory-error"
     DELETION_GUARD = "held-by-deletion-guard"
     INTERRUPTED = "interrupted"
+    TARGET_UNAVAILABLE = "target-unavailable"
 
     @property
     def exit_code(self) -> ExitCode:
@@ -50,6 +52,8 @@ class ExitCode(IntEnum):
     SOURCE = 4
     DELETION_GUARD = 5
     LOCKED = 6
+    TARGET_UNAVAILABLE = 7
+    """A SCIM provider is down, refused the credentials or stayed busy (docs/scim.md)."""
     INTERRUPTED = 143
     """Stopped by SIGTERM (128 + 15, as a shell reports it), with a report and the lease freed."""
 
@@ -63,6 +67,7 @@ _EXIT = {
     Outcome.DIRECTORY: ExitCode.UNAVAILABLE,
     Outcome.DELETION_GUARD: ExitCode.DELETION_GUARD,
     Outcome.INTERRUPTED: ExitCode.INTERRUPTED,
+    Outcome.TARGET_UNAVAILABLE: ExitCode.TARGET_UNAVAILABLE,
 }
 
 _STOPPED_BY: tuple[tuple[type[SyncError], Outcome], ...] = (
@@ -71,6 +76,7 @@ _STOPPED_BY: tuple[tuple[type[SyncError], Outcome], ...] = (
     (ConfigurationError, Outcome.CONFIGURATION),
     (DirectoryUnavailable, Outcome.UNAVAILABLE),
     (DirectoryError, Outcome.DIRECTORY),
+    (TargetUnavailable, Outcome.TARGET_UNAVAILABLE),
 )
 """Each error that stops a run, and how the run ends; the first that matches counts
 (a refused bind is a directory error and a configuration error: a configuration error)."""
@@ -110,6 +116,10 @@ class Report:
     """Memberships taken from bad records or through broken references, and why."""
     warnings: list[str] = field(default_factory=list)
     """What went wrong beside the directory and cost no data (a state file not written)."""
+    target: str = "ldap"
+    """The target the run pushed to ("ldap", "scim"; `sync.targets`)."""
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    """A SCIM run's write requests (sent, or those it would send in a dry run), in order."""
 
     def fail(self, outcome: Outcome, message: str) -> None:
         """Record that the run stopped, and why."""
@@ -135,7 +145,9 @@ class Report:
 
     def counts(self) -> dict[str, int]:
         """Return the number of changes per operation."""
-        return dict(Counter(change.op.value for change in self.changes))
+        counts = Counter(change.op.value for change in self.changes)
+        counts.update(str(request["op"]) for request in self.requests)
+        return dict(counts)
 
     def duration(self) -> float:
         """Return the run's length in seconds (none before it finished)."""
@@ -149,6 +161,7 @@ class Report:
         changes, and turning each into a dict only to drop it cost 3.5 s.
         """
         data = {
+            "target": self.target,
             "outcome": self.outcome.value,
             "exit_code": int(self.exit_code),
             "dry_run": self.dry_run,
@@ -169,6 +182,7 @@ class Report:
             "decisions": [] if summary else [decision.to_dict() for decision in self.decisions],
             "withdrawn": [withdrawal.to_dict() for withdrawal in self.withdrawn],
             "warnings": list(self.warnings),
+            **({"requests": list(self.requests)} if self.target != "ldap" else {}),
         }
         if summary:
             del data["changes"], data["decisions"]
@@ -183,7 +197,8 @@ class Report:
         verb = "would apply" if self.dry_run else "applied"
         counts = self.counts()
         summary = ", ".join(f"{count} {op}" for op, count in sorted(counts.items())) or "no change"
-        lines = [f"portal-sync: {self.outcome.value} in {self.duration():.2f}s; {verb}: {summary}"]
+        name = "portal-sync" if self.target == "ldap" else f"portal-sync ({self.target})"
+        lines = [f"{name}: {self.outcome.value} in {self.duration():.2f}s; {verb}: {summary}"]
         if self.failure:
             lines.append(f"stopped: {self.failure}")
         lines.extend(f"warning: {warning}" for warning in self.warnings)
@@ -200,6 +215,7 @@ class Report:
             if held:
                 lines.append("the plan besides the held changes:")
             lines.extend(f"  {_describe(c)}" for c in self.changes if id(c) not in held)
+            lines.extend(f"  {_request(r)}" for r in self.requests)
         if self.errors:
             lines.append(f"{len(self.errors)} record error(s), skipped and left as they are:")
             lines.extend(f"  {error}" for error in self.errors)
@@ -236,6 +252,10 @@ def _describe(change: Change) -> str:
             for attribute, values in change.replace.items()
         )
     return text + (f" ({'; '.join(details)})" if details else "")
+
+
+def _request(request: dict[str, Any]) -> str:
+    return f"{request['op']:<13} {request['method']} {request['path']}  {request['record']}"
 
 
 def _error(error: RecordError) -> dict[str, str]:

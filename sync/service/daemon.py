@@ -33,6 +33,7 @@ from sync.service.watch import SourceWatches
 from sync.service.web import Endpoints, WebServer
 from sync.settings import Settings
 from sync.sources.reader import describe_source
+from sync.targets import target
 
 if TYPE_CHECKING:
     from sync.service.console import ConsoleServer
@@ -192,23 +193,42 @@ class Daemon:
                 self._idle.set()
 
     def _run_once(self) -> float | None:
-        """Run once under the run lock; return the delay before a retry, or None."""
+        """Run every configured target once, each under its run lock; return the retry delay.
+
+        The directory's run keeps the daemon's lock (file lock and lease); every
+        other target takes its own lock (`sync.targets`).
+        """
         interval = self.settings.logging.progress_interval
+        wait = self.settings.lock.wait
+        reports: list[Report] = []
         try:
             with LoggedProgress(interval) if interval > 0 else Progress() as progress:
-                report = locked_run(
-                    self.lock, self.settings, self.settings.lock.wait, progress=progress
-                )
+                for kind in self.settings.targets:
+                    if kind == "ldap":
+                        report = locked_run(self.lock, self.settings, wait, progress=progress)
+                    else:
+                        run = target(kind).locked
+                        report = run(self.settings, wait, self.stopping, progress=progress)
+                    reports.append(report)
         except LockBusy as exc:
+            for report in reports:
+                self._recorded(report)
             if self.stopping.is_set():
                 return None
             log.info("%s; trying again later", exc)
             return self.settings.schedule.retry_initial
-        return self._finished(report)
+        for report in reports:
+            self._recorded(report)
+        failed = [report for report in reports if not report.ok]
+        return self._finished(failed[0] if failed else reports[-1])
 
-    def _finished(self, report: Report) -> float | None:
+    def _recorded(self, report: Report) -> None:
+        """Count and keep one target's report."""
         self.metrics.observe(report)
         self.history.record(report)
+
+    def _finished(self, report: Report) -> float | None:
+        """Settle the outage state on the run's deciding report (the first that failed)."""
         with self._state:
             self._last = report
             if report.ok:
@@ -252,6 +272,8 @@ _WHAT_TO_DO = {
     "are the usual cause",
     Outcome.SOURCE: "check the source the message names (source.kind and that kind's settings)",
     Outcome.CONFIGURATION: "correct the setting the message names, then restart the daemon",
+    Outcome.TARGET_UNAVAILABLE: "check that the SCIM provider answers at scim.url and accepts "
+    "the credentials (scim.token, or scim.client_id and scim.client_secret)",
     Outcome.DELETION_GUARD: "review the pending changes with portal-sync run --dry-run, then "
     "approve them with portal-sync run --allow-deletions N",
 }

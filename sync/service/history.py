@@ -68,9 +68,10 @@ def describe(report: dict[str, Any]) -> str:
     started = datetime.fromisoformat(report["started"]).strftime("%Y-%m-%d %H:%M:%S %Z")
     counts = ", ".join(f"{n} {op}" for op, n in sorted(report.get("counts", {}).items()))
     errors = report.get("errors", [])
+    target = report.get("target", "ldap")
     line = (
-        f"{started}  {report['outcome']:<26} {report.get('duration_seconds', 0):7.2f}s  "
-        f"{counts or 'no change'}"
+        f"{started}  {'' if target == 'ldap' else f'({target}) '}{report['outcome']:<26} "
+        f"{report.get('duration_seconds', 0):7.2f}s  {counts or 'no change'}"
     )
     if errors:
         line += f"; {len(errors)} record error(s)"
