@@ -89,11 +89,15 @@ def _row(name: str, report: Report, wall: float, requests: int) -> dict[str, Any
     }
 
 
-def measure(size: str, folder: Path) -> list[dict[str, Any]]:
-    """Return the rows of both modes at one size."""
+MODES = {"single": (False,), "bulk": (True,), "both": (False, True)}
+"""`--mode`: single requests, /Bulk, or one after the other."""
+
+
+def measure(size: str, folder: Path, mode: str = "both") -> list[dict[str, Any]]:
+    """Return the rows of the modes asked for at one size."""
     rows: list[dict[str, Any]] = []
     with scim2_server(folder) as (port, log):
-        for bulk in (False, True):
+        for bulk in MODES[mode]:
             bench = _Bench(folder, port, log, bulk, rows)
             document = generate(size)
             bench.run("initial push", document)
@@ -143,10 +147,12 @@ class _Bench:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", default="S", choices=sorted(SIZES))
+    parser.add_argument("--mode", default="both", choices=sorted(MODES))
     parser.add_argument("--json", type=Path, help="write the rows to this file")
     args = parser.parse_args()
+    print(f"load average: {os.getloadavg()}", flush=True)
     with tempfile.TemporaryDirectory(prefix="scim-bench-") as folder:
-        rows = measure(args.size, Path(folder))
+        rows = measure(args.size, Path(folder), args.mode)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2, ensure_ascii=False), encoding="utf-8")
     print(f"load average: {os.getloadavg()}")

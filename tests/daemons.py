@@ -193,9 +193,10 @@ class Daemon:
             for sample in family.samples
         }
 
-    def runs(self, outcome: str = "success") -> float:
-        """Return how many runs ended with `outcome`."""
-        return self.metrics()[("portal_sync_runs_total", (("outcome", outcome),))]
+    def runs(self, outcome: str = "success", target: str = "ldap") -> float:
+        """Return how many runs of `target` ended with `outcome`."""
+        labels = (("outcome", outcome), ("target", target))
+        return self.metrics()[("portal_sync_runs_total", labels)]
 
     def signal(self, number: int = signal.SIGTERM) -> int:
         """Send `number` and return the exit code, waiting at most 20 s."""

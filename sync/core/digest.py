@@ -21,6 +21,7 @@ from sync.core.change import Op, Reason
 from sync.core.desired import Desired
 from sync.core.dn import normalize_dn, parent_dn
 from sync.core.entry import Entry
+from sync.core.grants import AccessRules
 from sync.core.mapping import Mapping as DirectoryMapping
 from sync.core.plan import disabled_since
 from sync.core.problems import Quarantine
@@ -57,23 +58,22 @@ def text_digest(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
 
 
-def fingerprint(url: str, tree: Tree, mapping: DirectoryMapping) -> str:
-    """Return a digest of everything besides the source that shapes the directory's content."""
+def fingerprint(url: str, tree: Tree, mapping: DirectoryMapping, rules: AccessRules) -> str:
+    """Return a digest of everything besides the source that shapes the directory's content.
+
+    The layout, the whole mapping (its file and the values the settings set)
+    and the access rules: a run whose source is unchanged but one of these
+    changed must plan again, or a rule withdrawn in the settings would leave
+    the access it granted in place.
+    """
     parts = [
-        "portal-sync state 1",
+        "portal-sync state 2",
         url,
         tree.base_dn.lower(),
         tree.layout.model_dump_json(),
-        mapping.identity_attribute,
-        mapping.identity_prefix,
-        repr(mapping.container_classes),
+        mapping.shape,
+        rules.model_dump_json(),
     ]
-    for kind, kind_mapping in sorted(mapping.kinds.items()):
-        templates = {name: [t.text for t in ts] for name, ts in kind_mapping.templates.items()}
-        parts.append(
-            repr((kind.value, kind_mapping.object_classes, kind_mapping.rdn, kind_mapping.members))
-        )
-        parts.append(repr(sorted(templates.items())))
     return text_digest("\n".join(parts))
 
 

@@ -9,6 +9,7 @@ reads the files.
 from __future__ import annotations
 
 import hashlib
+import json
 import string
 import tomllib
 from collections import ChainMap
@@ -354,6 +355,8 @@ class Mapping:
             )
         self.values = {**spec.values, **{k: v for k, v in given.items() if v}}
         """The values the mapping leaves open ([values]), with those the settings set."""
+        self.shape = spec.model_dump_json() + json.dumps(self.values, sort_keys=True)
+        """Everything of the mapping that shapes the entries: the file and the values set."""
         unset = sorted(name for name, value in self.values.items() if not value.strip())
         if unset:
             raise MappingError(

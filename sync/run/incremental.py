@@ -109,7 +109,7 @@ class Incremental:
         elif previous is None:
             reason = "no incremental state yet"
         elif previous.fingerprint != fingerprint:
-            reason = "the directory, layout or mapping changed since the last run"
+            reason = "the directory, layout, mapping or access rules changed since the last run"
         elif full_due(previous.last_full, clock, performance.full_sync_at):
             reason = f"the daily reconciliation after {performance.full_sync_at} is due"
         if reason:

@@ -147,7 +147,7 @@ class _Run:
         return Incremental.start(
             self.settings.performance,
             self.settings.state_dir,
-            fingerprint(server, self.settings.tree, self.mapping),
+            fingerprint(server, self.settings.tree, self.mapping, self.settings.rules),
             self.source.digest(),
             full=full,
             clock=self.at,

@@ -48,7 +48,7 @@ class Daemon:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.metrics = Metrics()
+        self.metrics = Metrics(settings.targets)
         self.history = History(settings.state_dir, settings.history.keep)
         self.stopping = threading.Event()
         self.lock = RunLock(settings, cancel=self.stopping)

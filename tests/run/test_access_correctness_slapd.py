@@ -247,6 +247,21 @@ def test_a_setting_lets_an_agency_open_orders_of_customers_without_remote_access
     assert "order-_20261122_005" not in groups(any_slapd, ORDERS)
 
 
+def test_an_access_rule_changed_in_the_settings_applies_with_the_source_unchanged(
+    any_settings_for, any_slapd, seed
+):
+    """The agency rule withdrawn in the settings withdraws the agency's access at the next run,
+    although the source file is the one the last clean run applied byte for byte."""
+    order(seed, "_20261122_005")["agency"] = "10002"
+    allowed = {"agency_without_customer_access": True}
+    sync(any_settings_for(seed, rules=allowed))
+    assert groups(any_slapd, ORDERS)["order-_20261122_005"] == {"jsilva", "acosta"}
+    sync(any_settings_for(seed, rules={"agency_without_customer_access": False}))
+    assert "order-_20261122_005" not in groups(any_slapd, ORDERS)
+    sync(any_settings_for(seed, rules=allowed))
+    assert groups(any_slapd, ORDERS)["order-_20261122_005"] == {"jsilva", "acosta"}
+
+
 def compare(settings, capsys, what, name):
     """Run `portal-sync access WHAT NAME --compare`; return its exit code and output."""
     config = write_config(settings.state_dir.parent / "portal-sync.toml", settings, {})

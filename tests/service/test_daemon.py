@@ -111,13 +111,14 @@ def test_healthz_and_metrics_answer_with_the_documented_content(start_daemon):
     assert health["last_success"] and health["reason"]
 
     metrics = daemon.metrics()
-    assert metrics[("portal_sync_runs_total", (("outcome", "success"),))] == 1
-    assert metrics[("portal_sync_runs_total", (("outcome", "directory-unavailable"),))] == 0
-    assert metrics[("portal_sync_changes_total", (("op", "add"),))] == 19
-    assert metrics[("portal_sync_record_errors_total", ())] == 0
-    assert metrics[("portal_sync_run_duration_seconds_count", ())] == 1
-    assert metrics[("portal_sync_last_success_timestamp_seconds", ())] > 1.7e9
-    assert metrics[("portal_sync_managed_entries", (("kind", "external"),))] >= 2
+    ldap = ("target", "ldap")
+    assert metrics[("portal_sync_runs_total", (("outcome", "success"), ldap))] == 1
+    assert metrics[("portal_sync_runs_total", (("outcome", "directory-unavailable"), ldap))] == 0
+    assert metrics[("portal_sync_changes_total", (("op", "add"), ldap))] == 19
+    assert metrics[("portal_sync_record_errors_total", (ldap,))] == 0
+    assert metrics[("portal_sync_run_duration_seconds_count", (ldap,))] == 1
+    assert metrics[("portal_sync_last_success_timestamp_seconds", (ldap,))] > 1.7e9
+    assert metrics[("portal_sync_managed_entries", (("kind", "external"), ldap))] >= 2
     assert metrics[("portal_sync_healthy", ())] == 1
 
 

@@ -38,6 +38,14 @@ def test_a_person_added_to_the_source_reaches_the_directory_and_the_provider(
 
         wait_for(lambda: "newcomer" in uids(slapd), "the new person in the directory")
         wait_for(lambda: "newcomer" in scim_logins(scim), "the new person on the provider")
+        for target in ("ldap", "scim"):
+            wait_for(lambda t=target: daemon.runs("success", t) >= 2, f"the {target} runs counted")
+        metrics = daemon.metrics()
+        for target in ("ldap", "scim"):
+            stamp = ("portal_sync_last_success_timestamp_seconds", (("target", target),))
+            assert metrics[stamp] > 1.7e9, "each target has a last success of its own"
+            managed = ("portal_sync_managed_entries", (("kind", "external"), ("target", target)))
+            assert metrics[managed] >= 2
         status = subprocess.run(
             [sys.executable, "-m", "sync", "status", "--json"],
             env=daemon.env,
