@@ -368,3 +368,42 @@ def test_the_rate_limit_spaces_the_requests(scim, scim_settings, seed):
     arrivals = [seen.at for seen in scim.seen]
     assert len(arrivals) == 2 + 19  # how many users and groups there are, then the creations
     assert min(b - a for a, b in pairwise(arrivals)) >= 0.9 / 40
+
+
+def test_a_run_over_the_source_the_last_clean_run_pushed_reads_nothing(
+    scim, scim_settings, seed, caplog
+):
+    first = push(scim_settings(seed))
+    seen = len(scim.seen)
+    with caplog.at_level("INFO", logger="portal_sync.scim"):
+        again = push(scim_settings(seed))
+    assert "the last clean SCIM run pushed: nothing to do" in caplog.text
+    assert (again.requests, again.errors, scim.seen[seen:]) == ([], [], [])
+    assert again.managed == first.managed and again.managed["external"] > 0
+    caplog.clear()
+    with caplog.at_level("INFO", logger="portal_sync.scim"):
+        push(scim_settings(seed), full=True)
+    assert "nothing to do" not in caplog.text, "--full reads the source whatever the state says"
+
+
+def test_an_access_rule_changed_in_the_settings_is_pushed_with_the_source_unchanged(
+    scim, scim_settings, seed
+):
+    next(o for o in seed["orders"] if o["id"] == "_20261122_005")["agency"] = "10002"
+    push(scim_settings(seed))
+    assert ("jsilva", "order-_20261122_005") not in pairs(scim)
+    allowed = {"agency_without_customer_access": True}
+    push(scim_settings(seed, rules=allowed))
+    assert ("jsilva", "order-_20261122_005") in pairs(scim)
+    push(scim_settings(seed))
+    assert ("jsilva", "order-_20261122_005") not in pairs(scim)
+
+
+def test_a_run_with_record_errors_is_no_ground_for_reading_nothing_next_time(
+    scim, scim_settings, seed, caplog
+):
+    del person(seed, "pbraun")["last_name"]
+    assert push(scim_settings(seed)).errors
+    with caplog.at_level("INFO", logger="portal_sync.scim"):
+        push(scim_settings(seed))
+    assert "nothing to do" not in caplog.text

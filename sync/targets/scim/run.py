@@ -13,19 +13,23 @@ import logging
 import threading
 import time
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from sync import clock, stop
+from sync.core.digest import fingerprint
 from sync.core.entry import EntryKey
 from sync.core.guard import held_reason
 from sync.core.problems import Problem, RecordError
 from sync.core.report import STOPPING, Outcome, Report, outcome_of
 from sync.errors import LockBusy
+from sync.ldap.flavour import load_mapping
 from sync.progress import Progress
 from sync.run.lock import FileLock
 from sync.run.prepare import Prepared, prepare
 from sync.settings import Settings
+from sync.sources.reader import source_of
 from sync.targets.scim.client import Refused, ScimClient
 from sync.targets.scim.plan import (
     Pushed,
@@ -40,7 +44,7 @@ from sync.targets.scim.resources import (
     wanted,
 )
 from sync.targets.scim.send import PATHS, Sender, wire
-from sync.targets.scim.state import load_pushed, save_pushed
+from sync.targets.scim.state import Applied, load_state, save_pushed
 
 log = logging.getLogger("portal_sync.scim")
 
@@ -67,17 +71,19 @@ def run_scim(
     allow_deletions: int | None = None,
     now: datetime | None = None,
     progress: Progress | None = None,
+    full: bool = False,
     **_ignored: Any,
 ) -> Report:
     """Push the users and groups to the SCIM provider; return the report (never raises).
 
     `allow_deletions` approves that many disables and deletions past the
-    deletion guard; `now` is the clock of the retention of disabled users.
+    deletion guard; `now` is the clock of the retention of disabled users;
+    `full` reads the source even when the last clean run pushed it as it is.
     """
     report = Report(started=clock.now(), dry_run=dry_run, target="scim")
     try:
         _ScimRun(settings, report, now or report.started, progress or Progress()).run(
-            allow_deletions
+            allow_deletions, full
         )
     except STOPPING as exc:
         report.fail(outcome_of(exc), str(exc))
@@ -102,15 +108,24 @@ class _ScimRun:
         self.progress = progress
         self.pushed: dict[str, Pushed] = {}
 
-    def run(self, allow_deletions: int | None) -> None:
+    def run(self, allow_deletions: int | None, full: bool) -> None:
         settings, report = self.settings, self.report
-        prepared = prepare(settings, self.progress, keep_verdicts=True)
+        url = settings.scim.url
+        self.pushed, applied = load_state(settings.state_dir, url)
+        source = source_of(settings.source, settings.state_dir)
+        mapping = load_mapping(settings.mapping.path, settings.mapping.values)
+        now = Applied(source.digest(), fingerprint(url, settings.tree, mapping, settings.rules))
+        if not full and self.unchanged(applied, now):
+            log.info("the source is the one the last clean SCIM run pushed: nothing to do")
+            report.managed = dict(applied.managed) if applied else {}
+            return
+        prepared = prepare(
+            settings, self.progress, source=source, mapping=mapping, keep_verdicts=True
+        )
         report.errors.extend(prepared.errors)
         report.decisions = prepared.decisions
         stop.requested.check()
         assert prepared.verdicts is not None
-        url = settings.scim.url
-        self.pushed = load_pushed(settings.state_dir, url)
         report.errors.extend(
             prepared.protect_vanished(list(self.pushed), settings.safety.ratio_floor)
         )
@@ -141,11 +156,27 @@ class _ScimRun:
                     )
                 return
             self.progress.stage("writing to the SCIM provider")
+            clean = False
             try:
                 Sender(client, self.pushed, report, self.at).send(plan)
+                clean = report.failure is None and not report.errors
             finally:
-                if warning := save_pushed(settings.state_dir, url, self.pushed):
+                done = replace(now, managed=dict(report.managed)) if clean else None
+                if warning := save_pushed(settings.state_dir, url, self.pushed, done):
                     report.warnings.append(warning)
+
+    def unchanged(self, applied: Applied | None, now: Applied) -> bool:
+        """Return whether the last clean run pushed this very source with these settings,
+        and no disabled user's retention has ended since: nothing to do."""
+        if applied is None or not now.source:
+            return False
+        if (applied.source, applied.fingerprint) != (now.source, now.fingerprint):
+            return False
+        retention = timedelta(days=self.settings.safety.retention_days)
+        return not any(
+            pushed.disabled_since is not None and pushed.disabled_since + retention <= self.at
+            for pushed in self.pushed.values()
+        )
 
     def adopt(self, client: ScimClient, want: Wanted, prepared: Prepared) -> None:
         """Look up by externalId each wanted resource the state lacks; take ours over.
