@@ -76,10 +76,17 @@ def run_sync(
         report.fail(outcome_of(exc), str(exc))
     finally:
         gc.unfreeze()  # what the source side built is the collector's again (`read_source`)
+    return finished(report, log)
+
+
+def finished(report: Report, logger: logging.Logger) -> Report:
+    """Finish a run's report now and log its summary; return it.
+
+    A run that stopped is reported by its caller (the command prints it, the
+    daemon logs one warning per outage): its summary here is for debugging.
+    """
     report.finish(clock.now())
-    # a run that stopped is reported by its caller: the command prints it, the daemon logs
-    # one warning per outage; its summary here is for debugging
-    log.log(
+    logger.log(
         logging.INFO if report.failure is None else logging.DEBUG,
         "%s",
         report.to_text(verbose=False),

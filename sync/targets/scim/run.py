@@ -28,6 +28,7 @@ from sync.ldap.flavour import load_mapping
 from sync.progress import Progress
 from sync.run.lock import FileLock
 from sync.run.prepare import Prepared, prepare
+from sync.run.sync import finished
 from sync.settings import Settings
 from sync.sources.reader import source_of
 from sync.targets.scim.client import Refused, ScimClient
@@ -89,13 +90,7 @@ def run_scim(
         report.fail(outcome_of(exc), str(exc))
     except Refused as exc:  # a refusal no record stands behind
         report.fail(Outcome.TARGET_UNAVAILABLE, f"the SCIM provider refused the run: {exc}")
-    report.finish(clock.now())
-    log.log(
-        logging.INFO if report.failure is None else logging.DEBUG,
-        "%s",
-        report.to_text(verbose=False),
-    )
-    return report
+    return finished(report, log)
 
 
 class _ScimRun:
