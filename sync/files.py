@@ -13,6 +13,7 @@ mid-write left is removed by the next write of that file).
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import tempfile
 import time
@@ -79,6 +80,23 @@ def write_private(path: Path, text: str) -> None:
         with suppress(OSError):
             os.unlink(name)
         raise
+
+
+def keep_private(path: Path, text: str, what: str, log: logging.Logger, cost: str = "") -> str:
+    """Write a state file with `write_private`; return "" or, when it cannot, the warning logged.
+
+    A state file not written costs time or lookups, never correctness: the
+    run carries on and its report carries the warning. `what` names the file
+    ("the incremental state"), `cost` says what its loss costs.
+    """
+    try:
+        write_private(path, text)
+    except OSError as exc:
+        warning = f"cannot write {what} {path}: {exc.strerror or exc}"
+        warning += f"; {cost}" if cost else ""
+        log.warning("%s", warning)
+        return warning
+    return ""
 
 
 def _remove_stale(path: Path) -> None:

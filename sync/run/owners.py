@@ -24,7 +24,7 @@ from sync.core.change import Change, Op
 from sync.core.entry import EntryKey, Kind
 from sync.core.mapping import Mapping
 from sync.core.ownership import Owners
-from sync.files import write_private
+from sync.files import keep_private
 from sync.ldap.directory import Directory
 from sync.ldap.flavour import unique_id_attribute
 from sync.settings import Settings
@@ -73,13 +73,7 @@ def save_owners(state_dir: Path, owners: Owners) -> str:
         {"format": FORMAT, "attribute": owners.attribute, "owners": dict(owners.recorded)},
         separators=(",", ":"),
     )
-    try:
-        write_private(path, text)
-    except OSError as exc:
-        warning = f"cannot write the recorded entry IDs {path}: {exc.strerror or exc}"
-        log.warning("%s", warning)
-        return warning
-    return ""
+    return keep_private(path, text, "the recorded entry IDs", log)
 
 
 def added_ids(

@@ -20,7 +20,7 @@ import secrets
 from pathlib import Path
 
 from sync.core.digest import State, parse_state
-from sync.files import write_private
+from sync.files import keep_private
 
 log = logging.getLogger("portal_sync")
 
@@ -61,17 +61,13 @@ def save_state(state_dir: Path, state: State) -> str:
 
     A state not written only costs time: the next run reads everything.
     """
-    path = state_dir / FILE_NAME
-    try:
-        write_private(path, state.to_json())
-    except OSError as exc:
-        warning = (
-            f"cannot write the incremental state {path}: {exc.strerror or exc}; the next run "
-            "is a full one (it reads every managed entry)"
-        )
-        log.warning("%s", warning)
-        return warning
-    return ""
+    return keep_private(
+        state_dir / FILE_NAME,
+        state.to_json(),
+        "the incremental state",
+        log,
+        "the next run is a full one (it reads every managed entry)",
+    )
 
 
 def forget_state(state_dir: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import logging
 import os
 import stat
 import subprocess
@@ -147,3 +148,19 @@ def test_a_temporary_file_a_killed_writer_left_goes_with_the_next_write(tmp_path
     assert not stale.exists(), "a killed writer's temporary file stays for ever"
     assert young.exists(), "another writer's file under way was removed"
     assert target.read_text(encoding="utf-8") == "{}"
+
+
+def test_a_state_file_that_cannot_be_written_is_a_warning_naming_it_and_its_cost(tmp_path, caplog):
+    from sync.files import keep_private
+
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("a file where the state folder should be", encoding="utf-8")
+    path = blocked / "state.json"
+    with caplog.at_level("WARNING", logger="portal_sync.test"):
+        warning = keep_private(
+            path, "{}", "the test state", logging.getLogger("portal_sync.test"), "it costs time"
+        )
+    assert warning.startswith(f"cannot write the test state {path}: ")
+    assert warning.endswith("; it costs time") and warning in caplog.text
+    assert keep_private(tmp_path / "state.json", "{}", "the test state", logging.getLogger()) == ""
+    assert (tmp_path / "state.json").read_text(encoding="utf-8") == "{}"

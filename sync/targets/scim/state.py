@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sync.files import write_private
+from sync.files import keep_private
 from sync.targets.scim.plan import Pushed
 
 log = logging.getLogger("portal_sync.scim")
@@ -91,13 +91,7 @@ def save_pushed(
             "resources": _digest(resources),
         }
     text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-    try:
-        write_private(path, text)
-    except OSError as exc:
-        warning = f"cannot write the SCIM state {path}: {exc.strerror or exc}"
-        log.warning("%s", warning)
-        return warning
-    return ""
+    return keep_private(path, text, "the SCIM state", log)
 
 
 def _digest(resources: dict[str, Any]) -> str:
